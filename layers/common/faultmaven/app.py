@@ -1,0 +1,81 @@
+"""`create_app`: the one application factory. Lambda builds it with its domain's router,
+the local runtime with all of them; middleware, errors and health are the same in both."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from faultmaven import __version__
+from faultmaven.container import Container, build_container
+from faultmaven.core.errors import install_error_handlers
+from faultmaven.core.logging import configure_logging, logger
+from faultmaven.core.middleware import RequestContextMiddleware
+from faultmaven.core.settings import Settings, get_settings
+
+MAX_BODY_BYTES = 1024 * 1024  # large artifacts go to S3 through presigned uploads
+
+
+def all_routers() -> list[APIRouter]:
+    from faultmaven.auth.api import router as auth  # noqa: PLC0415
+    from faultmaven.cases.api import router as cases  # noqa: PLC0415
+    from faultmaven.organizations.api import router as organizations  # noqa: PLC0415
+    from faultmaven.sessions.api import router as sessions  # noqa: PLC0415
+
+    return [auth, sessions, cases, organizations]
+
+
+def create_app(
+    routers: Sequence[APIRouter] | None = None,
+    *,
+    settings: Settings | None = None,
+    container: Container | None = None,
+) -> FastAPI:
+    settings = settings or (container.settings if container else get_settings())
+    configure_logging(settings.log_level)
+    container = container or build_container(settings)
+    app = FastAPI(
+        title="FaultMaven API",
+        version=__version__,
+        description="AI troubleshooting copilot for SRE and on-call teams.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    app.state.container = container
+    install_error_handlers(app)
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware  # noqa: PLC0415
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+            expose_headers=["X-Request-Id", "Location", "Retry-After"],
+        )
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=MAX_BODY_BYTES)
+
+    @app.get("/health", tags=["health"])
+    def health(request: Request) -> JSONResponse:
+        """Liveness and readiness: the stores answer, or 503 says which one does not."""
+        checks: dict[str, Any] = {}
+        c: Container = request.app.state.container
+        for name, probe in (("database", c.database.ping), ("redis", c.kv.ping)):
+            try:
+                checks[name] = "ok" if probe() else "failing"
+            except Exception as exc:  # a probe must report, never raise
+                logger.warning("health check failed", extra={"check": name, "error": type(exc).__name__})
+                checks[name] = "failing"
+        healthy = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            status_code=200 if healthy else 503,
+            content={"status": "ok" if healthy else "degraded", "version": __version__, "checks": checks},
+        )
+
+    for router in routers if routers is not None else all_routers():
+        app.include_router(router)
+    return app

@@ -1,0 +1,41 @@
+"""/api/v1/auth: registration, login, token refresh, logout, the current user."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Body, Response, status
+
+from faultmaven.auth.dependencies import ContainerDep, PrincipalDep
+from faultmaven.auth.models import LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest, TokenPair, UserOut
+from faultmaven.core.openapi import ERROR_RESPONSES
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=ERROR_RESPONSES)
+
+
+@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserOut)
+def register(body: RegisterRequest, container: ContainerDep) -> UserOut:
+    return container.auth.register(body)
+
+
+@router.post("/login", response_model=TokenPair)
+def login(body: LoginRequest, container: ContainerDep) -> TokenPair:
+    return container.auth.login(body)
+
+
+@router.post("/refresh", response_model=TokenPair)
+def refresh(body: RefreshRequest, container: ContainerDep) -> TokenPair:
+    return container.auth.refresh(body.refresh_token)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    body: LogoutRequest | None = Body(default=None),
+) -> Response:
+    container.auth.logout(principal, body.refresh_token if body else None)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me", response_model=UserOut)
+def me(principal: PrincipalDep, container: ContainerDep) -> UserOut:
+    return container.auth.me(principal)

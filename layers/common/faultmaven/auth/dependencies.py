@@ -1,0 +1,34 @@
+"""FastAPI dependencies every router shares: the container and the authenticated caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from faultmaven.auth.models import Principal
+from faultmaven.container import Container
+from faultmaven.core.errors import UnauthorizedError
+
+_bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise UnauthorizedError("Authentication required")
+    principal = get_container(request).auth.authenticate(credentials.credentials)
+    request.state.user_id = principal.user_id
+    return principal
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -1,0 +1,103 @@
+"""Auth API and domain models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+
+USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$"
+
+
+class Role(StrEnum):
+    USER = "user"
+    ADMIN = "admin"
+    ANALYST = "analyst"
+
+
+class RegisterRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: EmailStr = Field(max_length=320)
+    username: str = Field(pattern=USERNAME_PATTERN, description="3-64 letters, digits, . _ -")
+    password: str = Field(min_length=8, max_length=128, repr=False)
+    display_name: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class LoginRequest(BaseModel):
+    """Log in with either the email or the username, never both."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: str | None = Field(default=None, max_length=320)
+    username: str | None = Field(default=None, max_length=64)
+    password: str = Field(min_length=1, max_length=128, repr=False)
+
+    @model_validator(mode="after")
+    def _one_identifier(self) -> Self:
+        if (self.email is None) == (self.username is None):
+            raise ValueError("give exactly one of email or username")
+        return self
+
+    @property
+    def identifier(self) -> str:
+        return self.email if self.email is not None else str(self.username)
+
+
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: str = Field(min_length=1, max_length=4096, repr=False)
+
+
+class LogoutRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: str | None = Field(default=None, max_length=4096, repr=False)
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="seconds until the access token expires")
+    refresh_token: str
+    refresh_expires_in: int
+
+
+class UserOut(BaseModel):
+    """A user as the API shows it: never the password hash."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    user_id: str
+    email: str
+    username: str
+    display_name: str
+    roles: list[Role]
+    is_active: bool
+    is_verified: bool
+    created_at: datetime
+    updated_at: datetime
+    last_login_at: datetime | None
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _known_roles(cls, value: list[str]) -> list[str]:
+        return [role for role in value if role in Role.__members__.values()]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller of a request."""
+
+    user_id: str
+    roles: frozenset[Role]
+    token_id: str
+    token_expires_at: int
+
+    @property
+    def is_admin(self) -> bool:
+        return Role.ADMIN in self.roles

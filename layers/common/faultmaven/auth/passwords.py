@@ -1,0 +1,49 @@
+"""Password hashing (Argon2id through argon2-cffi) and the strength policy (zxcvbn)."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from faultmaven.core.errors import ValidationFailedError
+
+MIN_SCORE = 3  # zxcvbn: "safely unguessable: moderate protection from offline attacks"
+_ZXCVBN_MAX_CHARS = 100  # zxcvbn is quadratic-ish; its authors advise truncating
+
+
+class Passwords:
+    def __init__(self, time_cost: int, memory_kib: int) -> None:
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+        # Verifying against this when the account does not exist makes a miss cost as much
+        # as a hit, so response time does not reveal which accounts exist.
+        self._decoy_hash = self._hasher.hash("decoy-password-for-timing")
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash or self._decoy_hash, password) and (
+                password_hash is not None
+            )
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(password_hash)
+
+
+def check_strength(password: str, *, user_inputs: list[str]) -> None:
+    """Reject guessable passwords with a 422 that says why."""
+    from zxcvbn import zxcvbn  # noqa: PLC0415 - its dictionaries cost import time; only register needs them
+
+    result = zxcvbn(password[:_ZXCVBN_MAX_CHARS], user_inputs=[u for u in user_inputs if u])
+    if result["score"] < MIN_SCORE:
+        feedback = result.get("feedback", {})
+        hints = [h for h in [feedback.get("warning"), *feedback.get("suggestions", [])] if h]
+        raise ValidationFailedError(
+            "The password is too weak",
+            error_code="WEAK_PASSWORD",
+            details=[{"field": "password", "message": hint, "type": "weak_password"} for hint in hints]
+            or [{"field": "password", "message": "choose a longer, less common password", "type": "weak_password"}],
+        )

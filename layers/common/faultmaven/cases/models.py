@@ -1,0 +1,362 @@
+"""Case API and domain models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+
+MAX_MESSAGE_BYTES = 100 * 1024
+MAX_TAGS = 20
+TAG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
+
+
+class CaseStatus(StrEnum):
+    ACTIVE = "active"
+    INVESTIGATING = "investigating"
+    STALLED = "stalled"
+    RESOLVED = "resolved"
+    VALIDATED = "validated"
+    DOCUMENTING = "documenting"
+    ARCHIVED = "archived"
+
+
+class CasePriority(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Visibility(StrEnum):
+    PRIVATE = "private"
+    TEAM = "team"
+    ORGANIZATION = "organization"
+
+
+class ParticipantRole(StrEnum):
+    OWNER = "owner"
+    COLLABORATOR = "collaborator"
+    VIEWER = "viewer"
+
+
+class MessageType(StrEnum):
+    USER_QUERY = "user_query"
+    AGENT_RESPONSE = "agent_response"
+    SYSTEM_EVENT = "system_event"
+    DATA_UPLOAD = "data_upload"
+    CASE_NOTE = "case_note"
+    STATUS_CHANGE = "status_change"
+
+
+# What a person may post; the others are written by the agent and the pipelines.
+CLIENT_MESSAGE_TYPES = frozenset({MessageType.USER_QUERY, MessageType.CASE_NOTE})
+
+
+class HypothesisStatus(StrEnum):
+    CAPTURED = "captured"
+    ACTIVE = "active"
+    VALIDATED = "validated"
+    REFUTED = "refuted"
+    RETIRED = "retired"
+
+
+class HypothesisCategory(StrEnum):
+    CODE = "code"
+    CONFIG = "config"
+    ENVIRONMENT = "environment"
+    NETWORK = "network"
+    DATA = "data"
+    HARDWARE = "hardware"
+    EXTERNAL = "external"
+    HUMAN = "human"
+    OTHER = "other"
+
+
+class SolutionCategory(StrEnum):
+    FIX = "fix"
+    MITIGATION = "mitigation"
+    ESCALATION = "escalation"
+    INVESTIGATION = "investigation"
+
+
+class SolutionStatus(StrEnum):
+    PROPOSED = "proposed"
+    APPLYING = "applying"
+    APPLIED = "applied"
+    FAILED = "failed"
+
+
+class RiskLevel(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+def _check_tags(tags: list[str]) -> list[str]:
+    import re  # noqa: PLC0415
+
+    for tag in tags:
+        if not re.match(TAG_PATTERN, tag):
+            raise ValueError(f"tag {tag[:64]!r} must be 1-64 letters, digits or . _ : / -")
+    return list(dict.fromkeys(tags))  # de-duplicated, order kept
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CaseCreate(_Strict):
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=10_000)
+    priority: CasePriority = CasePriority.MEDIUM
+    tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
+    visibility: Visibility = Visibility.PRIVATE
+    team_id: str | None = Field(default=None, max_length=40)
+    org_id: str | None = Field(default=None, max_length=40)
+
+    _tags = field_validator("tags")(_check_tags)
+
+
+class CaseUpdate(_Strict):
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=10_000)
+    priority: CasePriority | None = None
+    tags: list[str] | None = Field(default=None, max_length=MAX_TAGS)
+    visibility: Visibility | None = None
+    team_id: str | None = Field(default=None, max_length=40)
+    org_id: str | None = Field(default=None, max_length=40)
+
+    _tags = field_validator("tags")(lambda v: None if v is None else _check_tags(v))
+
+    @model_validator(mode="after")
+    def _not_null(self) -> Self:
+        for name in ("title", "description", "priority", "tags", "visibility"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        if not self.model_fields_set:
+            raise ValueError("nothing to update")
+        return self
+
+
+class CaseOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    case_id: str
+    title: str
+    description: str
+    status: CaseStatus
+    priority: CasePriority
+    tags: list[str]
+    visibility: Visibility
+    team_id: str | None
+    org_id: str | None
+    owner_id: str
+    created_at: datetime
+    updated_at: datetime
+    status_changed_at: datetime
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    my_role: ParticipantRole | None = Field(
+        default=None, description="The caller's effective role on this case"
+    )
+
+
+class StatusChange(_Strict):
+    status: CaseStatus
+    reason: str = Field(default="", max_length=2000)
+
+
+class StatusTransitionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    transition_id: str
+    from_status: CaseStatus
+    to_status: CaseStatus
+    changed_by: str | None
+    reason: str
+    created_at: datetime
+
+
+class MessageCreate(_Strict):
+    content: str = Field(min_length=1, description="At most 100 KiB of UTF-8")
+    type: MessageType = MessageType.USER_QUERY
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("content")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        if len(value.encode("utf-8")) > MAX_MESSAGE_BYTES:
+            raise ValueError(f"content must be at most {MAX_MESSAGE_BYTES} bytes")
+        return value
+
+    @field_validator("type")
+    @classmethod
+    def _client_type(cls, value: MessageType) -> MessageType:
+        if value not in CLIENT_MESSAGE_TYPES:
+            allowed = ", ".join(sorted(t.value for t in CLIENT_MESSAGE_TYPES))
+            raise ValueError(f"clients may post only: {allowed}")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _small_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
+        import json  # noqa: PLC0415
+
+        if len(json.dumps(value, default=str).encode()) > 4096:
+            raise ValueError("metadata must be at most 4096 bytes as JSON")
+        return value
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    message_id: str
+    case_id: str
+    author_id: str | None
+    type: MessageType
+    content: str
+    metadata: dict[str, Any] = Field(validation_alias="metadata_")
+    created_at: datetime
+
+
+EvidenceItem = str
+
+
+class HypothesisCreate(_Strict):
+    statement: str = Field(min_length=1, max_length=500)
+    category: HypothesisCategory = HypothesisCategory.OTHER
+    rationale: str = Field(default="", max_length=5000)
+    initial_likelihood: float = Field(default=0.5, ge=0, le=1)
+
+
+class HypothesisUpdate(_Strict):
+    """Evidence is appended, never rewritten: the likelihood is derived from it."""
+
+    statement: str | None = Field(default=None, min_length=1, max_length=500)
+    category: HypothesisCategory | None = None
+    rationale: str | None = Field(default=None, max_length=5000)
+    add_supporting_evidence: list[str] = Field(default_factory=list, max_length=50)
+    add_refuting_evidence: list[str] = Field(default_factory=list, max_length=50)
+    turns_without_progress: int | None = Field(default=None, ge=0, le=1000)
+
+    @field_validator("add_supporting_evidence", "add_refuting_evidence")
+    @classmethod
+    def _items(cls, value: list[str]) -> list[str]:
+        if any(not item.strip() or len(item) > 2000 for item in value):
+            raise ValueError("each evidence item must be 1-2000 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("nothing to update")
+        for name in ("statement", "category", "rationale", "turns_without_progress"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class HypothesisOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    hypothesis_id: str
+    case_id: str
+    statement: str
+    category: HypothesisCategory
+    rationale: str
+    status: HypothesisStatus
+    initial_likelihood: float
+    likelihood: float
+    supporting_evidence: list[str]
+    refuting_evidence: list[str]
+    turns_without_progress: int
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+    concluded_at: datetime | None
+
+
+class SolutionCreate(_Strict):
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=10_000)
+    category: SolutionCategory
+    steps: list[str] = Field(default_factory=list, max_length=50)
+    risk_level: RiskLevel = RiskLevel.MEDIUM
+    hypothesis_id: str | None = Field(default=None, max_length=40)
+
+
+class SolutionUpdate(_Strict):
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=10_000)
+    steps: list[str] | None = Field(default=None, max_length=50)
+    risk_level: RiskLevel | None = None
+    status: SolutionStatus | None = None
+    outcome: str | None = Field(default=None, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("nothing to update")
+        for name in ("title", "description", "steps", "risk_level", "status"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class SolutionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    solution_id: str
+    case_id: str
+    hypothesis_id: str | None
+    title: str
+    description: str
+    category: SolutionCategory
+    status: SolutionStatus
+    steps: list[str]
+    risk_level: RiskLevel
+    outcome: str | None
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+    applied_at: datetime | None
+
+
+class ParticipantAdd(_Strict):
+    """Name the user by id, or by email when sharing from the dashboard."""
+
+    user_id: str | None = Field(default=None, max_length=40)
+    email: EmailStr | None = None
+    role: ParticipantRole
+
+    @model_validator(mode="after")
+    def _one_user(self) -> Self:
+        if (self.user_id is None) == (self.email is None):
+            raise ValueError("give exactly one of user_id or email")
+        return self
+
+
+class ParticipantOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    case_id: str
+    user_id: str
+    role: ParticipantRole
+    added_by: str
+    added_at: datetime
+
+
+class AuditEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    event_id: str
+    actor_id: str | None
+    action: str
+    object_type: str
+    object_id: str
+    details: dict[str, Any]
+    created_at: datetime

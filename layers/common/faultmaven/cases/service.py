@@ -1,0 +1,553 @@
+"""Cases and everything inside them. Every public method takes the caller and checks
+their role on the case before reading or writing anything (see `access.py`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from faultmaven.adapters.postgres import Database
+from faultmaven.audit import store as audit
+from faultmaven.auth import store as users
+from faultmaven.auth.models import Principal
+from faultmaven.cases import confidence, lifecycle, store
+from faultmaven.cases.access import Access, effective_role, require
+from faultmaven.cases.models import (
+    AuditEventOut,
+    CaseCreate,
+    CaseOut,
+    CasePriority,
+    CaseStatus,
+    CaseUpdate,
+    HypothesisCreate,
+    HypothesisOut,
+    HypothesisUpdate,
+    MessageCreate,
+    MessageOut,
+    ParticipantAdd,
+    ParticipantOut,
+    ParticipantRole,
+    SolutionCreate,
+    SolutionOut,
+    SolutionStatus,
+    SolutionUpdate,
+    StatusChange,
+    StatusTransitionOut,
+    Visibility,
+)
+from faultmaven.core.clock import utcnow
+from faultmaven.core.errors import ConflictError, NotFoundError, ValidationFailedError
+from faultmaven.core.ids import new_id
+from faultmaven.core.pagination import Page, PageRequest
+from faultmaven.db.tables import (
+    Case,
+    CaseMessage,
+    CaseParticipant,
+    AuditEvent,
+    CaseStatusTransition,
+    Hypothesis,
+    Organization,
+    Solution,
+    Team,
+)
+from faultmaven.organizations.models import Scopes
+from faultmaven.organizations.service import scopes_in
+
+
+class CaseService:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    # -- cases -----------------------------------------------------------------------
+    def create(self, principal: Principal, body: CaseCreate) -> CaseOut:
+        now = utcnow()
+        with self._db.session() as session:
+            team_id, org_id = self._placement(session, principal, body.visibility, body.team_id, body.org_id)
+            case = Case(
+                case_id=new_id("case"),
+                owner_id=principal.user_id,
+                title=body.title,
+                description=body.description,
+                status=CaseStatus.ACTIVE.value,
+                priority=body.priority.value,
+                tags=body.tags,
+                visibility=body.visibility.value,
+                team_id=team_id,
+                org_id=org_id,
+                created_at=now,
+                updated_at=now,
+                status_changed_at=now,
+            )
+            session.add(case)
+            audit.record(
+                session, actor_id=principal.user_id, action="case.created", object_type="case",
+                object_id=case.case_id, case_id=case.case_id,
+                details={"visibility": case.visibility},
+            )
+            session.flush()
+            return _case_out(case, ParticipantRole.OWNER)
+
+    def get(self, principal: Principal, case_id: str) -> CaseOut:
+        with self._db.session() as session:
+            case, role = self._authorize(session, principal, case_id, Access.READ)
+            return _case_out(case, role)
+
+    def update(self, principal: Principal, case_id: str, body: CaseUpdate) -> CaseOut:
+        changes = body.model_dump(exclude_unset=True)
+        placement = {"visibility", "team_id", "org_id"} & changes.keys()
+        needed = Access.MANAGE if placement else Access.WRITE
+        with self._db.session() as session:
+            case, role = self._authorize(session, principal, case_id, needed, for_update=True)
+            if placement:
+                visibility = body.visibility or Visibility(case.visibility)
+                team_id, org_id = self._placement(
+                    session,
+                    principal,
+                    visibility,
+                    changes.get("team_id", case.team_id),
+                    changes.get("org_id", case.org_id),
+                )
+                case.visibility, case.team_id, case.org_id = visibility.value, team_id, org_id
+            for name in ("title", "description", "tags"):
+                if name in changes:
+                    setattr(case, name, changes[name])
+            if "priority" in changes:
+                case.priority = CasePriority(changes["priority"]).value
+            case.updated_at = utcnow()
+            audit.record(
+                session, actor_id=principal.user_id, action="case.updated", object_type="case",
+                object_id=case_id, case_id=case_id, details={"fields": sorted(changes)},
+            )
+            return _case_out(case, role)
+
+    def delete(self, principal: Principal, case_id: str) -> None:
+        with self._db.session() as session:
+            case, _ = self._authorize(session, principal, case_id, Access.MANAGE, for_update=True)
+            case.deleted_at = utcnow()
+            case.updated_at = case.deleted_at
+            audit.record(
+                session, actor_id=principal.user_id, action="case.deleted", object_type="case",
+                object_id=case_id, case_id=case_id,
+            )
+
+    def list(
+        self,
+        principal: Principal,
+        page: PageRequest,
+        *,
+        status: CaseStatus | None = None,
+        priority: CasePriority | None = None,
+        relation: str = "all",
+        text: str | None = None,
+        sort: str = "-updated_at",
+    ) -> Page[CaseOut]:
+        with self._db.session() as session:
+            scopes = scopes_in(session, principal.user_id)
+            query = store.visible_cases_query(principal.user_id, scopes, relation)
+            if status is not None:
+                query = query.where(Case.status == status.value)
+            if priority is not None:
+                query = query.where(Case.priority == priority.value)
+            if text:
+                escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                query = query.where(Case.title.ilike(f"%{escaped}%", escape="\\"))
+            total = store.count(session, query)
+            column = store.SORTABLE[sort.lstrip("-")]
+            ordered = query.order_by(
+                column.desc() if sort.startswith("-") else column.asc(), Case.case_id
+            )
+            cases = session.scalars(ordered.limit(page.page_size).offset(page.offset)).all()
+            roles = store.participant_roles(session, [c.case_id for c in cases], principal.user_id)
+            items = [
+                _case_out(c, self._role(principal, c, roles.get(c.case_id), scopes)) for c in cases
+            ]
+        return Page[CaseOut].of(items, total, page)
+
+    # -- lifecycle -------------------------------------------------------------------
+    def change_status(self, principal: Principal, case_id: str, body: StatusChange) -> CaseOut:
+        with self._db.session() as session:
+            case, role = self._authorize(session, principal, case_id, Access.WRITE, for_update=True)
+            current = CaseStatus(case.status)
+            if not lifecycle.can_transition(current, body.status):
+                raise ConflictError(
+                    f"A case cannot move from {current.value} to {body.status.value}",
+                    error_code="ILLEGAL_STATUS_TRANSITION",
+                    details={
+                        "from": current.value,
+                        "to": body.status.value,
+                        "allowed": [s.value for s in lifecycle.allowed_targets(current)],
+                    },
+                )
+            now = utcnow()
+            case.status = body.status.value
+            case.status_changed_at = case.updated_at = now
+            if body.status is CaseStatus.RESOLVED:
+                case.resolved_at = now
+            elif body.status is CaseStatus.INVESTIGATING:
+                case.resolved_at = None  # reopened
+            if body.status in lifecycle.CLOSED:
+                case.closed_at = now
+            session.add(
+                CaseStatusTransition(
+                    transition_id=new_id("cst"), case_id=case_id, from_status=current.value,
+                    to_status=body.status.value, changed_by=principal.user_id,
+                    reason=body.reason, created_at=now,
+                )
+            )
+            audit.record(
+                session, actor_id=principal.user_id, action="case.status_changed",
+                object_type="case", object_id=case_id, case_id=case_id,
+                details={"from": current.value, "to": body.status.value, "reason": body.reason},
+            )
+            return _case_out(case, role)
+
+    def status_history(
+        self, principal: Principal, case_id: str, page: PageRequest
+    ) -> Page[StatusTransitionOut]:
+        return self._page_of_children(principal, case_id, "transitions", StatusTransitionOut, page)
+
+    # -- messages --------------------------------------------------------------------
+    def add_message(self, principal: Principal, case_id: str, body: MessageCreate) -> MessageOut:
+        with self._db.session() as session:
+            case, _ = self._authorize(session, principal, case_id, Access.WRITE)
+            _require_open(case)
+            message = CaseMessage(
+                message_id=new_id("msg"), case_id=case_id, author_id=principal.user_id,
+                type=body.type.value, content=body.content, metadata_=body.metadata,
+                created_at=utcnow(),
+            )
+            session.add(message)
+            case.updated_at = message.created_at
+            session.flush()
+            return MessageOut.model_validate(message)
+
+    def messages(self, principal: Principal, case_id: str, page: PageRequest) -> Page[MessageOut]:
+        return self._page_of_children(principal, case_id, "messages", MessageOut, page)
+
+    # -- hypotheses ------------------------------------------------------------------
+    def add_hypothesis(
+        self, principal: Principal, case_id: str, body: HypothesisCreate
+    ) -> HypothesisOut:
+        now = utcnow()
+        likelihood, status = confidence.assess(body.initial_likelihood, 0, 0, 0)
+        with self._db.session() as session:
+            case, _ = self._authorize(session, principal, case_id, Access.WRITE)
+            _require_open(case)
+            hypothesis = Hypothesis(
+                hypothesis_id=new_id("hyp"), case_id=case_id, statement=body.statement,
+                category=body.category.value, rationale=body.rationale, status=status.value,
+                initial_likelihood=body.initial_likelihood, likelihood=likelihood,
+                supporting_evidence=[], refuting_evidence=[], turns_without_progress=0,
+                created_by=principal.user_id, created_at=now, updated_at=now,
+            )
+            session.add(hypothesis)
+            audit.record(
+                session, actor_id=principal.user_id, action="hypothesis.created",
+                object_type="hypothesis", object_id=hypothesis.hypothesis_id, case_id=case_id,
+            )
+            session.flush()
+            return HypothesisOut.model_validate(hypothesis)
+
+    def update_hypothesis(
+        self, principal: Principal, case_id: str, hypothesis_id: str, body: HypothesisUpdate
+    ) -> HypothesisOut:
+        with self._db.session() as session:
+            case, _ = self._authorize(session, principal, case_id, Access.WRITE)
+            _require_open(case)
+            hypothesis = self._child(session, Hypothesis, case_id, hypothesis_id, "HYPOTHESIS")
+            changes = body.model_dump(exclude_unset=True)
+            for name in ("statement", "rationale", "turns_without_progress"):
+                if name in changes:
+                    setattr(hypothesis, name, changes[name])
+            if "category" in changes:
+                hypothesis.category = changes["category"].value
+            if body.add_supporting_evidence:
+                hypothesis.supporting_evidence = [
+                    *hypothesis.supporting_evidence, *body.add_supporting_evidence
+                ]
+            if body.add_refuting_evidence:
+                hypothesis.refuting_evidence = [
+                    *hypothesis.refuting_evidence, *body.add_refuting_evidence
+                ]
+            previous = hypothesis.status
+            hypothesis.likelihood, status = confidence.assess(
+                hypothesis.initial_likelihood,
+                len(hypothesis.supporting_evidence),
+                len(hypothesis.refuting_evidence),
+                hypothesis.turns_without_progress,
+            )
+            hypothesis.status = status.value
+            hypothesis.updated_at = utcnow()
+            if status.value != previous:
+                concluded = status.value in {"validated", "refuted", "retired"}
+                hypothesis.concluded_at = hypothesis.updated_at if concluded else None
+            audit.record(
+                session, actor_id=principal.user_id, action="hypothesis.updated",
+                object_type="hypothesis", object_id=hypothesis_id, case_id=case_id,
+                details={
+                    "fields": sorted(changes),
+                    "likelihood": hypothesis.likelihood,
+                    "status": hypothesis.status,
+                },
+            )
+            return HypothesisOut.model_validate(hypothesis)
+
+    def hypotheses(
+        self, principal: Principal, case_id: str, page: PageRequest
+    ) -> Page[HypothesisOut]:
+        return self._page_of_children(principal, case_id, "hypotheses", HypothesisOut, page)
+
+    def get_hypothesis(self, principal: Principal, case_id: str, hypothesis_id: str) -> HypothesisOut:
+        with self._db.session() as session:
+            self._authorize(session, principal, case_id, Access.READ)
+            return HypothesisOut.model_validate(
+                self._child(session, Hypothesis, case_id, hypothesis_id, "HYPOTHESIS")
+            )
+
+    # -- solutions -------------------------------------------------------------------
+    def add_solution(self, principal: Principal, case_id: str, body: SolutionCreate) -> SolutionOut:
+        now = utcnow()
+        with self._db.session() as session:
+            case, _ = self._authorize(session, principal, case_id, Access.WRITE)
+            _require_open(case)
+            if body.hypothesis_id is not None:
+                self._child(session, Hypothesis, case_id, body.hypothesis_id, "HYPOTHESIS")
+            solution = Solution(
+                solution_id=new_id("sol"), case_id=case_id, hypothesis_id=body.hypothesis_id,
+                title=body.title, description=body.description, category=body.category.value,
+                status=SolutionStatus.PROPOSED.value, steps=body.steps,
+                risk_level=body.risk_level.value, created_by=principal.user_id,
+                created_at=now, updated_at=now,
+            )
+            session.add(solution)
+            audit.record(
+                session, actor_id=principal.user_id, action="solution.proposed",
+                object_type="solution", object_id=solution.solution_id, case_id=case_id,
+            )
+            session.flush()
+            return SolutionOut.model_validate(solution)
+
+    def update_solution(
+        self, principal: Principal, case_id: str, solution_id: str, body: SolutionUpdate
+    ) -> SolutionOut:
+        with self._db.session() as session:
+            case, _ = self._authorize(session, principal, case_id, Access.WRITE)
+            _require_open(case)
+            solution = self._child(session, Solution, case_id, solution_id, "SOLUTION")
+            changes = body.model_dump(exclude_unset=True)
+            if body.status is not None and body.status.value != solution.status:
+                current = SolutionStatus(solution.status)
+                if not lifecycle.can_move_solution(current, body.status):
+                    raise ConflictError(
+                        f"A solution cannot move from {current.value} to {body.status.value}",
+                        error_code="ILLEGAL_SOLUTION_TRANSITION",
+                        details={
+                            "from": current.value,
+                            "to": body.status.value,
+                            "allowed": sorted(
+                                s.value for s in lifecycle.SOLUTION_TRANSITIONS[current]
+                            ),
+                        },
+                    )
+                solution.status = body.status.value
+                if body.status is SolutionStatus.APPLIED:
+                    solution.applied_at = utcnow()
+            for name in ("title", "description", "steps", "outcome"):
+                if name in changes:
+                    setattr(solution, name, changes[name])
+            if body.risk_level is not None:
+                solution.risk_level = body.risk_level.value
+            solution.updated_at = utcnow()
+            audit.record(
+                session, actor_id=principal.user_id, action="solution.updated",
+                object_type="solution", object_id=solution_id, case_id=case_id,
+                details={"fields": sorted(changes), "status": solution.status},
+            )
+            return SolutionOut.model_validate(solution)
+
+    def solutions(self, principal: Principal, case_id: str, page: PageRequest) -> Page[SolutionOut]:
+        return self._page_of_children(principal, case_id, "solutions", SolutionOut, page)
+
+    # -- sharing ---------------------------------------------------------------------
+    def add_participant(
+        self, principal: Principal, case_id: str, body: ParticipantAdd
+    ) -> tuple[ParticipantOut, bool]:
+        """Add or change a participant; the flag says whether they were new."""
+        with self._db.session() as session:
+            case, _ = self._authorize(session, principal, case_id, Access.MANAGE)
+            user = (
+                users.live_user(session, body.user_id)
+                if body.user_id is not None
+                else users.find_by_login(session, str(body.email))
+            )
+            if user is None:
+                raise NotFoundError("User not found", error_code="USER_NOT_FOUND")
+            if user.user_id == case.owner_id:
+                raise ConflictError(
+                    "The case owner is already on the case", error_code="ALREADY_OWNER"
+                )
+            participant = session.get(CaseParticipant, (case_id, user.user_id))
+            created = participant is None
+            if participant is None:
+                participant = CaseParticipant(
+                    case_id=case_id, user_id=user.user_id, role=body.role.value,
+                    added_by=principal.user_id, added_at=utcnow(),
+                )
+                session.add(participant)
+            else:
+                participant.role = body.role.value
+            audit.record(
+                session, actor_id=principal.user_id,
+                action="case.participant_added" if created else "case.participant_role_changed",
+                object_type="case", object_id=case_id, case_id=case_id,
+                details={"user_id": user.user_id, "role": body.role.value},
+            )
+            session.flush()
+            return ParticipantOut.model_validate(participant), created
+
+    def remove_participant(self, principal: Principal, case_id: str, user_id: str) -> None:
+        """Owners and admins remove anyone; a participant may always leave."""
+        needed = Access.READ if user_id == principal.user_id else Access.MANAGE
+        with self._db.session() as session:
+            self._authorize(session, principal, case_id, needed)
+            participant = session.get(CaseParticipant, (case_id, user_id))
+            if participant is None:
+                raise NotFoundError("Participant not found", error_code="PARTICIPANT_NOT_FOUND")
+            session.delete(participant)
+            audit.record(
+                session, actor_id=principal.user_id, action="case.participant_removed",
+                object_type="case", object_id=case_id, case_id=case_id,
+                details={"user_id": user_id},
+            )
+
+    def participants(
+        self, principal: Principal, case_id: str, page: PageRequest
+    ) -> Page[ParticipantOut]:
+        with self._db.session() as session:
+            self._authorize(session, principal, case_id, Access.READ)
+            query = select(CaseParticipant).where(CaseParticipant.case_id == case_id)
+            total = store.count(session, query)
+            rows = session.scalars(
+                query.order_by(CaseParticipant.added_at, CaseParticipant.user_id)
+                .limit(page.page_size)
+                .offset(page.offset)
+            )
+            return Page[ParticipantOut].of(
+                [ParticipantOut.model_validate(p) for p in rows], total, page
+            )
+
+    def audit_trail(
+        self, principal: Principal, case_id: str, page: PageRequest
+    ) -> Page[AuditEventOut]:
+        with self._db.session() as session:
+            self._authorize(session, principal, case_id, Access.MANAGE)
+            total = store.count(session, select(AuditEvent).where(AuditEvent.case_id == case_id))
+            events = audit.events_for_case(session, case_id, limit=page.page_size, offset=page.offset)
+            return Page[AuditEventOut].of(
+                [AuditEventOut.model_validate(e) for e in events], total, page
+            )
+
+    # -- helpers ---------------------------------------------------------------------
+    def _authorize(
+        self,
+        session: Session,
+        principal: Principal,
+        case_id: str,
+        needed: Access,
+        *,
+        for_update: bool = False,
+    ) -> tuple[Case, ParticipantRole]:
+        case = store.live_case(session, case_id, for_update=for_update) if len(case_id) <= 40 else None
+        if case is None:
+            raise NotFoundError("Case not found", error_code="CASE_NOT_FOUND")
+        participant = store.participant_role(session, case_id, principal.user_id)
+        scopes = None
+        if (
+            case.visibility != Visibility.PRIVATE.value
+            and participant is None
+            and case.owner_id != principal.user_id
+        ):
+            scopes = scopes_in(session, principal.user_id)
+        role = self._role(principal, case, participant, scopes)
+        require(role, needed)
+        assert role is not None
+        return case, role
+
+    @staticmethod
+    def _role(
+        principal: Principal, case: Case, participant: ParticipantRole | None, scopes: Scopes | None
+    ) -> ParticipantRole | None:
+        return effective_role(
+            user_id=principal.user_id,
+            is_admin=principal.is_admin,
+            owner_id=case.owner_id,
+            participant_role=participant,
+            visibility=Visibility(case.visibility),
+            team_id=case.team_id,
+            org_id=case.org_id,
+            scopes=scopes,
+        )
+
+    @staticmethod
+    def _placement(
+        session: Session,
+        principal: Principal,
+        visibility: Visibility,
+        team_id: str | None,
+        org_id: str | None,
+    ) -> tuple[str | None, str | None]:
+        """Validate where a case is shared: the caller must belong to that team or
+        organization (admins may place any case anywhere that exists)."""
+        scopes = scopes_in(session, principal.user_id) if (team_id or org_id) else Scopes()
+        if team_id is not None:
+            team = session.get(Team, team_id)
+            if team is None or (team_id not in scopes.team_ids and not principal.is_admin):
+                raise _placement_error("team_id", "not a team you belong to")
+            if org_id is not None and org_id != team.org_id:
+                raise _placement_error("org_id", "the team belongs to another organization")
+            org_id = team.org_id
+        if org_id is not None and (
+            session.get(Organization, org_id) is None
+            or (org_id not in scopes.org_ids and not principal.is_admin)
+        ):
+            raise _placement_error("org_id", "not an organization you belong to")
+        if visibility is Visibility.TEAM and team_id is None:
+            raise _placement_error("team_id", "team visibility needs a team_id")
+        if visibility is Visibility.ORGANIZATION and org_id is None:
+            raise _placement_error("org_id", "organization visibility needs an org_id")
+        return team_id, org_id
+
+    @staticmethod
+    def _child(session: Session, model: type[Any], case_id: str, child_id: str, kind: str) -> Any:
+        row = session.get(model, child_id) if len(child_id) <= 40 else None
+        if row is None or row.case_id != case_id:
+            raise NotFoundError(f"{kind.title()} not found", error_code=f"{kind}_NOT_FOUND")
+        return row
+
+    def _page_of_children(
+        self, principal: Principal, case_id: str, kind: str, out: Any, page: PageRequest
+    ) -> Any:
+        with self._db.session() as session:
+            self._authorize(session, principal, case_id, Access.READ)
+            rows, total = store.children(
+                session, store.CHILD_MODELS[kind], case_id, limit=page.page_size, offset=page.offset
+            )
+            return Page[out].of([out.model_validate(r) for r in rows], total, page)
+
+
+def _case_out(case: Case, role: ParticipantRole | None) -> CaseOut:
+    return CaseOut.model_validate(case).model_copy(update={"my_role": role})
+
+
+def _placement_error(field: str, message: str) -> ValidationFailedError:
+    return ValidationFailedError(
+        f"Invalid sharing: {message}",
+        details=[{"field": field, "message": message, "type": "value_error"}],
+    )
+
+
+def _require_open(case: Case) -> None:
+    if CaseStatus(case.status) in lifecycle.CLOSED:
+        raise ConflictError("The case is archived and read-only", error_code="CASE_CLOSED")

@@ -1,0 +1,185 @@
+"""One error envelope for every 4xx and 5xx answer.
+
+Domain code raises `AppError` subclasses; the handlers registered by `install_error_handlers`
+turn them, FastAPI's validation errors and Starlette's routing errors into the same JSON
+shape, so a client has one thing to parse whatever went wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from faultmaven.core.context import current_request_id
+from faultmaven.core.logging import logger
+
+
+class ErrorEnvelope(BaseModel):
+    """The body of every error answer."""
+
+    error_code: str
+    message: str
+    details: Any = None
+    trace_id: str | None = None
+    timestamp: datetime
+
+
+class AppError(Exception):
+    """Base of every error the API reports on purpose."""
+
+    status_code: int = 500
+    error_code: str = "INTERNAL_ERROR"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error_code: str | None = None,
+        details: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if error_code is not None:
+            self.error_code = error_code
+        self.details = details
+        self.headers = dict(headers or {})
+
+
+class BadRequestError(AppError):
+    status_code = 400
+    error_code = "BAD_REQUEST"
+
+
+class UnauthorizedError(AppError):
+    status_code = 401
+    error_code = "UNAUTHORIZED"
+
+    def __init__(self, message: str = "Authentication required", **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(message, **kwargs)
+
+
+class ForbiddenError(AppError):
+    status_code = 403
+    error_code = "FORBIDDEN"
+
+
+class NotFoundError(AppError):
+    status_code = 404
+    error_code = "NOT_FOUND"
+
+
+class ConflictError(AppError):
+    status_code = 409
+    error_code = "CONFLICT"
+
+
+class PayloadTooLargeError(AppError):
+    status_code = 413
+    error_code = "PAYLOAD_TOO_LARGE"
+
+
+class ValidationFailedError(AppError):
+    status_code = 422
+    error_code = "VALIDATION_FAILED"
+
+
+class ServiceUnavailableError(AppError):
+    status_code = 503
+    error_code = "SERVICE_UNAVAILABLE"
+
+
+_CODES_BY_STATUS = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "VALIDATION_FAILED",
+    429: "RATE_LIMITED",
+}
+
+
+def error_response(
+    status_code: int,
+    error_code: str,
+    message: str,
+    details: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    envelope = ErrorEnvelope(
+        error_code=error_code,
+        message=message,
+        details=details,
+        trace_id=current_request_id(),
+        timestamp=datetime.now(UTC),
+    )
+    return JSONResponse(
+        status_code=status_code,
+        content=envelope.model_dump(mode="json"),
+        headers=dict(headers or {}),
+    )
+
+
+def _validation_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Field, message and type of each problem. The offending input is never echoed:
+    it may be a password."""
+    return [
+        {
+            "field": ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+            or "body",
+            "message": error.get("msg", "invalid value"),
+            "type": error.get("type", "value_error"),
+        }
+        for error in errors
+    ]
+
+
+async def _handle_app_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return error_response(exc.status_code, exc.error_code, exc.message, exc.details, exc.headers)
+
+
+async def _handle_validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return error_response(400, "MALFORMED_JSON", "The request body is not valid JSON")
+    return error_response(
+        422, "VALIDATION_FAILED", "The request is not valid", _validation_details(errors)
+    )
+
+
+async def _handle_http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _CODES_BY_STATUS.get(exc.status_code, "ERROR" if exc.status_code < 500 else "INTERNAL_ERROR")
+    try:
+        default_message = HTTPStatus(exc.status_code).phrase
+    except ValueError:
+        default_message = "Error"
+    message = exc.detail if isinstance(exc.detail, str) else default_message
+    return error_response(exc.status_code, code, message, headers=exc.headers)
+
+
+async def _handle_unexpected(_: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error", extra={"error_type": type(exc).__name__})
+    return error_response(500, "INTERNAL_ERROR", "An unexpected error occurred")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _handle_app_error)
+    app.add_exception_handler(RequestValidationError, _handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _handle_http_error)
+    app.add_exception_handler(Exception, _handle_unexpected)

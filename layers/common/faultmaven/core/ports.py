@@ -1,0 +1,48 @@
+"""Ports: the small interfaces domains depend on. Adapters implement them; domains never
+import a vendor SDK."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+
+class KeyValueStore(Protocol):
+    """Ephemeral key/value storage with expiry (Redis in every runtime)."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def get_many(self, keys: list[str]) -> list[str | None]: ...
+
+    def set(self, key: str, value: str, ttl_seconds: int, *, only_if_absent: bool = False) -> bool:
+        """Store `value`; with `only_if_absent`, return False and store nothing if the key
+        exists."""
+        ...
+
+    def set_many(self, values: Mapping[str, str], ttl_seconds: int) -> None:
+        """Store several keys atomically with one expiry."""
+        ...
+
+    def delete(self, *keys: str) -> int: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def expire(self, key: str, ttl_seconds: int) -> bool: ...
+
+    def ttl(self, key: str) -> int:
+        """Seconds left; negative when the key is missing or has no expiry."""
+        ...
+
+    def set_add(self, key: str, member: str, ttl_seconds: int) -> None: ...
+
+    def set_remove(self, key: str, *members: str) -> None: ...
+
+    def set_members(self, key: str) -> set[str]: ...
+
+    def ping(self) -> bool: ...
+
+
+class SecretSource(Protocol):
+    """Where secrets come from (Secrets Manager on AWS, moto locally)."""
+
+    def get_secret(self, secret_id: str) -> str: ...

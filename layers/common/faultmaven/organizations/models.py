@@ -1,0 +1,71 @@
+"""Organizations, teams and memberships: the groups a case can be made visible to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class OrgRole(StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+class OrganizationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=128)
+
+
+class OrganizationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    org_id: str
+    name: str
+    created_by: str
+    created_at: datetime
+    my_role: OrgRole | None = None
+
+
+class TeamCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=128)
+
+
+class TeamOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    team_id: str
+    org_id: str
+    name: str
+    created_at: datetime
+
+
+class MemberAdd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str = Field(min_length=1, max_length=40)
+    role: OrgRole = OrgRole.MEMBER
+
+
+class MemberOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    user_id: str
+    org_id: str
+    team_id: str | None
+    role: OrgRole
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Scopes:
+    """The organizations and teams a user belongs to."""
+
+    org_ids: frozenset[str] = field(default_factory=frozenset)
+    team_ids: frozenset[str] = field(default_factory=frozenset)

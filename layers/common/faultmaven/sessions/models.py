@@ -1,0 +1,55 @@
+"""Session models: a client's conversation context, kept in Redis with a TTL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+MAX_METADATA_BYTES = 4096
+
+
+class SessionStatus(StrEnum):
+    ACTIVE = "active"
+
+
+class SessionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: str | None = Field(
+        default=None,
+        pattern=CLIENT_ID_PATTERN,
+        description="A stable id of the browser or device; the same client resumes its session",
+    )
+    timeout_minutes: int | None = Field(default=None, ge=60, le=480)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("metadata")
+    @classmethod
+    def _small_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
+        import json  # noqa: PLC0415
+
+        if len(json.dumps(value, default=str).encode()) > MAX_METADATA_BYTES:
+            raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON")
+        return value
+
+
+class SessionRecord(BaseModel):
+    """What is stored under `session:{id}`."""
+
+    session_id: str
+    user_id: str
+    client_id: str | None
+    status: SessionStatus = SessionStatus.ACTIVE
+    created_at: datetime
+    last_activity_at: datetime
+    expires_at: datetime
+    timeout_minutes: int
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class SessionOut(SessionRecord):
+    session_resumed: bool = False

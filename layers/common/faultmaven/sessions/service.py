@@ -1,0 +1,101 @@
+"""Sessions: create or resume per client, heartbeat, list, end. A user only ever sees
+their own sessions; anyone else's is reported as not found."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from faultmaven.auth.models import Principal
+from faultmaven.core.clock import utcnow
+from faultmaven.core.errors import NotFoundError
+from faultmaven.core.ids import new_id
+from faultmaven.core.pagination import Page, PageRequest
+from faultmaven.core.ports import KeyValueStore
+from faultmaven.sessions.models import SessionCreate, SessionOut, SessionRecord
+from faultmaven.sessions.store import SessionStore
+
+
+class SessionService:
+    def __init__(
+        self, kv: KeyValueStore, *, default_ttl_minutes: int, max_sessions_per_user: int
+    ) -> None:
+        self._store = SessionStore(kv)
+        self._default_ttl_minutes = default_ttl_minutes
+        self._max_sessions = max_sessions_per_user
+
+    def create_or_resume(self, principal: Principal, request: SessionCreate) -> SessionOut:
+        minutes = request.timeout_minutes or self._default_ttl_minutes
+        now = utcnow()
+        record = SessionRecord(
+            session_id=new_id("ses"),
+            user_id=principal.user_id,
+            client_id=request.client_id,
+            created_at=now,
+            last_activity_at=now,
+            expires_at=now + timedelta(minutes=minutes),
+            timeout_minutes=minutes,
+            metadata=request.metadata,
+        )
+        if request.client_id is not None:
+            existing_id = self._store.claim_client(
+                principal.user_id, request.client_id, record.session_id, minutes * 60
+            )
+            if existing_id is not None:
+                existing = self._store.get(existing_id)
+                if existing is not None and existing.user_id == principal.user_id:
+                    resumed = self._touch(existing)
+                    return SessionOut(**resumed.model_dump(), session_resumed=True)
+                # The pointer outlived its session: take it over.
+        self._evict_oldest(principal.user_id)
+        self._store.save(record, minutes * 60)
+        return SessionOut(**record.model_dump(), session_resumed=False)
+
+    def get(self, principal: Principal, session_id: str) -> SessionOut:
+        return SessionOut(**self._owned(principal, session_id).model_dump())
+
+    def heartbeat(self, principal: Principal, session_id: str) -> SessionOut:
+        record = self._touch(self._owned(principal, session_id))
+        return SessionOut(**record.model_dump())
+
+    def end(self, principal: Principal, session_id: str) -> None:
+        self._store.delete(self._owned(principal, session_id))
+
+    def list_mine(self, principal: Principal, page: PageRequest) -> Page[SessionOut]:
+        live = self._live_sessions(principal.user_id)
+        live.sort(key=lambda r: (r.last_activity_at, r.session_id), reverse=True)
+        window = live[page.offset : page.offset + page.page_size]
+        return Page[SessionOut].of(
+            [SessionOut(**r.model_dump()) for r in window], len(live), page
+        )
+
+    def _live_sessions(self, user_id: str) -> list[SessionRecord]:
+        ids = sorted(self._store.user_session_ids(user_id))
+        records = self._store.get_many(ids)
+        expired = [sid for sid, record in zip(ids, records, strict=True) if record is None]
+        if expired:
+            self._store.forget(user_id, *expired)
+        return [r for r in records if r is not None]
+
+    def _evict_oldest(self, user_id: str) -> None:
+        live = self._live_sessions(user_id)
+        surplus = len(live) - self._max_sessions + 1
+        if surplus > 0:
+            for record in sorted(live, key=lambda r: r.last_activity_at)[:surplus]:
+                self._store.delete(record)
+
+    def _owned(self, principal: Principal, session_id: str) -> SessionRecord:
+        record = self._store.get(session_id) if len(session_id) <= 64 else None
+        if record is None or record.user_id != principal.user_id:
+            raise NotFoundError("Session not found", error_code="SESSION_NOT_FOUND")
+        return record
+
+    def _touch(self, record: SessionRecord) -> SessionRecord:
+        now = utcnow()
+        touched = record.model_copy(
+            update={
+                "last_activity_at": now,
+                "expires_at": now + timedelta(minutes=record.timeout_minutes),
+            }
+        )
+        self._store.save(touched, record.timeout_minutes * 60)
+        return touched
