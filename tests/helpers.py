@@ -1,0 +1,84 @@
+"""Test helpers that speak to the API the way a client does."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+STRONG_PASSWORD = "correct-Horse-battery-staple-42"
+_counter = itertools.count(1)
+
+ENVELOPE_KEYS = {"error_code", "message", "details", "trace_id", "timestamp"}
+
+
+class HttpClient(Protocol):
+    def request(self, method: str, url: str, **kwargs: Any) -> Any: ...
+
+
+@dataclass
+class User:
+    user_id: str
+    username: str
+    email: str
+    token: str
+    refresh_token: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def assert_envelope(response: Any, status: int, error_code: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, (response.status_code, response.text)
+    body: dict[str, Any] = response.json()
+    assert set(body) == ENVELOPE_KEYS, body
+    assert body["trace_id"] == response.headers["x-request-id"]
+    if error_code is not None:
+        assert body["error_code"] == error_code, body
+    return body
+
+
+class Api:
+    def __init__(self, client: HttpClient, prefix: str = "/api/v1") -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def call(self, method: str, path: str, user: User | None = None, **kwargs: Any) -> Any:
+        headers = dict(kwargs.pop("headers", {}) or {})
+        if user is not None:
+            headers.update(user.headers)
+        return self.client.request(method, self.prefix + path, headers=headers, **kwargs)
+
+    def user(self, name: str | None = None, **extra: Any) -> User:
+        """Register and log in a fresh user."""
+        name = name or f"user{next(_counter)}"
+        email = f"{name}@example.com"
+        registered = self.call(
+            "POST",
+            "/auth/register",
+            json={"email": email, "username": name, "password": STRONG_PASSWORD, **extra},
+        )
+        assert registered.status_code == 201, registered.text
+        tokens = self.call(
+            "POST", "/auth/login", json={"username": name, "password": STRONG_PASSWORD}
+        )
+        assert tokens.status_code == 200, tokens.text
+        body = tokens.json()
+        return User(
+            user_id=registered.json()["user_id"],
+            username=name,
+            email=email,
+            token=body["access_token"],
+            refresh_token=body["refresh_token"],
+            headers={"Authorization": f"Bearer {body['access_token']}"},
+        )
+
+    def case(self, owner: User, **fields: Any) -> dict[str, Any]:
+        response = self.call("POST", "/cases", owner, json={"title": "Checkout latency", **fields})
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def share(self, owner: User, case_id: str, user: User, role: str) -> None:
+        response = self.call(
+            "POST", f"/cases/{case_id}/participants", owner, json={"user_id": user.user_id, "role": role}
+        )
+        assert response.status_code in (200, 201), response.text

@@ -1,0 +1,185 @@
+"""/api/v1/auth over the real app, PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+from sqlalchemy import select
+
+from faultmaven.container import Container
+from faultmaven.db.tables import User as UserRow
+from tests.conftest import TEST_JWT_SECRET
+from tests.helpers import STRONG_PASSWORD, Api, assert_envelope
+
+
+def register(api: Api, **body: object):  # type: ignore[no-untyped-def]
+    payload = {"email": "ann@example.com", "username": "ann", "password": STRONG_PASSWORD}
+    payload.update(body)
+    return api.call("POST", "/auth/register", json=payload)
+
+
+def test_register_returns_the_user_without_any_hash(api: Api, container: Container) -> None:
+    response = register(api, display_name="Ann Oncall")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["email"] == "ann@example.com"
+    assert body["username"] == "ann"
+    assert body["display_name"] == "Ann Oncall"
+    assert body["roles"] == ["user"]
+    assert body["user_id"].startswith("usr_")
+    assert "password" not in response.text and "hash" not in response.text
+    with container.database.session() as session:
+        row = session.scalars(select(UserRow)).one()
+        assert row.password_hash.startswith("$argon2id$")
+        assert STRONG_PASSWORD not in row.password_hash
+
+
+@pytest.mark.parametrize(
+    ("second", "field"),
+    [
+        ({"email": "ANN@example.com", "username": "other"}, "email"),
+        ({"email": "other@example.com", "username": "ANN"}, "username"),
+    ],
+)
+def test_duplicate_email_or_username_is_a_conflict(api: Api, second: dict[str, str], field: str) -> None:
+    assert register(api).status_code == 201
+    body = assert_envelope(register(api, **second), 409, "USER_EXISTS")
+    assert body["details"]["fields"] == [field]
+
+
+@pytest.mark.parametrize("password", ["password1", "aaaaaaaaaaaa", "ann@example.com1", "qwertyuiop"])
+def test_weak_passwords_are_rejected(api: Api, password: str) -> None:
+    body = assert_envelope(register(api, password=password), 422)
+    assert body["error_code"] in {"WEAK_PASSWORD", "VALIDATION_FAILED"}
+    assert password not in str(body)  # the input is never echoed
+
+
+def test_short_password_is_a_validation_error_that_does_not_echo_it(api: Api) -> None:
+    body = assert_envelope(register(api, password="Ab1!"), 422, "VALIDATION_FAILED")
+    assert body["details"][0]["field"] == "password"
+    assert "Ab1!" not in str(body)
+
+
+def test_login_by_email_or_username(api: Api) -> None:
+    register(api)
+    for identifier in ({"email": "Ann@Example.com"}, {"username": "ann"}):
+        response = api.call("POST", "/auth/login", json={**identifier, "password": STRONG_PASSWORD})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["token_type"] == "bearer"
+        assert body["expires_in"] == 900
+        claims = jwt.decode(body["access_token"], TEST_JWT_SECRET, algorithms=["HS256"], issuer="faultmaven")
+        assert claims["typ"] == "access"
+        me = api.call("GET", "/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+        assert me.json()["username"] == "ann"
+        assert me.json()["last_login_at"] is not None
+
+
+def test_bad_credentials_look_the_same_whether_or_not_the_user_exists(api: Api) -> None:
+    register(api)
+    wrong_password = api.call("POST", "/auth/login", json={"username": "ann", "password": "nope-nope"})
+    no_user = api.call("POST", "/auth/login", json={"username": "nobody", "password": "nope-nope"})
+    first = assert_envelope(wrong_password, 401, "INVALID_CREDENTIALS")
+    second = assert_envelope(no_user, 401, "INVALID_CREDENTIALS")
+    assert first["message"] == second["message"]
+
+
+def test_login_needs_exactly_one_identifier(api: Api) -> None:
+    both = api.call(
+        "POST", "/auth/login", json={"email": "a@b.c", "username": "ann", "password": "x"}
+    )
+    assert_envelope(both, 422, "VALIDATION_FAILED")
+    assert_envelope(api.call("POST", "/auth/login", json={"password": "x"}), 422, "VALIDATION_FAILED")
+
+
+def test_refresh_rotates_and_a_spent_refresh_token_is_refused(api: Api) -> None:
+    user = api.user("rita")
+    first = api.call("POST", "/auth/refresh", json={"refresh_token": user.refresh_token})
+    assert first.status_code == 200
+    new_pair = first.json()
+    assert new_pair["access_token"] != user.token
+    replay = api.call("POST", "/auth/refresh", json={"refresh_token": user.refresh_token})
+    assert_envelope(replay, 401, "TOKEN_REVOKED")
+    again = api.call("POST", "/auth/refresh", json={"refresh_token": new_pair["refresh_token"]})
+    assert again.status_code == 200
+
+
+def test_an_access_token_is_not_a_refresh_token(api: Api) -> None:
+    user = api.user()
+    assert_envelope(api.call("POST", "/auth/refresh", json={"refresh_token": user.token}), 401, "INVALID_TOKEN")
+    refresh_as_access = {"Authorization": f"Bearer {user.refresh_token}"}
+    assert_envelope(api.call("GET", "/auth/me", headers=refresh_as_access), 401, "INVALID_TOKEN")
+
+
+def test_logout_revokes_the_access_and_refresh_tokens(api: Api, container: Container) -> None:
+    user = api.user()
+    response = api.call("POST", "/auth/logout", user, json={"refresh_token": user.refresh_token})
+    assert response.status_code == 204
+    assert_envelope(api.call("GET", "/auth/me", user), 401, "TOKEN_REVOKED")
+    refused = api.call("POST", "/auth/refresh", json={"refresh_token": user.refresh_token})
+    assert_envelope(refused, 401, "TOKEN_REVOKED")
+    # The denylist entry expires with the token, not before and not never.
+    claims = jwt.decode(user.token, TEST_JWT_SECRET, algorithms=["HS256"], issuer="faultmaven")
+    ttl = container.kv.ttl(f"token_denylist:{claims['jti']}")
+    assert 0 < ttl <= claims["exp"] - int(time.time()) + 10
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "Bearer", "Bearer not-a-jwt", "Basic dXNlcjpwYXNz", "Bearer eyJhbGciOiJub25lIn0.e30."],
+)
+def test_missing_or_invalid_tokens_are_401_with_the_envelope(api: Api, header: str | None) -> None:
+    headers = {} if header is None else {"Authorization": header}
+    body = assert_envelope(api.call("GET", "/auth/me", headers=headers), 401)
+    assert body["error_code"] in {"UNAUTHORIZED", "INVALID_TOKEN"}
+
+
+def test_expired_and_foreign_tokens_are_refused(api: Api) -> None:
+    user = api.user()
+    now = int(time.time())
+    base = {"sub": user.user_id, "typ": "access", "jti": "tok_x", "iss": "faultmaven", "roles": []}
+    expired = jwt.encode({**base, "iat": now - 3600, "exp": now - 60}, TEST_JWT_SECRET, "HS256")
+    forged = jwt.encode({**base, "iat": now, "exp": now + 60}, "another-key-" + "y" * 40, "HS256")
+    assert_envelope(api.call("GET", "/auth/me", headers={"Authorization": f"Bearer {expired}"}), 401, "TOKEN_EXPIRED")
+    assert_envelope(api.call("GET", "/auth/me", headers={"Authorization": f"Bearer {forged}"}), 401, "INVALID_TOKEN")
+
+
+def test_deactivated_or_deleted_users_lose_access_at_once(api: Api, container: Container) -> None:
+    user = api.user()
+    with container.database.session() as session:
+        session.get(UserRow, user.user_id).is_active = False  # type: ignore[union-attr]
+    assert_envelope(api.call("GET", "/auth/me", user), 401, "INVALID_TOKEN")
+    login = api.call("POST", "/auth/login", json={"username": user.username, "password": STRONG_PASSWORD})
+    assert_envelope(login, 401, "INVALID_CREDENTIALS")
+
+
+def test_passwords_and_tokens_never_reach_the_logs(api: Api) -> None:
+    import io
+    import logging
+
+    from faultmaven.core.logging import logger
+
+    # The same JSON formatter production uses, writing into a buffer.
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logger.registered_handler.formatter)
+    previous = logger.log_level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        user = api.user("logcheck")
+        api.call("POST", "/auth/login", json={"username": "logcheck", "password": "wrong-" + STRONG_PASSWORD})
+        api.call("GET", "/auth/me", user)
+        api.call("POST", "/auth/refresh", json={"refresh_token": user.refresh_token})
+        logger.info("diagnostic", extra={"authorization": f"Bearer {user.token}"})
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+    logs = buffer.getvalue()
+    assert '"message":"request"' in logs  # the access log was captured
+    assert '"authorization":"[REDACTED]"' in logs
+    assert STRONG_PASSWORD not in logs
+    assert user.token not in logs
+    assert user.refresh_token not in logs
