@@ -9,6 +9,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from faultmaven.core.models import RequestModel
+
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$"
 
 
@@ -18,19 +20,15 @@ class Role(StrEnum):
     ANALYST = "analyst"
 
 
-class RegisterRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class RegisterRequest(RequestModel):
     email: EmailStr = Field(max_length=320)
     username: str = Field(pattern=USERNAME_PATTERN, description="3-64 letters, digits, . _ -")
     password: str = Field(min_length=8, max_length=128, repr=False)
     display_name: str | None = Field(default=None, min_length=1, max_length=128)
 
 
-class LoginRequest(BaseModel):
+class LoginRequest(RequestModel):
     """Log in with either the email or the username, never both."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     email: str | None = Field(default=None, max_length=320)
     username: str | None = Field(default=None, max_length=64)
@@ -47,15 +45,11 @@ class LoginRequest(BaseModel):
         return self.email if self.email is not None else str(self.username)
 
 
-class RefreshRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RefreshRequest(RequestModel):
     refresh_token: str = Field(min_length=1, max_length=4096, repr=False)
 
 
-class LogoutRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LogoutRequest(RequestModel):
     refresh_token: str | None = Field(default=None, max_length=4096, repr=False)
 
 

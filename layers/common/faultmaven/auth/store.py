@@ -5,12 +5,13 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from faultmaven.core.ids import looks_like_id
 from faultmaven.db.tables import User
 
 
 def live_user(session: Session, user_id: str) -> User | None:
     """The user unless soft-deleted."""
-    user = session.get(User, user_id)
+    user = session.get(User, user_id) if looks_like_id(user_id, "usr") else None
     return user if user is not None and user.deleted_at is None else None
 
 

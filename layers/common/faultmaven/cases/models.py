@@ -8,6 +8,8 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from faultmaven.core.models import RequestModel
+
 MAX_MESSAGE_BYTES = 100 * 1024
 MAX_TAGS = 20
 TAG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
@@ -105,11 +107,7 @@ def _check_tags(tags: list[str]) -> list[str]:
     return list(dict.fromkeys(tags))  # de-duplicated, order kept
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class CaseCreate(_Strict):
+class CaseCreate(RequestModel):
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=10_000)
     priority: CasePriority = CasePriority.MEDIUM
@@ -121,7 +119,7 @@ class CaseCreate(_Strict):
     _tags = field_validator("tags")(_check_tags)
 
 
-class CaseUpdate(_Strict):
+class CaseUpdate(RequestModel):
     title: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=10_000)
     priority: CasePriority | None = None
@@ -165,7 +163,7 @@ class CaseOut(BaseModel):
     )
 
 
-class StatusChange(_Strict):
+class StatusChange(RequestModel):
     status: CaseStatus
     reason: str = Field(default="", max_length=2000)
 
@@ -181,7 +179,7 @@ class StatusTransitionOut(BaseModel):
     created_at: datetime
 
 
-class MessageCreate(_Strict):
+class MessageCreate(RequestModel):
     content: str = Field(min_length=1, description="At most 100 KiB of UTF-8")
     type: MessageType = MessageType.USER_QUERY
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -226,14 +224,14 @@ class MessageOut(BaseModel):
 EvidenceItem = str
 
 
-class HypothesisCreate(_Strict):
+class HypothesisCreate(RequestModel):
     statement: str = Field(min_length=1, max_length=500)
     category: HypothesisCategory = HypothesisCategory.OTHER
     rationale: str = Field(default="", max_length=5000)
     initial_likelihood: float = Field(default=0.5, ge=0, le=1)
 
 
-class HypothesisUpdate(_Strict):
+class HypothesisUpdate(RequestModel):
     """Evidence is appended, never rewritten: the likelihood is derived from it."""
 
     statement: str | None = Field(default=None, min_length=1, max_length=500)
@@ -280,7 +278,7 @@ class HypothesisOut(BaseModel):
     concluded_at: datetime | None
 
 
-class SolutionCreate(_Strict):
+class SolutionCreate(RequestModel):
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=10_000)
     category: SolutionCategory
@@ -289,7 +287,7 @@ class SolutionCreate(_Strict):
     hypothesis_id: str | None = Field(default=None, max_length=40)
 
 
-class SolutionUpdate(_Strict):
+class SolutionUpdate(RequestModel):
     title: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=10_000)
     steps: list[str] | None = Field(default=None, max_length=50)
@@ -326,7 +324,7 @@ class SolutionOut(BaseModel):
     applied_at: datetime | None
 
 
-class ParticipantAdd(_Strict):
+class ParticipantAdd(RequestModel):
     """Name the user by id, or by email when sharing from the dashboard."""
 
     user_id: str | None = Field(default=None, max_length=40)

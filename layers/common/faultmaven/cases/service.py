@@ -39,7 +39,7 @@ from faultmaven.cases.models import (
 )
 from faultmaven.core.clock import utcnow
 from faultmaven.core.errors import ConflictError, NotFoundError, ValidationFailedError
-from faultmaven.core.ids import new_id
+from faultmaven.core.ids import looks_like_id, new_id
 from faultmaven.core.pagination import Page, PageRequest
 from faultmaven.db.tables import (
     Case,
@@ -377,11 +377,10 @@ class CaseService:
         """Add or change a participant; the flag says whether they were new."""
         with self._db.session() as session:
             case, _ = self._authorize(session, principal, case_id, Access.MANAGE)
-            user = (
-                users.live_user(session, body.user_id)
-                if body.user_id is not None
-                else users.find_by_login(session, str(body.email))
-            )
+            if body.user_id is not None:
+                user = users.live_user(session, body.user_id) if looks_like_id(body.user_id) else None
+            else:
+                user = users.find_by_login(session, str(body.email))
             if user is None:
                 raise NotFoundError("User not found", error_code="USER_NOT_FOUND")
             if user.user_id == case.owner_id:
@@ -412,7 +411,9 @@ class CaseService:
         needed = Access.READ if user_id == principal.user_id else Access.MANAGE
         with self._db.session() as session:
             self._authorize(session, principal, case_id, needed)
-            participant = session.get(CaseParticipant, (case_id, user_id))
+            participant = (
+                session.get(CaseParticipant, (case_id, user_id)) if looks_like_id(user_id) else None
+            )
             if participant is None:
                 raise NotFoundError("Participant not found", error_code="PARTICIPANT_NOT_FOUND")
             session.delete(participant)
@@ -459,7 +460,11 @@ class CaseService:
         *,
         for_update: bool = False,
     ) -> tuple[Case, ParticipantRole]:
-        case = store.live_case(session, case_id, for_update=for_update) if len(case_id) <= 40 else None
+        case = (
+            store.live_case(session, case_id, for_update=for_update)
+            if looks_like_id(case_id, "case")
+            else None
+        )
         if case is None:
             raise NotFoundError("Case not found", error_code="CASE_NOT_FOUND")
         participant = store.participant_role(session, case_id, principal.user_id)
@@ -521,7 +526,7 @@ class CaseService:
 
     @staticmethod
     def _child(session: Session, model: type[Any], case_id: str, child_id: str, kind: str) -> Any:
-        row = session.get(model, child_id) if len(child_id) <= 40 else None
+        row = session.get(model, child_id) if looks_like_id(child_id) else None
         if row is None or row.case_id != case_id:
             raise NotFoundError(f"{kind.title()} not found", error_code=f"{kind}_NOT_FOUND")
         return row

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from faultmaven.core.context import current_request_id
@@ -173,6 +174,13 @@ async def _handle_http_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, headers=exc.headers)
 
 
+async def _handle_data_error(_: Request, exc: Exception) -> JSONResponse:
+    # Input the validators let through but PostgreSQL cannot store or compare: still the
+    # client's input, so a 422 rather than a 500.
+    logger.warning("database rejected a value", extra={"error_type": type(exc).__name__})
+    return error_response(422, "VALIDATION_FAILED", "A value in the request cannot be stored")
+
+
 async def _handle_unexpected(_: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", extra={"error_type": type(exc).__name__})
     return error_response(500, "INTERNAL_ERROR", "An unexpected error occurred")
@@ -182,4 +190,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _handle_app_error)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, _handle_http_error)
+    app.add_exception_handler(DataError, _handle_data_error)
     app.add_exception_handler(Exception, _handle_unexpected)

@@ -8,6 +8,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from faultmaven.core.models import RequestModel
+
 
 class OrgRole(StrEnum):
     OWNER = "owner"
@@ -15,9 +17,7 @@ class OrgRole(StrEnum):
     MEMBER = "member"
 
 
-class OrganizationCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class OrganizationCreate(RequestModel):
     name: str = Field(min_length=1, max_length=128)
 
 
@@ -31,9 +31,7 @@ class OrganizationOut(BaseModel):
     my_role: OrgRole | None = None
 
 
-class TeamCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class TeamCreate(RequestModel):
     name: str = Field(min_length=1, max_length=128)
 
 
@@ -46,9 +44,7 @@ class TeamOut(BaseModel):
     created_at: datetime
 
 
-class MemberAdd(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MemberAdd(RequestModel):
     user_id: str = Field(min_length=1, max_length=40)
     role: OrgRole = OrgRole.MEMBER
 

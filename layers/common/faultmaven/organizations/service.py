@@ -18,7 +18,7 @@ from faultmaven.core.errors import (
     NotFoundError,
     ValidationFailedError,
 )
-from faultmaven.core.ids import new_id
+from faultmaven.core.ids import looks_like_id, new_id
 from faultmaven.core.pagination import Page, PageRequest
 from faultmaven.db.tables import Membership, Organization, Team
 from faultmaven.organizations.models import (
@@ -237,7 +237,7 @@ class OrganizationService:
     def _visible_org(
         self, session: Session, principal: Principal, org_id: str
     ) -> tuple[Organization, OrgRole | None]:
-        org = session.get(Organization, org_id)
+        org = session.get(Organization, org_id) if looks_like_id(org_id, "org") else None
         if org is None:
             raise NotFoundError("Organization not found", error_code="ORGANIZATION_NOT_FOUND")
         role = session.scalar(
@@ -258,7 +258,7 @@ class OrganizationService:
         raise ForbiddenError("Only organization owners and admins can do this")
 
     def _managed_team(self, session: Session, principal: Principal, team_id: str) -> Team:
-        team = session.get(Team, team_id)
+        team = session.get(Team, team_id) if looks_like_id(team_id, "team") else None
         if team is None:
             raise NotFoundError("Team not found", error_code="TEAM_NOT_FOUND")
         try:

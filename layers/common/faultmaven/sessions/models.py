@@ -6,7 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
+
+from faultmaven.core.models import RequestModel
 
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 MAX_METADATA_BYTES = 4096
@@ -16,9 +18,7 @@ class SessionStatus(StrEnum):
     ACTIVE = "active"
 
 
-class SessionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SessionCreate(RequestModel):
     client_id: str | None = Field(
         default=None,
         pattern=CLIENT_ID_PATTERN,

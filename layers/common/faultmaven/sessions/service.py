@@ -8,7 +8,7 @@ from datetime import timedelta
 from faultmaven.auth.models import Principal
 from faultmaven.core.clock import utcnow
 from faultmaven.core.errors import NotFoundError
-from faultmaven.core.ids import new_id
+from faultmaven.core.ids import looks_like_id, new_id
 from faultmaven.core.pagination import Page, PageRequest
 from faultmaven.core.ports import KeyValueStore
 from faultmaven.sessions.models import SessionCreate, SessionOut, SessionRecord
@@ -84,7 +84,7 @@ class SessionService:
                 self._store.delete(record)
 
     def _owned(self, principal: Principal, session_id: str) -> SessionRecord:
-        record = self._store.get(session_id) if len(session_id) <= 64 else None
+        record = self._store.get(session_id) if looks_like_id(session_id, "ses") else None
         if record is None or record.user_id != principal.user_id:
             raise NotFoundError("Session not found", error_code="SESSION_NOT_FOUND")
         return record
