@@ -30,7 +30,8 @@ _SENSITIVE_TEXT = (
     (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), REDACTED),
     (
         re.compile(
-            r"(?i)\b(password|passwd|secret|token|api[_-]?key)\b(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|\S+)"
+            r"(?i)\b([\w-]*(?:password|passwd|secret|token|api[_-]?key))\b"
+            r"([\"']?\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"
         ),
         r"\1\2" + REDACTED,
     ),

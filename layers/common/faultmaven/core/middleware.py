@@ -16,7 +16,7 @@ from faultmaven.core.errors import error_response
 from faultmaven.core.logging import logger
 
 REQUEST_ID_HEADER = b"x-request-id"
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:=+/-]{1,128}$")
 
 
 def _incoming_request_id(scope: Scope) -> str:

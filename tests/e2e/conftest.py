@@ -1,0 +1,98 @@
+"""The local runtime (`faultmaven dev`) as a subprocess on embedded servers, driven over HTTP."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT
+
+CLI = str(Path(sys.executable).with_name("faultmaven"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Runtime:
+    state_dir: Path
+    env: dict[str, str]
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 90) -> None:
+        log = (self.state_dir / "runtime.log").open("ab")
+        self.process = subprocess.Popen([CLI, "dev"], env=self.env, cwd=ROOT, stdout=log, stderr=log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"runtime exited: {self.log_tail()}")
+            try:
+                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"runtime did not become healthy: {self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def cli(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [CLI, *args], env={**self.env, **extra_env}, cwd=ROOT, capture_output=True,
+            text=True, timeout=120, check=False,
+        )
+
+    def log_tail(self) -> str:
+        path = self.state_dir / "runtime.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+
+@pytest.fixture(scope="module")
+def runtime() -> Iterator[Runtime]:
+    state_dir = Path(tempfile.mkdtemp(prefix="fme", dir="/tmp"))
+    env = {
+        key: value for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL"} and not key.startswith("FAULTMAVEN_")
+    }
+    port = free_port()
+    env.update(
+        FAULTMAVEN_STATE_DIR=str(state_dir / "state"),
+        FAULTMAVEN_PORT=str(port),
+        FAULTMAVEN_MOTO_PORT=str(free_port()),
+        FAULTMAVEN_PASSWORD_HASH_TIME_COST="1",
+        FAULTMAVEN_PASSWORD_HASH_MEMORY_KIB="8192",
+        POWERTOOLS_LOG_LEVEL="WARNING",
+    )
+    runtime = Runtime(state_dir=state_dir, env=env, port=port)
+    runtime.start()
+    yield runtime
+    runtime.stop()
+    shutil.rmtree(state_dir, ignore_errors=True)

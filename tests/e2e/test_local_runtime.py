@@ -1,0 +1,95 @@
+"""A client's whole journey against `faultmaven dev`, including a restart that must keep
+users, cases and sessions."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Runtime
+from tests.helpers import STRONG_PASSWORD, Api, User, assert_envelope
+
+pytestmark = pytest.mark.e2e
+
+
+class HttpxClient:
+    def __init__(self, base_url: str) -> None:
+        self._client = httpx.Client(base_url=base_url, timeout=10)
+
+    def request(self, method: str, url: str, **kwargs: object) -> httpx.Response:
+        return self._client.request(method, url, **kwargs)  # type: ignore[arg-type]
+
+
+def login(api: Api, username: str, password: str = STRONG_PASSWORD) -> User:
+    tokens = api.call("POST", "/auth/login", json={"username": username, "password": password})
+    assert tokens.status_code == 200, tokens.text
+    me = api.call("GET", "/auth/me", headers={"Authorization": f"Bearer {tokens.json()['access_token']}"})
+    body = tokens.json()
+    return User(
+        me.json()["user_id"], username, me.json()["email"], body["access_token"], body["refresh_token"],
+        {"Authorization": f"Bearer {body['access_token']}"},
+    )
+
+
+def test_docs_and_health(runtime: Runtime) -> None:
+    health = httpx.get(f"{runtime.base_url}/health").json()
+    assert health["checks"] == {"database": "ok", "redis": "ok"}
+    spec = httpx.get(f"{runtime.base_url}/openapi.json").json()
+    assert "/api/v1/cases/{case_id}/participants" in spec["paths"]
+    assert httpx.get(f"{runtime.base_url}/docs").status_code == 200
+
+
+def test_register_login_session_case_share_and_restart(runtime: Runtime) -> None:
+    api = Api(HttpxClient(runtime.base_url))
+    alice, bob, mallory = api.user("alice"), api.user("bob"), api.user("mallory")
+
+    session = api.call("POST", "/sessions", alice, json={"client_id": "chrome-ext"})
+    assert session.status_code == 201
+    case = api.case(alice, title="Orders API 502s", priority="critical")
+    case_id = case["case_id"]
+    api.call("POST", f"/cases/{case_id}/messages", alice, json={"content": "502s from the LB since 14:05"})
+    api.share(alice, case_id, bob, "viewer")
+
+    assert api.call("GET", f"/cases/{case_id}", bob).json()["my_role"] == "viewer"
+    assert api.call("GET", f"/cases/{case_id}/messages", bob).json()["total"] == 1
+    assert_envelope(api.call("PATCH", f"/cases/{case_id}", bob, json={"title": "mine"}), 403)
+    assert_envelope(api.call("POST", f"/cases/{case_id}/messages", bob, json={"content": "x"}), 403)
+    stranger = assert_envelope(api.call("GET", f"/cases/{case_id}", mallory), 404, "CASE_NOT_FOUND")
+    assert "Orders" not in str(stranger)
+    assert_envelope(api.call("GET", f"/sessions/{session.json()['session_id']}", mallory), 404)
+
+    runtime.stop()
+    runtime.start()
+
+    # Users, cases, sessions and the signing key all survive the restart.
+    assert api.call("GET", "/auth/me", alice).status_code == 200
+    again = login(api, "alice")
+    assert api.call("GET", f"/cases/{case_id}", again).json()["title"] == "Orders API 502s"
+    resumed = api.call("POST", "/sessions", again, json={"client_id": "chrome-ext"})
+    assert resumed.status_code == 200
+    assert resumed.json()["session_id"] == session.json()["session_id"]
+    assert api.call("GET", f"/cases/{case_id}", bob).json()["my_role"] == "viewer"
+
+
+def test_cli_bootstraps_an_admin_who_sees_every_case(runtime: Runtime) -> None:
+    api = Api(HttpxClient(runtime.base_url))
+    owner = api.user("carol")
+    case_id = api.case(owner)["case_id"]
+    weak = runtime.cli("admin", "create", "--email", "root@example.com", "--username", "root",
+                       FAULTMAVEN_ADMIN_PASSWORD="password")
+    assert weak.returncode != 0
+    assert "WEAK_PASSWORD" in weak.stderr
+    created = runtime.cli("admin", "create", "--email", "root@example.com", "--username", "root",
+                          FAULTMAVEN_ADMIN_PASSWORD=STRONG_PASSWORD)
+    assert created.returncode == 0, created.stderr
+    assert "roles=user,admin" in created.stdout
+    admin = login(api, "root")
+    assert api.call("GET", f"/cases/{case_id}", admin).json()["my_role"] == "owner"
+    upgraded = runtime.cli("db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+
+
+def test_a_bad_setting_stops_the_runtime_with_its_name(runtime: Runtime) -> None:
+    result = runtime.cli("dev", FAULTMAVEN_SESSION_TTL_MINUTES="5")
+    assert result.returncode == 2
+    assert "FAULTMAVEN_SESSION_TTL_MINUTES" in result.stderr
