@@ -79,6 +79,9 @@ class Api:
 
     def share(self, owner: User, case_id: str, user: User, role: str) -> None:
         response = self.call(
-            "POST", f"/cases/{case_id}/participants", owner, json={"user_id": user.user_id, "role": role}
+            "POST",
+            f"/cases/{case_id}/participants",
+            owner,
+            json={"user_id": user.user_id, "role": role},
         )
         assert response.status_code in (200, 201), response.text

@@ -3,8 +3,8 @@
 Built at module scope so the pools and the app survive across warm invocations.
 """
 
-from faultmaven.cases.api import router
 from faultmaven.app import create_app
+from faultmaven.cases.api import router
 from faultmaven.lambda_entry import asgi_handler
 
 app = create_app(routers=[router])

@@ -3,9 +3,9 @@
 Built at module scope so the pools and the app survive across warm invocations.
 """
 
-from faultmaven.sessions.api import router
 from faultmaven.app import create_app
 from faultmaven.lambda_entry import asgi_handler
+from faultmaven.sessions.api import router
 
 app = create_app(routers=[router])
 handler = asgi_handler(app)

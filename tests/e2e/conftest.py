@@ -41,7 +41,9 @@ class Runtime:
 
     def start(self, timeout: float = 90) -> None:
         log = (self.state_dir / "runtime.log").open("ab")
-        self.process = subprocess.Popen([CLI, "dev"], env=self.env, cwd=ROOT, stdout=log, stderr=log)
+        self.process = subprocess.Popen(
+            [CLI, "dev"], env=self.env, cwd=ROOT, stdout=log, stderr=log
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -66,8 +68,13 @@ class Runtime:
 
     def cli(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [CLI, *args], env={**self.env, **extra_env}, cwd=ROOT, capture_output=True,
-            text=True, timeout=120, check=False,
+            [CLI, *args],
+            env={**self.env, **extra_env},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
 
     def log_tail(self) -> str:
@@ -79,7 +86,8 @@ class Runtime:
 def runtime() -> Iterator[Runtime]:
     state_dir = Path(tempfile.mkdtemp(prefix="fme", dir="/tmp"))
     env = {
-        key: value for key, value in os.environ.items()
+        key: value
+        for key, value in os.environ.items()
         if key not in {"DATABASE_URL", "REDIS_URL"} and not key.startswith("FAULTMAVEN_")
     }
     port = free_port()

@@ -23,10 +23,16 @@ class HttpxClient:
 def login(api: Api, username: str, password: str = STRONG_PASSWORD) -> User:
     tokens = api.call("POST", "/auth/login", json={"username": username, "password": password})
     assert tokens.status_code == 200, tokens.text
-    me = api.call("GET", "/auth/me", headers={"Authorization": f"Bearer {tokens.json()['access_token']}"})
+    me = api.call(
+        "GET", "/auth/me", headers={"Authorization": f"Bearer {tokens.json()['access_token']}"}
+    )
     body = tokens.json()
     return User(
-        me.json()["user_id"], username, me.json()["email"], body["access_token"], body["refresh_token"],
+        me.json()["user_id"],
+        username,
+        me.json()["email"],
+        body["access_token"],
+        body["refresh_token"],
         {"Authorization": f"Bearer {body['access_token']}"},
     )
 
@@ -47,7 +53,12 @@ def test_register_login_session_case_share_and_restart(runtime: Runtime) -> None
     assert session.status_code == 201
     case = api.case(alice, title="Orders API 502s", priority="critical")
     case_id = case["case_id"]
-    api.call("POST", f"/cases/{case_id}/messages", alice, json={"content": "502s from the LB since 14:05"})
+    api.call(
+        "POST",
+        f"/cases/{case_id}/messages",
+        alice,
+        json={"content": "502s from the LB since 14:05"},
+    )
     api.share(alice, case_id, bob, "viewer")
 
     assert api.call("GET", f"/cases/{case_id}", bob).json()["my_role"] == "viewer"
@@ -75,12 +86,26 @@ def test_cli_bootstraps_an_admin_who_sees_every_case(runtime: Runtime) -> None:
     api = Api(HttpxClient(runtime.base_url))
     owner = api.user("carol")
     case_id = api.case(owner)["case_id"]
-    weak = runtime.cli("admin", "create", "--email", "root@example.com", "--username", "root",
-                       FAULTMAVEN_ADMIN_PASSWORD="password")
+    weak = runtime.cli(
+        "admin",
+        "create",
+        "--email",
+        "root@example.com",
+        "--username",
+        "root",
+        FAULTMAVEN_ADMIN_PASSWORD="password",
+    )
     assert weak.returncode != 0
     assert "WEAK_PASSWORD" in weak.stderr
-    created = runtime.cli("admin", "create", "--email", "root@example.com", "--username", "root",
-                          FAULTMAVEN_ADMIN_PASSWORD=STRONG_PASSWORD)
+    created = runtime.cli(
+        "admin",
+        "create",
+        "--email",
+        "root@example.com",
+        "--username",
+        "root",
+        FAULTMAVEN_ADMIN_PASSWORD=STRONG_PASSWORD,
+    )
     assert created.returncode == 0, created.stderr
     assert "roles=user,admin" in created.stdout
     admin = login(api, "root")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
-
 from faultmaven.container import Container
 from faultmaven.db.tables import (
     AuditEvent,
@@ -16,6 +14,7 @@ from faultmaven.db.tables import (
     Hypothesis,
     Solution,
 )
+from sqlalchemy import func, select
 
 
 def fingerprint(container: Container, case_id: str) -> tuple[Any, ...]:
@@ -24,20 +23,38 @@ def fingerprint(container: Container, case_id: str) -> tuple[Any, ...]:
         assert case is not None
         counts = tuple(
             session.scalar(select(func.count()).select_from(model).where(model.case_id == case_id))
-            for model in (CaseMessage, Hypothesis, Solution, CaseParticipant, CaseStatusTransition, AuditEvent)
+            for model in (
+                CaseMessage,
+                Hypothesis,
+                Solution,
+                CaseParticipant,
+                CaseStatusTransition,
+                AuditEvent,
+            )
         )
         hypotheses = tuple(
             (h.statement, h.likelihood, len(h.supporting_evidence))
             for h in session.scalars(select(Hypothesis).where(Hypothesis.case_id == case_id))
         )
         solutions = tuple(
-            (s.title, s.status) for s in session.scalars(select(Solution).where(Solution.case_id == case_id))
+            (s.title, s.status)
+            for s in session.scalars(select(Solution).where(Solution.case_id == case_id))
         )
         participants = tuple(
             (p.user_id, p.role)
-            for p in session.scalars(select(CaseParticipant).where(CaseParticipant.case_id == case_id))
+            for p in session.scalars(
+                select(CaseParticipant).where(CaseParticipant.case_id == case_id)
+            )
         )
         return (
-            case.title, case.status, case.priority, case.visibility, case.updated_at, case.deleted_at,
-            counts, hypotheses, solutions, participants,
+            case.title,
+            case.status,
+            case.priority,
+            case.visibility,
+            case.updated_at,
+            case.deleted_at,
+            counts,
+            hypotheses,
+            solutions,
+            participants,
         )

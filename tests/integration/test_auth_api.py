@@ -6,10 +6,10 @@ import time
 
 import jwt
 import pytest
-from sqlalchemy import select
-
 from faultmaven.container import Container
 from faultmaven.db.tables import User as UserRow
+from sqlalchemy import select
+
 from tests.conftest import TEST_JWT_SECRET
 from tests.helpers import STRONG_PASSWORD, Api, assert_envelope
 
@@ -43,13 +43,17 @@ def test_register_returns_the_user_without_any_hash(api: Api, container: Contain
         ({"email": "other@example.com", "username": "ANN"}, "username"),
     ],
 )
-def test_duplicate_email_or_username_is_a_conflict(api: Api, second: dict[str, str], field: str) -> None:
+def test_duplicate_email_or_username_is_a_conflict(
+    api: Api, second: dict[str, str], field: str
+) -> None:
     assert register(api).status_code == 201
     body = assert_envelope(register(api, **second), 409, "USER_EXISTS")
     assert body["details"]["fields"] == [field]
 
 
-@pytest.mark.parametrize("password", ["password1", "aaaaaaaaaaaa", "ann@example.com1", "qwertyuiop"])
+@pytest.mark.parametrize(
+    "password", ["password1", "aaaaaaaaaaaa", "ann@example.com1", "qwertyuiop"]
+)
 def test_weak_passwords_are_rejected(api: Api, password: str) -> None:
     body = assert_envelope(register(api, password=password), 422)
     assert body["error_code"] in {"WEAK_PASSWORD", "VALIDATION_FAILED"}
@@ -70,16 +74,22 @@ def test_login_by_email_or_username(api: Api) -> None:
         body = response.json()
         assert body["token_type"] == "bearer"
         assert body["expires_in"] == 900
-        claims = jwt.decode(body["access_token"], TEST_JWT_SECRET, algorithms=["HS256"], issuer="faultmaven")
+        claims = jwt.decode(
+            body["access_token"], TEST_JWT_SECRET, algorithms=["HS256"], issuer="faultmaven"
+        )
         assert claims["typ"] == "access"
-        me = api.call("GET", "/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+        me = api.call(
+            "GET", "/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"}
+        )
         assert me.json()["username"] == "ann"
         assert me.json()["last_login_at"] is not None
 
 
 def test_bad_credentials_look_the_same_whether_or_not_the_user_exists(api: Api) -> None:
     register(api)
-    wrong_password = api.call("POST", "/auth/login", json={"username": "ann", "password": "nope-nope"})
+    wrong_password = api.call(
+        "POST", "/auth/login", json={"username": "ann", "password": "nope-nope"}
+    )
     no_user = api.call("POST", "/auth/login", json={"username": "nobody", "password": "nope-nope"})
     first = assert_envelope(wrong_password, 401, "INVALID_CREDENTIALS")
     second = assert_envelope(no_user, 401, "INVALID_CREDENTIALS")
@@ -91,7 +101,9 @@ def test_login_needs_exactly_one_identifier(api: Api) -> None:
         "POST", "/auth/login", json={"email": "a@b.c", "username": "ann", "password": "x"}
     )
     assert_envelope(both, 422, "VALIDATION_FAILED")
-    assert_envelope(api.call("POST", "/auth/login", json={"password": "x"}), 422, "VALIDATION_FAILED")
+    assert_envelope(
+        api.call("POST", "/auth/login", json={"password": "x"}), 422, "VALIDATION_FAILED"
+    )
 
 
 def test_refresh_rotates_and_a_spent_refresh_token_is_refused(api: Api) -> None:
@@ -108,7 +120,9 @@ def test_refresh_rotates_and_a_spent_refresh_token_is_refused(api: Api) -> None:
 
 def test_an_access_token_is_not_a_refresh_token(api: Api) -> None:
     user = api.user()
-    assert_envelope(api.call("POST", "/auth/refresh", json={"refresh_token": user.token}), 401, "INVALID_TOKEN")
+    assert_envelope(
+        api.call("POST", "/auth/refresh", json={"refresh_token": user.token}), 401, "INVALID_TOKEN"
+    )
     refresh_as_access = {"Authorization": f"Bearer {user.refresh_token}"}
     assert_envelope(api.call("GET", "/auth/me", headers=refresh_as_access), 401, "INVALID_TOKEN")
 
@@ -142,8 +156,16 @@ def test_expired_and_foreign_tokens_are_refused(api: Api) -> None:
     base = {"sub": user.user_id, "typ": "access", "jti": "tok_x", "iss": "faultmaven", "roles": []}
     expired = jwt.encode({**base, "iat": now - 3600, "exp": now - 60}, TEST_JWT_SECRET, "HS256")
     forged = jwt.encode({**base, "iat": now, "exp": now + 60}, "another-key-" + "y" * 40, "HS256")
-    assert_envelope(api.call("GET", "/auth/me", headers={"Authorization": f"Bearer {expired}"}), 401, "TOKEN_EXPIRED")
-    assert_envelope(api.call("GET", "/auth/me", headers={"Authorization": f"Bearer {forged}"}), 401, "INVALID_TOKEN")
+    assert_envelope(
+        api.call("GET", "/auth/me", headers={"Authorization": f"Bearer {expired}"}),
+        401,
+        "TOKEN_EXPIRED",
+    )
+    assert_envelope(
+        api.call("GET", "/auth/me", headers={"Authorization": f"Bearer {forged}"}),
+        401,
+        "INVALID_TOKEN",
+    )
 
 
 def test_deactivated_or_deleted_users_lose_access_at_once(api: Api, container: Container) -> None:
@@ -151,7 +173,9 @@ def test_deactivated_or_deleted_users_lose_access_at_once(api: Api, container: C
     with container.database.session() as session:
         session.get(UserRow, user.user_id).is_active = False  # type: ignore[union-attr]
     assert_envelope(api.call("GET", "/auth/me", user), 401, "INVALID_TOKEN")
-    login = api.call("POST", "/auth/login", json={"username": user.username, "password": STRONG_PASSWORD})
+    login = api.call(
+        "POST", "/auth/login", json={"username": user.username, "password": STRONG_PASSWORD}
+    )
     assert_envelope(login, 401, "INVALID_CREDENTIALS")
 
 
@@ -170,7 +194,11 @@ def test_passwords_and_tokens_never_reach_the_logs(api: Api) -> None:
     logger.setLevel(logging.DEBUG)
     try:
         user = api.user("logcheck")
-        api.call("POST", "/auth/login", json={"username": "logcheck", "password": "wrong-" + STRONG_PASSWORD})
+        api.call(
+            "POST",
+            "/auth/login",
+            json={"username": "logcheck", "password": "wrong-" + STRONG_PASSWORD},
+        )
         api.call("GET", "/auth/me", user)
         api.call("POST", "/auth/refresh", json={"refresh_token": user.refresh_token})
         logger.info("diagnostic", extra={"authorization": f"Bearer {user.token}"})

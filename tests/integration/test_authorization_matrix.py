@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-
 from faultmaven.auth.models import RegisterRequest, Role
 from faultmaven.container import Container
+
 from tests.helpers import STRONG_PASSWORD, Api, User, assert_envelope
 from tests.integration.case_state import fingerprint
 
@@ -44,11 +44,15 @@ ENDPOINTS = [
     Endpoint("POST", "/cases/{case}/hypotheses", WRITE, {"statement": "h2"}, ok=201),
     Endpoint("GET", "/cases/{case}/hypotheses", READ),
     Endpoint("GET", "/cases/{case}/hypotheses/{hypothesis}", READ),
-    Endpoint("PATCH", "/cases/{case}/hypotheses/{hypothesis}", WRITE, {"add_supporting_evidence": ["e"]}),
+    Endpoint(
+        "PATCH", "/cases/{case}/hypotheses/{hypothesis}", WRITE, {"add_supporting_evidence": ["e"]}
+    ),
     Endpoint("POST", "/cases/{case}/solutions", WRITE, {"title": "s2", "category": "fix"}, ok=201),
     Endpoint("GET", "/cases/{case}/solutions", READ),
     Endpoint("PATCH", "/cases/{case}/solutions/{solution}", WRITE, {"status": "applying"}),
-    Endpoint("POST", "/cases/{case}/participants", MANAGE, {"user_id": "{extra}", "role": "collaborator"}),
+    Endpoint(
+        "POST", "/cases/{case}/participants", MANAGE, {"user_id": "{extra}", "role": "collaborator"}
+    ),
     Endpoint("GET", "/cases/{case}/participants", READ),
     Endpoint("DELETE", "/cases/{case}/participants/{extra}", MANAGE, ok=204),
     Endpoint("GET", "/cases/{case}/audit", MANAGE),
@@ -86,25 +90,41 @@ def world(api: Api, container: Container) -> World:
         RegisterRequest(email="root@example.com", username="root", password=STRONG_PASSWORD),
         roles=(Role.USER, Role.ADMIN),
     )
-    login = api.call("POST", "/auth/login", json={"username": "root", "password": STRONG_PASSWORD}).json()
-    admin = User("admin", "root", "root@example.com", login["access_token"], login["refresh_token"],
-                 {"Authorization": f"Bearer {login['access_token']}"})
+    login = api.call(
+        "POST", "/auth/login", json={"username": "root", "password": STRONG_PASSWORD}
+    ).json()
+    admin = User(
+        "admin",
+        "root",
+        "root@example.com",
+        login["access_token"],
+        login["refresh_token"],
+        {"Authorization": f"Bearer {login['access_token']}"},
+    )
     case_id = api.case(owner)["case_id"]
     api.share(owner, case_id, collaborator, "collaborator")
     api.share(owner, case_id, viewer, "viewer")
     api.share(owner, case_id, extra, "viewer")
-    hypothesis = api.call("POST", f"/cases/{case_id}/hypotheses", owner, json={"statement": "h1"}).json()
+    hypothesis = api.call(
+        "POST", f"/cases/{case_id}/hypotheses", owner, json={"statement": "h1"}
+    ).json()
     solution = api.call(
         "POST", f"/cases/{case_id}/solutions", owner, json={"title": "s1", "category": "fix"}
     ).json()
     return World(
         users={
-            "owner": owner, "collaborator": collaborator, "viewer": viewer,
-            "stranger": stranger, "admin": admin, "anonymous": None,
+            "owner": owner,
+            "collaborator": collaborator,
+            "viewer": viewer,
+            "stranger": stranger,
+            "admin": admin,
+            "anonymous": None,
         },
         ids={
-            "case": case_id, "hypothesis": hypothesis["hypothesis_id"],
-            "solution": solution["solution_id"], "extra": extra.user_id,
+            "case": case_id,
+            "hypothesis": hypothesis["hypothesis_id"],
+            "solution": solution["solution_id"],
+            "extra": extra.user_id,
         },
     )
 
@@ -121,12 +141,16 @@ def _fill(value: Any, ids: dict[str, str]) -> Any:
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
-def test_authorization(api: Api, container: Container, world: World, endpoint: Endpoint, role: str) -> None:
+def test_authorization(
+    api: Api, container: Container, world: World, endpoint: Endpoint, role: str
+) -> None:
     before = fingerprint(container, world.ids["case"])
     kwargs: dict[str, Any] = {}
     if endpoint.body is not None:
         kwargs["json"] = _fill(endpoint.body, world.ids)
-    response = api.call(endpoint.method, _fill(endpoint.path, world.ids), world.users[role], **kwargs)
+    response = api.call(
+        endpoint.method, _fill(endpoint.path, world.ids), world.users[role], **kwargs
+    )
     expected = expected_status(role, endpoint)
     if expected >= 400:
         body = assert_envelope(response, expected)

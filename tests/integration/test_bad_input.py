@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from faultmaven.cases.models import MAX_MESSAGE_BYTES
 from faultmaven.container import Container
+
 from tests.helpers import Api, User, assert_envelope
 from tests.integration.case_state import fingerprint
 
@@ -43,7 +43,12 @@ CASES: list[tuple[str, str, Any, int]] = [
     ("PATCH", "/cases/{case}/solutions/{solution}", {"status": "done"}, 422),
     ("POST", "/cases/{case}/participants", {"user_id": "usr_x", "role": "god"}, 422),
     ("POST", "/cases/{case}/participants", {"role": "viewer"}, 422),
-    ("POST", "/cases/{case}/participants", {"user_id": "usr_x", "email": "a@b.co", "role": "viewer"}, 422),
+    (
+        "POST",
+        "/cases/{case}/participants",
+        {"user_id": "usr_x", "email": "a@b.co", "role": "viewer"},
+        422,
+    ),
     ("POST", "/cases/{case}/messages", b'{"content": "' + b"x" * (1024 * 1024) + b'"}', 413),
 ]
 
@@ -52,21 +57,38 @@ CASES: list[tuple[str, str, Any, int]] = [
 def owner_and_case(api: Api) -> tuple[User, dict[str, str]]:
     owner = api.user()
     case_id = api.case(owner)["case_id"]
-    hypothesis = api.call("POST", f"/cases/{case_id}/hypotheses", owner, json={"statement": "h"}).json()
-    solution = api.call("POST", f"/cases/{case_id}/solutions", owner, json={"title": "s", "category": "fix"}).json()
+    hypothesis = api.call(
+        "POST", f"/cases/{case_id}/hypotheses", owner, json={"statement": "h"}
+    ).json()
+    solution = api.call(
+        "POST", f"/cases/{case_id}/solutions", owner, json={"title": "s", "category": "fix"}
+    ).json()
     return owner, {
-        "case": case_id, "hypothesis": hypothesis["hypothesis_id"], "solution": solution["solution_id"],
+        "case": case_id,
+        "hypothesis": hypothesis["hypothesis_id"],
+        "solution": solution["solution_id"],
     }
 
 
-@pytest.mark.parametrize(("method", "path", "body", "status"), CASES, ids=[f"{c[0]} {c[1]} #{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    CASES,
+    ids=[f"{c[0]} {c[1]} #{i}" for i, c in enumerate(CASES)],
+)
 def test_bad_input_is_refused_and_writes_nothing(
-    api: Api, container: Container, owner_and_case: tuple[User, dict[str, str]],
-    method: str, path: str, body: Any, status: int,
+    api: Api,
+    container: Container,
+    owner_and_case: tuple[User, dict[str, str]],
+    method: str,
+    path: str,
+    body: Any,
+    status: int,
 ) -> None:
     owner, ids = owner_and_case
     before = fingerprint(container, ids["case"])
-    kwargs: dict[str, Any] = {"content": body, "headers": JSON} if isinstance(body, bytes) else {"json": body}
+    kwargs: dict[str, Any] = (
+        {"content": body, "headers": JSON} if isinstance(body, bytes) else {"json": body}
+    )
     response = api.call(method, path.format(**ids), owner, **kwargs)
     assert_envelope(response, status)
     assert fingerprint(container, ids["case"]) == before
@@ -98,8 +120,18 @@ def test_a_title_of_200_characters_is_fine(api: Api) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ["page=0", "page=-1", "page_size=0", "page_size=101", "page=abc", "sort=owner_id",
-     "status=closed", "priority=urgent", "relation=everyone", "q="],
+    [
+        "page=0",
+        "page=-1",
+        "page_size=0",
+        "page_size=101",
+        "page=abc",
+        "sort=owner_id",
+        "status=closed",
+        "priority=urgent",
+        "relation=everyone",
+        "q=",
+    ],
 )
 def test_bad_list_parameters(api: Api, query: str) -> None:
     owner = api.user()
@@ -108,8 +140,12 @@ def test_bad_list_parameters(api: Api, query: str) -> None:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/cases/case_doesnotexist"), ("GET", "/cases/" + "x" * 300), ("GET", "/cases/%00"),
-     ("PATCH", "/cases/nope/hypotheses/nope")],
+    [
+        ("GET", "/cases/case_doesnotexist"),
+        ("GET", "/cases/" + "x" * 300),
+        ("GET", "/cases/%00"),
+        ("PATCH", "/cases/nope/hypotheses/nope"),
+    ],
 )
 def test_unknown_or_absurd_ids_are_404(api: Api, method: str, path: str) -> None:
     owner = api.user()
@@ -140,12 +176,18 @@ def test_a_caller_supplied_request_id_is_echoed_and_a_bad_one_replaced(api: Api)
     ],
 )
 def test_nul_characters_are_refused(
-    api: Api, container: Container, owner_and_case: tuple[User, dict[str, str]],
-    method: str, path: str, body: dict[str, Any],
+    api: Api,
+    container: Container,
+    owner_and_case: tuple[User, dict[str, str]],
+    method: str,
+    path: str,
+    body: dict[str, Any],
 ) -> None:
     owner, ids = owner_and_case
     before = fingerprint(container, ids["case"])
-    assert_envelope(api.call(method, path.format(**ids), owner, json=body), 422, "VALIDATION_FAILED")
+    assert_envelope(
+        api.call(method, path.format(**ids), owner, json=body), 422, "VALIDATION_FAILED"
+    )
     assert fingerprint(container, ids["case"]) == before
 
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
 from faultmaven.container import Container
 from faultmaven.db.tables import AuditEvent, Case, CaseStatusTransition
+from sqlalchemy import func, select
+
 from tests.helpers import Api, assert_envelope
 
 
 def test_create_get_update(api: Api) -> None:
     owner = api.user()
-    case = api.case(owner, description="p99 up 4x since 10:02", priority="high", tags=["payments", "db"])
+    case = api.case(
+        owner, description="p99 up 4x since 10:02", priority="high", tags=["payments", "db"]
+    )
     assert case["status"] == "active"
     assert case["owner_id"] == owner.user_id
     assert case["case_id"].startswith("case_")
@@ -21,7 +23,10 @@ def test_create_get_update(api: Api) -> None:
     fetched = api.call("GET", f"/cases/{case['case_id']}", owner).json()
     assert fetched == case
     patched = api.call(
-        "PATCH", f"/cases/{case['case_id']}", owner, json={"title": "Checkout p99", "priority": "critical"}
+        "PATCH",
+        f"/cases/{case['case_id']}",
+        owner,
+        json={"title": "Checkout p99", "priority": "critical"},
     ).json()
     assert patched["title"] == "Checkout p99"
     assert patched["priority"] == "critical"
@@ -56,7 +61,10 @@ def test_list_filters_sorts_and_paginates(api: Api) -> None:
         return [c["title"] for c in response.json()["items"]]
 
     assert set(titles("")) == {
-        "Kafka consumer lag", "DNS failures in eu-west", "Kafka broker disk full", "Shared TLS expiry",
+        "Kafka consumer lag",
+        "DNS failures in eu-west",
+        "Kafka broker disk full",
+        "Shared TLS expiry",
     }
     assert titles("q=kafka&sort=title") == ["Kafka broker disk full", "Kafka consumer lag"]
     assert titles("q=100%25") == []  # LIKE wildcards are literal
@@ -65,7 +73,9 @@ def test_list_filters_sorts_and_paginates(api: Api) -> None:
     assert titles("relation=shared") == ["Shared TLS expiry"]
     assert "Shared TLS expiry" not in titles("relation=owned")
     assert titles("relation=owned&sort=-priority") == [
-        "DNS failures in eu-west", "Kafka broker disk full", "Kafka consumer lag",
+        "DNS failures in eu-west",
+        "Kafka broker disk full",
+        "Kafka consumer lag",
     ]
     page = api.call("GET", "/cases?page=2&page_size=3&sort=created_at", owner).json()
     assert (page["total"], page["page"], page["page_size"], page["total_pages"]) == (4, 2, 3, 2)
@@ -86,7 +96,9 @@ def test_status_moves_follow_the_table_and_are_recorded(api: Api, container: Con
         ("investigating", "vendor replied"),
         ("resolved", "rolled back v2.3"),
     ]:
-        moved = api.call("POST", f"/cases/{case_id}/status", owner, json={"status": status, "reason": reason})
+        moved = api.call(
+            "POST", f"/cases/{case_id}/status", owner, json={"status": status, "reason": reason}
+        )
         assert moved.status_code == 200, moved.text
         assert moved.json()["status"] == status
     resolved = api.call("GET", f"/cases/{case_id}", owner).json()
@@ -94,8 +106,10 @@ def test_status_moves_follow_the_table_and_are_recorded(api: Api, container: Con
     history = api.call("GET", f"/cases/{case_id}/status/history", owner).json()
     assert history["total"] == 4
     assert [(h["from_status"], h["to_status"]) for h in history["items"]] == [
-        ("active", "investigating"), ("investigating", "stalled"),
-        ("stalled", "investigating"), ("investigating", "resolved"),
+        ("active", "investigating"),
+        ("investigating", "stalled"),
+        ("stalled", "investigating"),
+        ("investigating", "resolved"),
     ]
     assert all(h["changed_by"] == owner.user_id for h in history["items"])
     assert history["items"][1]["reason"] == "waiting on vendor"
@@ -106,13 +120,21 @@ def test_status_moves_follow_the_table_and_are_recorded(api: Api, container: Con
 def test_archived_cases_are_read_only(api: Api) -> None:
     owner = api.user()
     case_id = api.case(owner)["case_id"]
-    api.call("POST", f"/cases/{case_id}/status", owner, json={"status": "archived", "reason": "duplicate"})
+    api.call(
+        "POST",
+        f"/cases/{case_id}/status",
+        owner,
+        json={"status": "archived", "reason": "duplicate"},
+    )
     assert api.call("GET", f"/cases/{case_id}", owner).json()["closed_at"] is not None
     assert_envelope(
-        api.call("POST", f"/cases/{case_id}/messages", owner, json={"content": "hi"}), 409, "CASE_CLOSED"
+        api.call("POST", f"/cases/{case_id}/messages", owner, json={"content": "hi"}),
+        409,
+        "CASE_CLOSED",
     )
     assert_envelope(
-        api.call("POST", f"/cases/{case_id}/status", owner, json={"status": "active"}), 409,
+        api.call("POST", f"/cases/{case_id}/status", owner, json={"status": "active"}),
+        409,
         "ILLEGAL_STATUS_TRANSITION",
     )
 
@@ -125,7 +147,9 @@ def test_messages_are_kept_in_order_with_their_author(api: Api) -> None:
         assert created.status_code == 201
         assert created.json()["author_id"] == owner.user_id
         assert created.json()["type"] == "user_query"
-    note = api.call("POST", f"/cases/{case_id}/messages", owner, json={"content": "n", "type": "case_note"})
+    note = api.call(
+        "POST", f"/cases/{case_id}/messages", owner, json={"content": "n", "type": "case_note"}
+    )
     assert note.json()["type"] == "case_note"
     page = api.call("GET", f"/cases/{case_id}/messages?page_size=2", owner).json()
     assert [m["content"] for m in page["items"]] == ["first", "second"]
@@ -136,14 +160,20 @@ def test_a_message_of_exactly_100_kib_is_accepted(api: Api) -> None:
     owner = api.user()
     case_id = api.case(owner)["case_id"]
     content = "é" * (50 * 1024)  # 2 bytes each in UTF-8: exactly 100 KiB
-    assert api.call("POST", f"/cases/{case_id}/messages", owner, json={"content": content}).status_code == 201
+    assert (
+        api.call("POST", f"/cases/{case_id}/messages", owner, json={"content": content}).status_code
+        == 201
+    )
 
 
 def test_agent_message_types_cannot_be_posted_by_clients(api: Api) -> None:
     owner = api.user()
     case_id = api.case(owner)["case_id"]
     forged = api.call(
-        "POST", f"/cases/{case_id}/messages", owner, json={"content": "trust me", "type": "agent_response"}
+        "POST",
+        f"/cases/{case_id}/messages",
+        owner,
+        json={"content": "trust me", "type": "agent_response"},
     )
     assert_envelope(forged, 422, "VALIDATION_FAILED")
 
@@ -152,16 +182,26 @@ def test_hypothesis_confidence_follows_the_evidence(api: Api) -> None:
     owner = api.user()
     case_id = api.case(owner)["case_id"]
     created = api.call(
-        "POST", f"/cases/{case_id}/hypotheses", owner,
-        json={"statement": "Connection pool exhausted", "category": "config", "initial_likelihood": 0.4},
+        "POST",
+        f"/cases/{case_id}/hypotheses",
+        owner,
+        json={
+            "statement": "Connection pool exhausted",
+            "category": "config",
+            "initial_likelihood": 0.4,
+        },
     )
     assert created.status_code == 201
     hypothesis = created.json()
     assert (hypothesis["likelihood"], hypothesis["status"]) == (0.4, "captured")
     path = f"/cases/{case_id}/hypotheses/{hypothesis['hypothesis_id']}"
-    one = api.call("PATCH", path, owner, json={"add_supporting_evidence": ["pool at 100/100"]}).json()
+    one = api.call(
+        "PATCH", path, owner, json={"add_supporting_evidence": ["pool at 100/100"]}
+    ).json()
     assert (one["likelihood"], one["status"]) == (0.55, "active")
-    two = api.call("PATCH", path, owner, json={"add_supporting_evidence": ["timeouts in app log"]}).json()
+    two = api.call(
+        "PATCH", path, owner, json={"add_supporting_evidence": ["timeouts in app log"]}
+    ).json()
     assert (two["likelihood"], two["status"]) == (0.7, "validated")
     assert two["concluded_at"] is not None
     assert two["supporting_evidence"] == ["pool at 100/100", "timeouts in app log"]
@@ -176,13 +216,28 @@ def test_hypothesis_confidence_follows_the_evidence(api: Api) -> None:
 def test_hypothesis_refuted_and_retired(api: Api) -> None:
     owner = api.user()
     case_id = api.case(owner)["case_id"]
-    h = api.call("POST", f"/cases/{case_id}/hypotheses", owner, json={"statement": "DNS", "initial_likelihood": 0.5}).json()
+    h = api.call(
+        "POST",
+        f"/cases/{case_id}/hypotheses",
+        owner,
+        json={"statement": "DNS", "initial_likelihood": 0.5},
+    ).json()
     path = f"/cases/{case_id}/hypotheses/{h['hypothesis_id']}"
-    refuted = api.call("PATCH", path, owner, json={"add_refuting_evidence": ["dig ok", "resolv.conf ok"]}).json()
+    refuted = api.call(
+        "PATCH", path, owner, json={"add_refuting_evidence": ["dig ok", "resolv.conf ok"]}
+    ).json()
     assert (refuted["likelihood"], refuted["status"]) == (0.1, "refuted")
-    g = api.call("POST", f"/cases/{case_id}/hypotheses", owner, json={"statement": "GC", "initial_likelihood": 0.35}).json()
+    g = api.call(
+        "POST",
+        f"/cases/{case_id}/hypotheses",
+        owner,
+        json={"statement": "GC", "initial_likelihood": 0.35},
+    ).json()
     retired = api.call(
-        "PATCH", f"/cases/{case_id}/hypotheses/{g['hypothesis_id']}", owner, json={"turns_without_progress": 1}
+        "PATCH",
+        f"/cases/{case_id}/hypotheses/{g['hypothesis_id']}",
+        owner,
+        json={"turns_without_progress": 1},
     ).json()
     assert retired["status"] == "retired"
 
@@ -191,7 +246,9 @@ def test_hypothesis_of_another_case_is_not_found(api: Api) -> None:
     owner = api.user()
     a, b = api.case(owner)["case_id"], api.case(owner)["case_id"]
     h = api.call("POST", f"/cases/{a}/hypotheses", owner, json={"statement": "x"}).json()
-    response = api.call("PATCH", f"/cases/{b}/hypotheses/{h['hypothesis_id']}", owner, json={"statement": "y"})
+    response = api.call(
+        "PATCH", f"/cases/{b}/hypotheses/{h['hypothesis_id']}", owner, json={"statement": "y"}
+    )
     assert_envelope(response, 404, "HYPOTHESIS_NOT_FOUND")
 
 
@@ -200,19 +257,31 @@ def test_solution_lifecycle(api: Api) -> None:
     case_id = api.case(owner)["case_id"]
     h = api.call("POST", f"/cases/{case_id}/hypotheses", owner, json={"statement": "pool"}).json()
     created = api.call(
-        "POST", f"/cases/{case_id}/solutions", owner,
+        "POST",
+        f"/cases/{case_id}/solutions",
+        owner,
         json={
-            "title": "Raise pool size to 50", "category": "mitigation",
-            "steps": ["edit values.yaml", "helm upgrade"], "hypothesis_id": h["hypothesis_id"],
+            "title": "Raise pool size to 50",
+            "category": "mitigation",
+            "steps": ["edit values.yaml", "helm upgrade"],
+            "hypothesis_id": h["hypothesis_id"],
         },
     )
     assert created.status_code == 201
     solution = created.json()
     assert solution["status"] == "proposed"
     path = f"/cases/{case_id}/solutions/{solution['solution_id']}"
-    assert_envelope(api.call("PATCH", path, owner, json={"status": "applied"}), 409, "ILLEGAL_SOLUTION_TRANSITION")
-    assert api.call("PATCH", path, owner, json={"status": "applying"}).json()["status"] == "applying"
-    applied = api.call("PATCH", path, owner, json={"status": "applied", "outcome": "p99 back to 180 ms"}).json()
+    assert_envelope(
+        api.call("PATCH", path, owner, json={"status": "applied"}),
+        409,
+        "ILLEGAL_SOLUTION_TRANSITION",
+    )
+    assert (
+        api.call("PATCH", path, owner, json={"status": "applying"}).json()["status"] == "applying"
+    )
+    applied = api.call(
+        "PATCH", path, owner, json={"status": "applied", "outcome": "p99 back to 180 ms"}
+    ).json()
     assert applied["status"] == "applied"
     assert applied["applied_at"] is not None
     assert applied["outcome"] == "p99 back to 180 ms"
@@ -224,10 +293,15 @@ def test_solution_needs_a_known_category_and_hypothesis(api: Api) -> None:
     owner = api.user()
     case_id = api.case(owner)["case_id"]
     assert_envelope(
-        api.call("POST", f"/cases/{case_id}/solutions", owner, json={"title": "x", "category": "pray"}), 422
+        api.call(
+            "POST", f"/cases/{case_id}/solutions", owner, json={"title": "x", "category": "pray"}
+        ),
+        422,
     )
     missing = api.call(
-        "POST", f"/cases/{case_id}/solutions", owner,
+        "POST",
+        f"/cases/{case_id}/solutions",
+        owner,
         json={"title": "x", "category": "fix", "hypothesis_id": "hyp_missing"},
     )
     assert_envelope(missing, 404, "HYPOTHESIS_NOT_FOUND")
@@ -236,11 +310,16 @@ def test_solution_needs_a_known_category_and_hypothesis(api: Api) -> None:
 def test_participants_can_be_added_changed_listed_and_removed(api: Api) -> None:
     owner, bob = api.user(), api.user()
     case_id = api.case(owner)["case_id"]
-    added = api.call("POST", f"/cases/{case_id}/participants", owner, json={"email": bob.email, "role": "viewer"})
+    added = api.call(
+        "POST", f"/cases/{case_id}/participants", owner, json={"email": bob.email, "role": "viewer"}
+    )
     assert added.status_code == 201
     assert added.json()["user_id"] == bob.user_id
     changed = api.call(
-        "POST", f"/cases/{case_id}/participants", owner, json={"user_id": bob.user_id, "role": "collaborator"}
+        "POST",
+        f"/cases/{case_id}/participants",
+        owner,
+        json={"user_id": bob.user_id, "role": "collaborator"},
     )
     assert changed.status_code == 200
     assert changed.json()["role"] == "collaborator"
@@ -248,14 +327,28 @@ def test_participants_can_be_added_changed_listed_and_removed(api: Api) -> None:
     listing = api.call("GET", f"/cases/{case_id}/participants", bob).json()
     assert [(p["user_id"], p["role"]) for p in listing["items"]] == [(bob.user_id, "collaborator")]
     assert_envelope(
-        api.call("POST", f"/cases/{case_id}/participants", owner, json={"user_id": owner.user_id, "role": "viewer"}),
-        409, "ALREADY_OWNER",
+        api.call(
+            "POST",
+            f"/cases/{case_id}/participants",
+            owner,
+            json={"user_id": owner.user_id, "role": "viewer"},
+        ),
+        409,
+        "ALREADY_OWNER",
     )
     assert_envelope(
-        api.call("POST", f"/cases/{case_id}/participants", owner, json={"user_id": "usr_nobody", "role": "viewer"}),
-        404, "USER_NOT_FOUND",
+        api.call(
+            "POST",
+            f"/cases/{case_id}/participants",
+            owner,
+            json={"user_id": "usr_nobody", "role": "viewer"},
+        ),
+        404,
+        "USER_NOT_FOUND",
     )
-    assert api.call("DELETE", f"/cases/{case_id}/participants/{bob.user_id}", owner).status_code == 204
+    assert (
+        api.call("DELETE", f"/cases/{case_id}/participants/{bob.user_id}", owner).status_code == 204
+    )
     assert_envelope(api.call("GET", f"/cases/{case_id}", bob), 404, "CASE_NOT_FOUND")
 
 
@@ -263,7 +356,9 @@ def test_a_participant_may_leave(api: Api) -> None:
     owner, bob = api.user(), api.user()
     case_id = api.case(owner)["case_id"]
     api.share(owner, case_id, bob, "viewer")
-    assert api.call("DELETE", f"/cases/{case_id}/participants/{bob.user_id}", bob).status_code == 204
+    assert (
+        api.call("DELETE", f"/cases/{case_id}/participants/{bob.user_id}", bob).status_code == 204
+    )
     assert_envelope(api.call("GET", f"/cases/{case_id}", bob), 404)
 
 
@@ -279,11 +374,23 @@ def test_team_and_organization_visibility(api: Api) -> None:
     owner, teammate, colleague, outsider = api.user(), api.user(), api.user(), api.user()
     org = api.call("POST", "/organizations", owner, json={"name": "Acme"}).json()
     for member in (teammate, colleague):
-        added = api.call("POST", f"/organizations/{org['org_id']}/members", owner, json={"user_id": member.user_id})
+        added = api.call(
+            "POST",
+            f"/organizations/{org['org_id']}/members",
+            owner,
+            json={"user_id": member.user_id},
+        )
         assert added.status_code == 201, added.text
-    team = api.call("POST", f"/organizations/{org['org_id']}/teams", owner, json={"name": "SRE"}).json()
+    team = api.call(
+        "POST", f"/organizations/{org['org_id']}/teams", owner, json={"name": "SRE"}
+    ).json()
     for member in (owner, teammate):
-        assert api.call("POST", f"/teams/{team['team_id']}/members", owner, json={"user_id": member.user_id}).status_code == 201
+        assert (
+            api.call(
+                "POST", f"/teams/{team['team_id']}/members", owner, json={"user_id": member.user_id}
+            ).status_code
+            == 201
+        )
     team_case = api.case(owner, visibility="team", team_id=team["team_id"])
     assert team_case["org_id"] == org["org_id"]
     org_case = api.case(owner, visibility="organization", org_id=org["org_id"])
@@ -291,14 +398,25 @@ def test_team_and_organization_visibility(api: Api) -> None:
     def visible(user: object, case: dict[str, str]) -> int:
         return api.call("GET", f"/cases/{case['case_id']}", user).status_code  # type: ignore[arg-type]
 
-    assert (visible(teammate, team_case), visible(colleague, team_case), visible(outsider, team_case)) == (200, 404, 404)
-    assert (visible(teammate, org_case), visible(colleague, org_case), visible(outsider, org_case)) == (200, 200, 404)
+    assert (
+        visible(teammate, team_case),
+        visible(colleague, team_case),
+        visible(outsider, team_case),
+    ) == (200, 404, 404)
+    assert (
+        visible(teammate, org_case),
+        visible(colleague, org_case),
+        visible(outsider, org_case),
+    ) == (200, 200, 404)
     assert api.call("GET", f"/cases/{team_case['case_id']}", teammate).json()["my_role"] == "viewer"
     # Team and org members read; they do not write.
     assert_envelope(
-        api.call("PATCH", f"/cases/{org_case['case_id']}", colleague, json={"title": "mine now"}), 403
+        api.call("PATCH", f"/cases/{org_case['case_id']}", colleague, json={"title": "mine now"}),
+        403,
     )
-    listed = {c["case_id"] for c in api.call("GET", "/cases?relation=shared", colleague).json()["items"]}
+    listed = {
+        c["case_id"] for c in api.call("GET", "/cases?relation=shared", colleague).json()["items"]
+    }
     assert listed == {org_case["case_id"]}
     # Making it private again hides it.
     api.call("PATCH", f"/cases/{org_case['case_id']}", owner, json={"visibility": "private"})
@@ -308,10 +426,17 @@ def test_team_and_organization_visibility(api: Api) -> None:
 def test_cases_cannot_be_shared_with_a_group_you_are_not_in(api: Api) -> None:
     owner, other = api.user(), api.user()
     org = api.call("POST", "/organizations", other, json={"name": "Other Inc"}).json()
-    response = api.call("POST", "/cases", owner, json={"title": "x", "visibility": "organization", "org_id": org["org_id"]})
+    response = api.call(
+        "POST",
+        "/cases",
+        owner,
+        json={"title": "x", "visibility": "organization", "org_id": org["org_id"]},
+    )
     body = assert_envelope(response, 422, "VALIDATION_FAILED")
     assert body["details"][0]["field"] == "org_id"
-    assert_envelope(api.call("POST", "/cases", owner, json={"title": "x", "visibility": "team"}), 422)
+    assert_envelope(
+        api.call("POST", "/cases", owner, json={"title": "x", "visibility": "team"}), 422
+    )
 
 
 def test_every_change_lands_in_the_audit_trail(api: Api, container: Container) -> None:
@@ -319,7 +444,9 @@ def test_every_change_lands_in_the_audit_trail(api: Api, container: Container) -
     case_id = api.case(owner)["case_id"]
     api.share(owner, case_id, bob, "collaborator")
     api.call("PATCH", f"/cases/{case_id}", bob, json={"title": "renamed"})
-    api.call("POST", f"/cases/{case_id}/status", bob, json={"status": "investigating", "reason": "on it"})
+    api.call(
+        "POST", f"/cases/{case_id}/status", bob, json={"status": "investigating", "reason": "on it"}
+    )
     trail = api.call("GET", f"/cases/{case_id}/audit", owner).json()
     actions = [(e["action"], e["actor_id"]) for e in trail["items"]]
     assert actions == [
@@ -331,5 +458,7 @@ def test_every_change_lands_in_the_audit_trail(api: Api, container: Container) -
     assert trail["items"][1]["details"] == {"user_id": bob.user_id, "role": "collaborator"}
     assert_envelope(api.call("GET", f"/cases/{case_id}/audit", bob), 403)
     with container.database.session() as session:
-        request_ids = session.scalars(select(AuditEvent.request_id).where(AuditEvent.case_id == case_id)).all()
+        request_ids = session.scalars(
+            select(AuditEvent.request_id).where(AuditEvent.case_id == case_id)
+        ).all()
         assert all(request_ids)

@@ -12,8 +12,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-
 from faultmaven.core.settings import Settings, get_settings
+
 from tests.conftest import ROOT, TEST_JWT_SECRET
 from tests.helpers import STRONG_PASSWORD, Api
 
@@ -44,7 +44,9 @@ def load_event(name: str, **values: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def load_handler(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Iterator[Callable[[str], ModuleType]]:
+def load_handler(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> Iterator[Callable[[str], ModuleType]]:
     """Import a handler module the way Lambda does: a fresh module, configured only by
     environment variables."""
     for name, value in {
@@ -83,10 +85,13 @@ def invoke(module: ModuleType, event: dict[str, Any]) -> tuple[int, dict[str, An
 
 def test_login_event(api: Api, load_handler: Callable[[str], ModuleType]) -> None:
     api.call(
-        "POST", "/auth/register",
+        "POST",
+        "/auth/register",
         json={"email": "oncall@example.com", "username": "oncall-sre", "password": STRONG_PASSWORD},
     )
-    status, body, headers = invoke(load_handler("api_auth"), load_event("auth_login", PASSWORD=STRONG_PASSWORD))
+    status, body, headers = invoke(
+        load_handler("api_auth"), load_event("auth_login", PASSWORD=STRONG_PASSWORD)
+    )
     assert status == 200, body
     assert body["token_type"] == "bearer"
     assert body["access_token"] and body["refresh_token"]
@@ -94,7 +99,9 @@ def test_login_event(api: Api, load_handler: Callable[[str], ModuleType]) -> Non
     assert headers["x-request-id"] == "KpT3rgLogin0Ew="
 
 
-def test_login_event_with_a_wrong_password_is_401(api: Api, load_handler: Callable[[str], ModuleType]) -> None:
+def test_login_event_with_a_wrong_password_is_401(
+    api: Api, load_handler: Callable[[str], ModuleType]
+) -> None:
     status, body, _ = invoke(load_handler("api_auth"), load_event("auth_login", PASSWORD="wrong"))
     assert status == 401
     assert body["error_code"] == "INVALID_CREDENTIALS"
@@ -117,17 +124,22 @@ def test_create_and_get_case_events(api: Api, load_handler: Callable[[str], Modu
     assert api.call("GET", f"/cases/{created['case_id']}", user).json()["title"] == created["title"]
 
 
-def test_get_case_event_for_a_stranger_is_404(api: Api, load_handler: Callable[[str], ModuleType]) -> None:
+def test_get_case_event_for_a_stranger_is_404(
+    api: Api, load_handler: Callable[[str], ModuleType]
+) -> None:
     owner, stranger = api.user(), api.user()
     case_id = api.case(owner)["case_id"]
     status, body, _ = invoke(
-        load_handler("api_cases"), load_event("cases_get", ACCESS_TOKEN=stranger.token, CASE_ID=case_id)
+        load_handler("api_cases"),
+        load_event("cases_get", ACCESS_TOKEN=stranger.token, CASE_ID=case_id),
     )
     assert status == 404
     assert body["error_code"] == "CASE_NOT_FOUND"
 
 
-def test_sessions_handler_serves_only_sessions(api: Api, load_handler: Callable[[str], ModuleType]) -> None:
+def test_sessions_handler_serves_only_sessions(
+    api: Api, load_handler: Callable[[str], ModuleType]
+) -> None:
     user = api.user()
     sessions = load_handler("api_sessions")
     event = load_event("cases_get", ACCESS_TOKEN=user.token, CASE_ID="x")
@@ -137,12 +149,16 @@ def test_sessions_handler_serves_only_sessions(api: Api, load_handler: Callable[
     assert status == 201, body
     assert body["user_id"] == user.user_id
     # Routes of other domains do not exist in this function.
-    status, body, _ = invoke(sessions, load_event("cases_get", ACCESS_TOKEN=user.token, CASE_ID="x"))
+    status, body, _ = invoke(
+        sessions, load_event("cases_get", ACCESS_TOKEN=user.token, CASE_ID="x")
+    )
     assert status == 404
     assert body["error_code"] == "NOT_FOUND"
 
 
-def test_handlers_keep_their_pools_across_invocations(api: Api, load_handler: Callable[[str], ModuleType]) -> None:
+def test_handlers_keep_their_pools_across_invocations(
+    api: Api, load_handler: Callable[[str], ModuleType]
+) -> None:
     user = api.user()
     cases = load_handler("api_cases")
     container = cases.app.state.container

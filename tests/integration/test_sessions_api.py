@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
-
 from faultmaven.container import Container
+
 from tests.helpers import Api, assert_envelope
 
 
-def test_create_without_client_makes_a_new_session_each_time(api: Api, container: Container) -> None:
+def test_create_without_client_makes_a_new_session_each_time(
+    api: Api, container: Container
+) -> None:
     user = api.user()
     first = api.call("POST", "/sessions", user)
     second = api.call("POST", "/sessions", user, json={})
@@ -32,7 +34,10 @@ def test_same_client_resumes_the_same_session(api: Api, container: Container) ->
     assert resumed.json()["session_resumed"] is True
     assert resumed.json()["session_id"] == created.json()["session_id"]
     assert other.json()["session_id"] != created.json()["session_id"]
-    assert container.kv.get(f"session_client:{user.user_id}:chrome-ext-1") == created.json()["session_id"]
+    assert (
+        container.kv.get(f"session_client:{user.user_id}:chrome-ext-1")
+        == created.json()["session_id"]
+    )
 
 
 def test_the_same_client_id_of_two_users_are_two_sessions(api: Api) -> None:
@@ -89,7 +94,9 @@ def test_delete_ends_the_session_and_frees_the_client(api: Api) -> None:
     user = api.user()
     session = api.call("POST", "/sessions", user, json={"client_id": "c1"}).json()
     assert api.call("DELETE", f"/sessions/{session['session_id']}", user).status_code == 204
-    assert_envelope(api.call("GET", f"/sessions/{session['session_id']}", user), 404, "SESSION_NOT_FOUND")
+    assert_envelope(
+        api.call("GET", f"/sessions/{session['session_id']}", user), 404, "SESSION_NOT_FOUND"
+    )
     fresh = api.call("POST", "/sessions", user, json={"client_id": "c1"})
     assert fresh.status_code == 201
     assert fresh.json()["session_id"] != session["session_id"]
@@ -101,11 +108,15 @@ def test_delete_ends_the_session_and_frees_the_client(api: Api) -> None:
 def test_another_users_session_is_not_found(api: Api, method: str, suffix: str) -> None:
     owner, stranger = api.user(), api.user()
     session_id = api.call("POST", "/sessions", owner).json()["session_id"]
-    assert_envelope(api.call(method, f"/sessions/{session_id}{suffix}", stranger), 404, "SESSION_NOT_FOUND")
+    assert_envelope(
+        api.call(method, f"/sessions/{session_id}{suffix}", stranger), 404, "SESSION_NOT_FOUND"
+    )
     assert api.call("GET", f"/sessions/{session_id}", owner).status_code == 200
 
 
-def test_the_oldest_session_is_evicted_past_the_per_user_limit(api: Api, container: Container) -> None:
+def test_the_oldest_session_is_evicted_past_the_per_user_limit(
+    api: Api, container: Container
+) -> None:
     from faultmaven.sessions.service import SessionService
 
     limited = SessionService(container.kv, default_ttl_minutes=60, max_sessions_per_user=2)

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import jwt
 import pytest
 from fastapi.testclient import TestClient
-from moto import mock_aws
-
 from faultmaven.app import create_app
 from faultmaven.container import build_container
 from faultmaven.core.settings import Settings
+from moto import mock_aws
+
 from tests.conftest import make_settings
 from tests.helpers import Api, assert_envelope
 
@@ -53,7 +53,9 @@ def test_an_unreadable_secret_is_a_503_not_a_crash(
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
     missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:faultmaven/missing-AbCdEf"
-    container = build_container(make_settings(database_url, redis_url, jwt_secret=None, jwt_secret_arn=missing))
+    container = build_container(
+        make_settings(database_url, redis_url, jwt_secret=None, jwt_secret_arn=missing)
+    )
     try:
         with TestClient(create_app(container=container), raise_server_exceptions=False) as client:
             response = client.get("/api/v1/auth/me", headers={"Authorization": "Bearer x.y.z"})

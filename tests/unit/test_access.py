@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 
 import pytest
-
 from faultmaven.cases.access import Access, access_of, effective_role, require
 from faultmaven.cases.models import ParticipantRole as R
 from faultmaven.cases.models import Visibility as V
@@ -18,8 +17,14 @@ TEAM, ORG = "team_a", "org_a"
 
 def role(**overrides: object) -> R | None:
     facts: dict[str, object] = {
-        "user_id": ME, "is_admin": False, "owner_id": OWNER, "participant_role": None,
-        "visibility": V.PRIVATE, "team_id": TEAM, "org_id": ORG, "scopes": Scopes(),
+        "user_id": ME,
+        "is_admin": False,
+        "owner_id": OWNER,
+        "participant_role": None,
+        "visibility": V.PRIVATE,
+        "team_id": TEAM,
+        "org_id": ORG,
+        "scopes": Scopes(),
     }
     facts.update(overrides)
     return effective_role(**facts)  # type: ignore[arg-type]
@@ -55,7 +60,10 @@ def test_group_members_read_only_when_shared_with_their_group() -> None:
 
 def test_an_explicit_role_beats_group_visibility() -> None:
     in_org = Scopes(org_ids=frozenset({ORG}))
-    assert role(visibility=V.ORGANIZATION, scopes=in_org, participant_role=R.COLLABORATOR) is R.COLLABORATOR
+    assert (
+        role(visibility=V.ORGANIZATION, scopes=in_org, participant_role=R.COLLABORATOR)
+        is R.COLLABORATOR
+    )
 
 
 @pytest.mark.parametrize(

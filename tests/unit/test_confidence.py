@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from faultmaven.cases import confidence
 from faultmaven.cases.models import HypothesisStatus as S
+from hypothesis import given
+from hypothesis import strategies as st
 
 likelihoods = st.floats(min_value=0, max_value=1, allow_nan=False)
 counts = st.integers(min_value=0, max_value=30)
@@ -71,7 +70,9 @@ def test_more_support_never_lowers_and_more_refutation_never_raises(
 
 @given(likelihoods, counts, counts, turns)
 def test_decay_never_raises_confidence(initial: float, sup: int, ref: int, t: int) -> None:
-    assert confidence.likelihood(initial, sup, ref, t + 1) <= confidence.likelihood(initial, sup, ref, t)
+    assert confidence.likelihood(initial, sup, ref, t + 1) <= confidence.likelihood(
+        initial, sup, ref, t
+    )
 
 
 @given(likelihoods, counts, counts, turns)

@@ -7,7 +7,6 @@ import json
 import logging
 
 import pytest
-
 from faultmaven.core.context import reset_request_id, set_request_id
 from faultmaven.core.logging import REDACTED, logger, scrub_text
 
@@ -47,9 +46,15 @@ def capture(emit: object) -> list[dict[str, object]]:
 
 def test_extra_keys_arguments_and_exceptions_are_scrubbed() -> None:
     def emit() -> None:
-        logger.warning("login for %s with password=%s", "ann", "hunter2", extra={
-            "password": "hunter2", "body": {"refresh_token": "r-1", "title": "ok"},
-        })
+        logger.warning(
+            "login for %s with password=%s",
+            "ann",
+            "hunter2",
+            extra={
+                "password": "hunter2",
+                "body": {"refresh_token": "r-1", "title": "ok"},
+            },
+        )
         try:
             raise RuntimeError("cannot connect to postgresql://fm:pw-42@db/fm")
         except RuntimeError:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from faultmaven.core.ids import looks_like_id, new_id
 from faultmaven.core.pagination import Page, PageRequest
 
@@ -25,5 +24,12 @@ def test_ids() -> None:
     assert looks_like_id(value)
     assert looks_like_id(value, "case")
     assert not looks_like_id(value, "usr")
-    for absurd in ("", "case_", "case_" + "0" * 31, "CASE_" + "0" * 32, "case_" + "0" * 32 + "\x00", "x" * 300):
+    for absurd in (
+        "",
+        "case_",
+        "case_" + "0" * 31,
+        "CASE_" + "0" * 32,
+        "case_" + "0" * 32 + "\x00",
+        "x" * 300,
+    ):
         assert not looks_like_id(absurd)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from faultmaven.core.settings import Environment, SettingsError, load_settings
 
 

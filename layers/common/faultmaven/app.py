@@ -20,10 +20,10 @@ MAX_BODY_BYTES = 1024 * 1024  # large artifacts go to S3 through presigned uploa
 
 
 def all_routers() -> list[APIRouter]:
-    from faultmaven.auth.api import router as auth  # noqa: PLC0415
-    from faultmaven.cases.api import router as cases  # noqa: PLC0415
-    from faultmaven.organizations.api import router as organizations  # noqa: PLC0415
-    from faultmaven.sessions.api import router as sessions  # noqa: PLC0415
+    from faultmaven.auth.api import router as auth
+    from faultmaven.cases.api import router as cases
+    from faultmaven.organizations.api import router as organizations
+    from faultmaven.sessions.api import router as sessions
 
     return [auth, sessions, cases, organizations]
 
@@ -48,7 +48,7 @@ def create_app(
     app.state.container = container
     install_error_handlers(app)
     if settings.cors_origins:
-        from fastapi.middleware.cors import CORSMiddleware  # noqa: PLC0415
+        from fastapi.middleware.cors import CORSMiddleware
 
         app.add_middleware(
             CORSMiddleware,
@@ -68,12 +68,18 @@ def create_app(
             try:
                 checks[name] = "ok" if probe() else "failing"
             except Exception as exc:  # a probe must report, never raise
-                logger.warning("health check failed", extra={"check": name, "error": type(exc).__name__})
+                logger.warning(
+                    "health check failed", extra={"check": name, "error": type(exc).__name__}
+                )
                 checks[name] = "failing"
         healthy = all(v == "ok" for v in checks.values())
         return JSONResponse(
             status_code=200 if healthy else 503,
-            content={"status": "ok" if healthy else "degraded", "version": __version__, "checks": checks},
+            content={
+                "status": "ok" if healthy else "degraded",
+                "version": __version__,
+                "checks": checks,
+            },
         )
 
     for router in routers if routers is not None else all_routers():

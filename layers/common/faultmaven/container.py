@@ -16,7 +16,7 @@ from faultmaven.auth.service import AuthService
 from faultmaven.auth.tokens import SigningKey, Tokens
 from faultmaven.cases.service import CaseService
 from faultmaven.core.errors import ServiceUnavailableError
-from faultmaven.core.settings import SettingsError, Settings
+from faultmaven.core.settings import Settings, SettingsError
 from faultmaven.organizations.service import OrganizationService
 from faultmaven.sessions.service import SessionService
 

@@ -19,7 +19,7 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 def _register_after_restore(container: Container) -> None:
     try:
-        from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]  # noqa: PLC0415
+        from snapshot_restore_py import register_after_restore
     except ImportError:  # not on Lambda, or SnapStart not in use
         return
     register_after_restore(container.reconnect)

@@ -17,11 +17,11 @@ _lock = threading.Lock()
 
 @cache
 def _client(service: str, region: str, endpoint_url: str | None) -> BaseClient:
-    import boto3  # noqa: PLC0415 - deliberately lazy
+    import boto3
 
     with _lock:  # boto3's default session is not thread-safe while creating clients
         return boto3.session.Session().client(
-            service,  # type: ignore[call-overload]
+            service,
             region_name=region,
             endpoint_url=endpoint_url,
         )

@@ -35,10 +35,10 @@ class RedisKeyValueStore:
             return []
         return [None if v is None else str(v) for v in self._client.mget(keys)]
 
-    def set(self, key: str, value: str, ttl_seconds: int, *, only_if_absent: bool = False) -> bool:
+    def put(self, key: str, value: str, ttl_seconds: int, *, only_if_absent: bool = False) -> bool:
         return bool(self._client.set(key, value, ex=ttl_seconds, nx=only_if_absent))
 
-    def set_many(self, values: Mapping[str, str], ttl_seconds: int) -> None:
+    def put_many(self, values: Mapping[str, str], ttl_seconds: int) -> None:
         pipe = self._client.pipeline(transaction=True)
         for key, value in values.items():
             pipe.set(key, value, ex=ttl_seconds)
@@ -67,7 +67,7 @@ class RedisKeyValueStore:
             self._client.srem(key, *members)
 
     def set_members(self, key: str) -> set[str]:
-        return {str(m) for m in self._client.smembers(key)}  # type: ignore[union-attr]
+        return {str(m) for m in self._client.smembers(key)}
 
     def ping(self) -> bool:
         return bool(self._client.ping())

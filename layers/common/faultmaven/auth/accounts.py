@@ -22,9 +22,7 @@ class Accounts:
         self._db = database
         self._passwords = passwords
 
-    def register(
-        self, request: RegisterRequest, roles: tuple[Role, ...] = (Role.USER,)
-    ) -> UserOut:
+    def register(self, request: RegisterRequest, roles: tuple[Role, ...] = (Role.USER,)) -> UserOut:
         email = str(request.email)
         check_strength(
             request.password,
@@ -82,8 +80,11 @@ class Accounts:
                     user.roles = [*user.roles, Role.ADMIN.value]
                     user.updated_at = utcnow()
                     audit.record(
-                        session, actor_id=None, action="user.promoted_admin",
-                        object_type="user", object_id=user.user_id,
+                        session,
+                        actor_id=None,
+                        action="user.promoted_admin",
+                        object_type="user",
+                        object_id=user.user_id,
                     )
                 return UserOut.model_validate(user)
         return self.register(request, roles=(Role.USER, Role.ADMIN))

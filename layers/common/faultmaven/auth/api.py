@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Body, Response, status
 
 from faultmaven.auth.dependencies import ContainerDep, PrincipalDep
-from faultmaven.auth.models import LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest, TokenPair, UserOut
+from faultmaven.auth.models import (
+    LoginRequest,
+    LogoutRequest,
+    RefreshRequest,
+    RegisterRequest,
+    TokenPair,
+    UserOut,
+)
 from faultmaven.core.openapi import ERROR_RESPONSES
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=ERROR_RESPONSES)

@@ -55,7 +55,7 @@ class LogoutRequest(RequestModel):
 
 class TokenPair(BaseModel):
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type
     expires_in: int = Field(description="seconds until the access token expires")
     refresh_token: str
     refresh_expires_in: int

@@ -35,7 +35,7 @@ class Passwords:
 
 def check_strength(password: str, *, user_inputs: list[str]) -> None:
     """Reject guessable passwords with a 422 that says why."""
-    from zxcvbn import zxcvbn  # noqa: PLC0415 - its dictionaries cost import time; only register needs them
+    from zxcvbn import zxcvbn
 
     result = zxcvbn(password[:_ZXCVBN_MAX_CHARS], user_inputs=[u for u in user_inputs if u])
     if result["score"] < MIN_SCORE:
@@ -44,6 +44,14 @@ def check_strength(password: str, *, user_inputs: list[str]) -> None:
         raise ValidationFailedError(
             "The password is too weak",
             error_code="WEAK_PASSWORD",
-            details=[{"field": "password", "message": hint, "type": "weak_password"} for hint in hints]
-            or [{"field": "password", "message": "choose a longer, less common password", "type": "weak_password"}],
+            details=[
+                {"field": "password", "message": hint, "type": "weak_password"} for hint in hints
+            ]
+            or [
+                {
+                    "field": "password",
+                    "message": "choose a longer, less common password",
+                    "type": "weak_password",
+                }
+            ],
         )

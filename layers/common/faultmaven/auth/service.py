@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
-
 from faultmaven.adapters.postgres import Database
 from faultmaven.audit import store as audit
 from faultmaven.auth import store
+from faultmaven.auth.accounts import Accounts
 from faultmaven.auth.models import (
     LoginRequest,
     Principal,
@@ -15,14 +14,11 @@ from faultmaven.auth.models import (
     TokenPair,
     UserOut,
 )
-from faultmaven.auth.accounts import Accounts
 from faultmaven.auth.passwords import Passwords
 from faultmaven.auth.tokens import TokenClaims, Tokens, TokenType
 from faultmaven.core.clock import utcnow
-from faultmaven.core.errors import ConflictError, UnauthorizedError
-from faultmaven.core.ids import new_id
+from faultmaven.core.errors import UnauthorizedError
 from faultmaven.core.logging import logger
-from faultmaven.db.tables import User
 
 INVALID_CREDENTIALS = "Invalid credentials"
 
@@ -51,7 +47,10 @@ class AuthService:
                 user.password_hash = self._passwords.hash(request.password)
             user.last_login_at = utcnow()
             audit.record(
-                session, actor_id=user.user_id, action="user.login", object_type="user",
+                session,
+                actor_id=user.user_id,
+                action="user.login",
+                object_type="user",
                 object_id=user.user_id,
             )
             pair = self._issue_pair(user.user_id, tuple(user.roles))

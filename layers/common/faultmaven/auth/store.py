@@ -18,9 +18,7 @@ def live_user(session: Session, user_id: str) -> User | None:
 def find_by_login(session: Session, identifier: str) -> User | None:
     """By email or username, case-insensitively, ignoring soft-deleted accounts."""
     column = User.email if "@" in identifier else User.username
-    query = select(User).where(
-        func.lower(column) == identifier.lower(), User.deleted_at.is_(None)
-    )
+    query = select(User).where(func.lower(column) == identifier.lower(), User.deleted_at.is_(None))
     return session.scalars(query).first()
 
 

@@ -119,6 +119,6 @@ class Tokens:
         """Deny the token until it expires. False when it was already revoked, which lets a
         refresh be used exactly once even under concurrent requests."""
         remaining = max(1, claims.expires_at - int(time.time()) + 5)
-        return self._denylist.set(
+        return self._denylist.put(
             DENYLIST_PREFIX + claims.token_id, "1", remaining, only_if_absent=True
         )

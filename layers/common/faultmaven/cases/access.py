@@ -47,7 +47,11 @@ def effective_role(
         return participant_role
     if scopes is not None and (
         (visibility is Visibility.TEAM and team_id is not None and team_id in scopes.team_ids)
-        or (visibility is Visibility.ORGANIZATION and org_id is not None and org_id in scopes.org_ids)
+        or (
+            visibility is Visibility.ORGANIZATION
+            and org_id is not None
+            and org_id in scopes.org_ids
+        )
     ):
         return ParticipantRole.VIEWER
     return None

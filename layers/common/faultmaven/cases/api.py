@@ -34,8 +34,16 @@ from faultmaven.core.pagination import Page, PageRequest, page_params
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"], responses=ERROR_RESPONSES)
 Paging = Annotated[PageRequest, Depends(page_params)]
 SortKey = Literal[
-    "created_at", "-created_at", "updated_at", "-updated_at", "title", "-title",
-    "priority", "-priority", "status", "-status",
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "title",
+    "-title",
+    "priority",
+    "-priority",
+    "status",
+    "-status",
 ]
 
 
@@ -55,11 +63,19 @@ def list_cases(
         Literal["all", "owned", "shared"],
         Query(description="owned by me, shared with me, or both"),
     ] = "all",
-    q: Annotated[str | None, Query(min_length=1, max_length=200, description="text in the title")] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="text in the title")
+    ] = None,
     sort: Annotated[SortKey, Query(description="field, '-' for descending")] = "-updated_at",
 ) -> Page[CaseOut]:
     return container.cases.list(
-        principal, page, status=status_filter, priority=priority, relation=relation, text=q, sort=sort
+        principal,
+        page,
+        status=status_filter,
+        priority=priority,
+        relation=relation,
+        text=q,
+        sort=sort,
     )
 
 
@@ -143,7 +159,9 @@ def update_hypothesis(
     return container.cases.update_hypothesis(principal, case_id, hypothesis_id, body)
 
 
-@router.post("/{case_id}/solutions", status_code=status.HTTP_201_CREATED, response_model=SolutionOut)
+@router.post(
+    "/{case_id}/solutions", status_code=status.HTTP_201_CREATED, response_model=SolutionOut
+)
 def add_solution(
     case_id: str, body: SolutionCreate, principal: PrincipalDep, container: ContainerDep
 ) -> SolutionOut:
@@ -172,7 +190,9 @@ def update_solution(
     "/{case_id}/participants",
     status_code=status.HTTP_201_CREATED,
     response_model=ParticipantOut,
-    responses={200: {"model": ParticipantOut, "description": "An existing participant's role changed"}},
+    responses={
+        200: {"model": ParticipantOut, "description": "An existing participant's role changed"}
+    },
 )
 def add_participant(
     case_id: str,

@@ -35,7 +35,9 @@ def decayed(likelihood: float, turns_without_progress: int) -> float:
     return round(clamp(likelihood * DECAY_PER_TURN ** max(0, turns_without_progress)), _PRECISION)
 
 
-def likelihood(initial: float, supporting: int, refuting: int, turns_without_progress: int) -> float:
+def likelihood(
+    initial: float, supporting: int, refuting: int, turns_without_progress: int
+) -> float:
     return decayed(evidence_likelihood(initial, supporting, refuting), turns_without_progress)
 
 

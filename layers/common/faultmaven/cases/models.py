@@ -99,7 +99,7 @@ class RiskLevel(StrEnum):
 
 
 def _check_tags(tags: list[str]) -> list[str]:
-    import re  # noqa: PLC0415
+    import re
 
     for tag in tags:
         if not re.match(TAG_PATTERN, tag):
@@ -202,7 +202,7 @@ class MessageCreate(RequestModel):
     @field_validator("metadata")
     @classmethod
     def _small_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
-        import json  # noqa: PLC0415
+        import json
 
         if len(json.dumps(value, default=str).encode()) > 4096:
             raise ValueError("metadata must be at most 4096 bytes as JSON")

@@ -3,8 +3,9 @@ their role on the case before reading or writing anything (see `access.py`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -42,10 +43,10 @@ from faultmaven.core.errors import ConflictError, NotFoundError, ValidationFaile
 from faultmaven.core.ids import looks_like_id, new_id
 from faultmaven.core.pagination import Page, PageRequest
 from faultmaven.db.tables import (
+    AuditEvent,
     Case,
     CaseMessage,
     CaseParticipant,
-    AuditEvent,
     CaseStatusTransition,
     Hypothesis,
     Organization,
@@ -54,6 +55,8 @@ from faultmaven.db.tables import (
 )
 from faultmaven.organizations.models import Scopes
 from faultmaven.organizations.service import scopes_in
+
+Out = TypeVar("Out", bound=BaseModel)
 
 
 class CaseService:
@@ -64,7 +67,9 @@ class CaseService:
     def create(self, principal: Principal, body: CaseCreate) -> CaseOut:
         now = utcnow()
         with self._db.session() as session:
-            team_id, org_id = self._placement(session, principal, body.visibility, body.team_id, body.org_id)
+            team_id, org_id = self._placement(
+                session, principal, body.visibility, body.team_id, body.org_id
+            )
             case = Case(
                 case_id=new_id("case"),
                 owner_id=principal.user_id,
@@ -82,8 +87,12 @@ class CaseService:
             )
             session.add(case)
             audit.record(
-                session, actor_id=principal.user_id, action="case.created", object_type="case",
-                object_id=case.case_id, case_id=case.case_id,
+                session,
+                actor_id=principal.user_id,
+                action="case.created",
+                object_type="case",
+                object_id=case.case_id,
+                case_id=case.case_id,
                 details={"visibility": case.visibility},
             )
             session.flush()
@@ -117,8 +126,13 @@ class CaseService:
                 case.priority = CasePriority(changes["priority"]).value
             case.updated_at = utcnow()
             audit.record(
-                session, actor_id=principal.user_id, action="case.updated", object_type="case",
-                object_id=case_id, case_id=case_id, details={"fields": sorted(changes)},
+                session,
+                actor_id=principal.user_id,
+                action="case.updated",
+                object_type="case",
+                object_id=case_id,
+                case_id=case_id,
+                details={"fields": sorted(changes)},
             )
             return _case_out(case, role)
 
@@ -128,8 +142,12 @@ class CaseService:
             case.deleted_at = utcnow()
             case.updated_at = case.deleted_at
             audit.record(
-                session, actor_id=principal.user_id, action="case.deleted", object_type="case",
-                object_id=case_id, case_id=case_id,
+                session,
+                actor_id=principal.user_id,
+                action="case.deleted",
+                object_type="case",
+                object_id=case_id,
+                case_id=case_id,
             )
 
     def list(
@@ -191,14 +209,22 @@ class CaseService:
                 case.closed_at = now
             session.add(
                 CaseStatusTransition(
-                    transition_id=new_id("cst"), case_id=case_id, from_status=current.value,
-                    to_status=body.status.value, changed_by=principal.user_id,
-                    reason=body.reason, created_at=now,
+                    transition_id=new_id("cst"),
+                    case_id=case_id,
+                    from_status=current.value,
+                    to_status=body.status.value,
+                    changed_by=principal.user_id,
+                    reason=body.reason,
+                    created_at=now,
                 )
             )
             audit.record(
-                session, actor_id=principal.user_id, action="case.status_changed",
-                object_type="case", object_id=case_id, case_id=case_id,
+                session,
+                actor_id=principal.user_id,
+                action="case.status_changed",
+                object_type="case",
+                object_id=case_id,
+                case_id=case_id,
                 details={"from": current.value, "to": body.status.value, "reason": body.reason},
             )
             return _case_out(case, role)
@@ -214,8 +240,12 @@ class CaseService:
             case, _ = self._authorize(session, principal, case_id, Access.WRITE)
             _require_open(case)
             message = CaseMessage(
-                message_id=new_id("msg"), case_id=case_id, author_id=principal.user_id,
-                type=body.type.value, content=body.content, metadata_=body.metadata,
+                message_id=new_id("msg"),
+                case_id=case_id,
+                author_id=principal.user_id,
+                type=body.type.value,
+                content=body.content,
+                metadata_=body.metadata,
                 created_at=utcnow(),
             )
             session.add(message)
@@ -236,16 +266,29 @@ class CaseService:
             case, _ = self._authorize(session, principal, case_id, Access.WRITE)
             _require_open(case)
             hypothesis = Hypothesis(
-                hypothesis_id=new_id("hyp"), case_id=case_id, statement=body.statement,
-                category=body.category.value, rationale=body.rationale, status=status.value,
-                initial_likelihood=body.initial_likelihood, likelihood=likelihood,
-                supporting_evidence=[], refuting_evidence=[], turns_without_progress=0,
-                created_by=principal.user_id, created_at=now, updated_at=now,
+                hypothesis_id=new_id("hyp"),
+                case_id=case_id,
+                statement=body.statement,
+                category=body.category.value,
+                rationale=body.rationale,
+                status=status.value,
+                initial_likelihood=body.initial_likelihood,
+                likelihood=likelihood,
+                supporting_evidence=[],
+                refuting_evidence=[],
+                turns_without_progress=0,
+                created_by=principal.user_id,
+                created_at=now,
+                updated_at=now,
             )
             session.add(hypothesis)
             audit.record(
-                session, actor_id=principal.user_id, action="hypothesis.created",
-                object_type="hypothesis", object_id=hypothesis.hypothesis_id, case_id=case_id,
+                session,
+                actor_id=principal.user_id,
+                action="hypothesis.created",
+                object_type="hypothesis",
+                object_id=hypothesis.hypothesis_id,
+                case_id=case_id,
             )
             session.flush()
             return HypothesisOut.model_validate(hypothesis)
@@ -265,11 +308,13 @@ class CaseService:
                 hypothesis.category = changes["category"].value
             if body.add_supporting_evidence:
                 hypothesis.supporting_evidence = [
-                    *hypothesis.supporting_evidence, *body.add_supporting_evidence
+                    *hypothesis.supporting_evidence,
+                    *body.add_supporting_evidence,
                 ]
             if body.add_refuting_evidence:
                 hypothesis.refuting_evidence = [
-                    *hypothesis.refuting_evidence, *body.add_refuting_evidence
+                    *hypothesis.refuting_evidence,
+                    *body.add_refuting_evidence,
                 ]
             previous = hypothesis.status
             hypothesis.likelihood, status = confidence.assess(
@@ -284,8 +329,12 @@ class CaseService:
                 concluded = status.value in {"validated", "refuted", "retired"}
                 hypothesis.concluded_at = hypothesis.updated_at if concluded else None
             audit.record(
-                session, actor_id=principal.user_id, action="hypothesis.updated",
-                object_type="hypothesis", object_id=hypothesis_id, case_id=case_id,
+                session,
+                actor_id=principal.user_id,
+                action="hypothesis.updated",
+                object_type="hypothesis",
+                object_id=hypothesis_id,
+                case_id=case_id,
                 details={
                     "fields": sorted(changes),
                     "likelihood": hypothesis.likelihood,
@@ -299,7 +348,9 @@ class CaseService:
     ) -> Page[HypothesisOut]:
         return self._page_of_children(principal, case_id, "hypotheses", HypothesisOut, page)
 
-    def get_hypothesis(self, principal: Principal, case_id: str, hypothesis_id: str) -> HypothesisOut:
+    def get_hypothesis(
+        self, principal: Principal, case_id: str, hypothesis_id: str
+    ) -> HypothesisOut:
         with self._db.session() as session:
             self._authorize(session, principal, case_id, Access.READ)
             return HypothesisOut.model_validate(
@@ -315,16 +366,27 @@ class CaseService:
             if body.hypothesis_id is not None:
                 self._child(session, Hypothesis, case_id, body.hypothesis_id, "HYPOTHESIS")
             solution = Solution(
-                solution_id=new_id("sol"), case_id=case_id, hypothesis_id=body.hypothesis_id,
-                title=body.title, description=body.description, category=body.category.value,
-                status=SolutionStatus.PROPOSED.value, steps=body.steps,
-                risk_level=body.risk_level.value, created_by=principal.user_id,
-                created_at=now, updated_at=now,
+                solution_id=new_id("sol"),
+                case_id=case_id,
+                hypothesis_id=body.hypothesis_id,
+                title=body.title,
+                description=body.description,
+                category=body.category.value,
+                status=SolutionStatus.PROPOSED.value,
+                steps=body.steps,
+                risk_level=body.risk_level.value,
+                created_by=principal.user_id,
+                created_at=now,
+                updated_at=now,
             )
             session.add(solution)
             audit.record(
-                session, actor_id=principal.user_id, action="solution.proposed",
-                object_type="solution", object_id=solution.solution_id, case_id=case_id,
+                session,
+                actor_id=principal.user_id,
+                action="solution.proposed",
+                object_type="solution",
+                object_id=solution.solution_id,
+                case_id=case_id,
             )
             session.flush()
             return SolutionOut.model_validate(solution)
@@ -361,8 +423,12 @@ class CaseService:
                 solution.risk_level = body.risk_level.value
             solution.updated_at = utcnow()
             audit.record(
-                session, actor_id=principal.user_id, action="solution.updated",
-                object_type="solution", object_id=solution_id, case_id=case_id,
+                session,
+                actor_id=principal.user_id,
+                action="solution.updated",
+                object_type="solution",
+                object_id=solution_id,
+                case_id=case_id,
                 details={"fields": sorted(changes), "status": solution.status},
             )
             return SolutionOut.model_validate(solution)
@@ -378,7 +444,9 @@ class CaseService:
         with self._db.session() as session:
             case, _ = self._authorize(session, principal, case_id, Access.MANAGE)
             if body.user_id is not None:
-                user = users.live_user(session, body.user_id) if looks_like_id(body.user_id) else None
+                user = (
+                    users.live_user(session, body.user_id) if looks_like_id(body.user_id) else None
+                )
             else:
                 user = users.find_by_login(session, str(body.email))
             if user is None:
@@ -391,16 +459,22 @@ class CaseService:
             created = participant is None
             if participant is None:
                 participant = CaseParticipant(
-                    case_id=case_id, user_id=user.user_id, role=body.role.value,
-                    added_by=principal.user_id, added_at=utcnow(),
+                    case_id=case_id,
+                    user_id=user.user_id,
+                    role=body.role.value,
+                    added_by=principal.user_id,
+                    added_at=utcnow(),
                 )
                 session.add(participant)
             else:
                 participant.role = body.role.value
             audit.record(
-                session, actor_id=principal.user_id,
+                session,
+                actor_id=principal.user_id,
                 action="case.participant_added" if created else "case.participant_role_changed",
-                object_type="case", object_id=case_id, case_id=case_id,
+                object_type="case",
+                object_id=case_id,
+                case_id=case_id,
                 details={"user_id": user.user_id, "role": body.role.value},
             )
             session.flush()
@@ -418,8 +492,12 @@ class CaseService:
                 raise NotFoundError("Participant not found", error_code="PARTICIPANT_NOT_FOUND")
             session.delete(participant)
             audit.record(
-                session, actor_id=principal.user_id, action="case.participant_removed",
-                object_type="case", object_id=case_id, case_id=case_id,
+                session,
+                actor_id=principal.user_id,
+                action="case.participant_removed",
+                object_type="case",
+                object_id=case_id,
+                case_id=case_id,
                 details={"user_id": user_id},
             )
 
@@ -445,7 +523,9 @@ class CaseService:
         with self._db.session() as session:
             self._authorize(session, principal, case_id, Access.MANAGE)
             total = store.count(session, select(AuditEvent).where(AuditEvent.case_id == case_id))
-            events = audit.events_for_case(session, case_id, limit=page.page_size, offset=page.offset)
+            events = audit.events_for_case(
+                session, case_id, limit=page.page_size, offset=page.offset
+            )
             return Page[AuditEventOut].of(
                 [AuditEventOut.model_validate(e) for e in events], total, page
             )
@@ -532,14 +612,15 @@ class CaseService:
         return row
 
     def _page_of_children(
-        self, principal: Principal, case_id: str, kind: str, out: Any, page: PageRequest
-    ) -> Any:
+        self, principal: Principal, case_id: str, kind: str, out: type[Out], page: PageRequest
+    ) -> Page[Out]:
         with self._db.session() as session:
             self._authorize(session, principal, case_id, Access.READ)
             rows, total = store.children(
                 session, store.CHILD_MODELS[kind], case_id, limit=page.page_size, offset=page.offset
             )
-            return Page[out].of([out.model_validate(r) for r in rows], total, page)
+            result: Page[Out] = Page.of([out.model_validate(r) for r in rows], total, page)
+            return result
 
 
 def _case_out(case: Case, role: ParticipantRole | None) -> CaseOut:

@@ -47,7 +47,9 @@ def participant_role(session: Session, case_id: str, user_id: str) -> Participan
     return ParticipantRole(role) if role else None
 
 
-def participant_roles(session: Session, case_ids: Sequence[str], user_id: str) -> dict[str, ParticipantRole]:
+def participant_roles(
+    session: Session, case_ids: Sequence[str], user_id: str
+) -> dict[str, ParticipantRole]:
     if not case_ids:
         return {}
     rows = session.execute(
@@ -58,7 +60,7 @@ def participant_roles(session: Session, case_ids: Sequence[str], user_id: str) -
     return {case_id: ParticipantRole(role) for case_id, role in rows}
 
 
-def visible_cases_query(user_id: str, scopes: Scopes, relation: str) -> Select[tuple[Case]]:
+def visible_cases_query(user_id: str, scopes: Scopes, relation: str) -> Select[Case]:
     """Cases the user can see, narrowed by `relation`: owned, shared (with me as a
     participant or through a team/organization), or all of those."""
     participates = select(CaseParticipant.case_id).where(CaseParticipant.user_id == user_id)

@@ -165,7 +165,9 @@ async def _handle_validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _handle_http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = _CODES_BY_STATUS.get(exc.status_code, "ERROR" if exc.status_code < 500 else "INTERNAL_ERROR")
+    code = _CODES_BY_STATUS.get(
+        exc.status_code, "ERROR" if exc.status_code < 500 else "INTERNAL_ERROR"
+    )
     try:
         default_message = HTTPStatus(exc.status_code).phrase
     except ValueError:

@@ -32,7 +32,7 @@ def page_params(
     return PageRequest(page=page, page_size=page_size)
 
 
-class Page(BaseModel, Generic[T]):  # noqa: UP046 - Python 3.11 runs this locally
+class Page(BaseModel, Generic[T]):
     items: list[T]
     total: int
     page: int

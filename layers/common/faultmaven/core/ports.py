@@ -14,12 +14,12 @@ class KeyValueStore(Protocol):
 
     def get_many(self, keys: list[str]) -> list[str | None]: ...
 
-    def set(self, key: str, value: str, ttl_seconds: int, *, only_if_absent: bool = False) -> bool:
+    def put(self, key: str, value: str, ttl_seconds: int, *, only_if_absent: bool = False) -> bool:
         """Store `value`; with `only_if_absent`, return False and store nothing if the key
         exists."""
         ...
 
-    def set_many(self, values: Mapping[str, str], ttl_seconds: int) -> None:
+    def put_many(self, values: Mapping[str, str], ttl_seconds: int) -> None:
         """Store several keys atomically with one expiry."""
         ...
 

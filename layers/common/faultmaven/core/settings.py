@@ -51,9 +51,9 @@ class Settings(BaseSettings):
     ] = None
     db_pool_size: int = Field(default=5, ge=1, le=50)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
-    redis_url: Annotated[
-        str | None, Field(validation_alias=_aliases("redis_url", "REDIS_URL"))
-    ] = None
+    redis_url: Annotated[str | None, Field(validation_alias=_aliases("redis_url", "REDIS_URL"))] = (
+        None
+    )
 
     # Auth. On AWS the signing key lives in Secrets Manager and only its ARN is configured.
     jwt_secret: SecretStr | None = None

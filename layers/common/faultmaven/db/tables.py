@@ -106,7 +106,9 @@ class Membership(Base):
 
     __table_args__ = (
         UniqueConstraint(
-            "user_id", "org_id", "team_id",
+            "user_id",
+            "org_id",
+            "team_id",
             name="uq_memberships_scope",
             postgresql_nulls_not_distinct=True,
         ),

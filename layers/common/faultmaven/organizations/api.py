@@ -37,11 +37,15 @@ def list_organizations(
 
 
 @router.get("/organizations/{org_id}", response_model=OrganizationOut)
-def get_organization(org_id: str, principal: PrincipalDep, container: ContainerDep) -> OrganizationOut:
+def get_organization(
+    org_id: str, principal: PrincipalDep, container: ContainerDep
+) -> OrganizationOut:
     return container.organizations.get(principal, org_id)
 
 
-@router.post("/organizations/{org_id}/members", status_code=status.HTTP_201_CREATED, response_model=MemberOut)
+@router.post(
+    "/organizations/{org_id}/members", status_code=status.HTTP_201_CREATED, response_model=MemberOut
+)
 def add_member(
     org_id: str, body: MemberAdd, principal: PrincipalDep, container: ContainerDep
 ) -> MemberOut:
@@ -63,7 +67,9 @@ def remove_member(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/organizations/{org_id}/teams", status_code=status.HTTP_201_CREATED, response_model=TeamOut)
+@router.post(
+    "/organizations/{org_id}/teams", status_code=status.HTTP_201_CREATED, response_model=TeamOut
+)
 def create_team(
     org_id: str, body: TeamCreate, principal: PrincipalDep, container: ContainerDep
 ) -> TeamOut:
@@ -77,7 +83,9 @@ def list_teams(
     return container.organizations.list_teams(principal, org_id, page)
 
 
-@router.post("/teams/{team_id}/members", status_code=status.HTTP_201_CREATED, response_model=MemberOut)
+@router.post(
+    "/teams/{team_id}/members", status_code=status.HTTP_201_CREATED, response_model=MemberOut
+)
 def add_team_member(
     team_id: str, body: MemberAdd, principal: PrincipalDep, container: ContainerDep
 ) -> MemberOut:

@@ -55,13 +55,20 @@ class OrganizationService:
             session.flush()
             session.add(
                 Membership(
-                    membership_id=new_id("mem"), user_id=principal.user_id, org_id=org.org_id,
-                    team_id=None, role=OrgRole.OWNER.value, created_at=now,
+                    membership_id=new_id("mem"),
+                    user_id=principal.user_id,
+                    org_id=org.org_id,
+                    team_id=None,
+                    role=OrgRole.OWNER.value,
+                    created_at=now,
                 )
             )
             audit.record(
-                session, actor_id=principal.user_id, action="organization.created",
-                object_type="organization", object_id=org.org_id,
+                session,
+                actor_id=principal.user_id,
+                action="organization.created",
+                object_type="organization",
+                object_id=org.org_id,
             )
             return OrganizationOut.model_validate(org).model_copy(update={"my_role": OrgRole.OWNER})
 
@@ -104,15 +111,22 @@ class OrganizationService:
             ).first()
             if membership is None:
                 membership = Membership(
-                    membership_id=new_id("mem"), user_id=body.user_id, org_id=org_id,
-                    team_id=None, role=body.role.value, created_at=utcnow(),
+                    membership_id=new_id("mem"),
+                    user_id=body.user_id,
+                    org_id=org_id,
+                    team_id=None,
+                    role=body.role.value,
+                    created_at=utcnow(),
                 )
                 session.add(membership)
             else:
                 membership.role = body.role.value
             audit.record(
-                session, actor_id=principal.user_id, action="organization.member_set",
-                object_type="organization", object_id=org_id,
+                session,
+                actor_id=principal.user_id,
+                action="organization.member_set",
+                object_type="organization",
+                object_id=org_id,
                 details={"user_id": body.user_id, "role": body.role.value},
             )
             session.flush()
@@ -152,12 +166,18 @@ class OrganizationService:
             if owners == 1 and any(
                 m.team_id is None and m.role == OrgRole.OWNER.value for m in memberships
             ):
-                raise ConflictError("An organization keeps at least one owner", error_code="LAST_OWNER")
+                raise ConflictError(
+                    "An organization keeps at least one owner", error_code="LAST_OWNER"
+                )
             for membership in memberships:  # leaving the org leaves its teams too
                 session.delete(membership)
             audit.record(
-                session, actor_id=principal.user_id, action="organization.member_removed",
-                object_type="organization", object_id=org_id, details={"user_id": user_id},
+                session,
+                actor_id=principal.user_id,
+                action="organization.member_removed",
+                object_type="organization",
+                object_id=org_id,
+                details={"user_id": user_id},
             )
 
     # -- teams -----------------------------------------------------------------------
@@ -173,8 +193,12 @@ class OrganizationService:
                     "A team with this name already exists", error_code="TEAM_EXISTS"
                 ) from None
             audit.record(
-                session, actor_id=principal.user_id, action="team.created",
-                object_type="team", object_id=team.team_id, details={"org_id": org_id},
+                session,
+                actor_id=principal.user_id,
+                action="team.created",
+                object_type="team",
+                object_id=team.team_id,
+                details={"org_id": org_id},
             )
             return TeamOut.model_validate(team)
 
@@ -204,17 +228,27 @@ class OrganizationService:
                     error_code="NOT_AN_ORG_MEMBER",
                 )
             membership = session.scalars(
-                select(Membership).where(Membership.team_id == team_id, Membership.user_id == user_id)
+                select(Membership).where(
+                    Membership.team_id == team_id, Membership.user_id == user_id
+                )
             ).first()
             if membership is None:
                 membership = Membership(
-                    membership_id=new_id("mem"), user_id=user_id, org_id=team.org_id,
-                    team_id=team_id, role=OrgRole.MEMBER.value, created_at=utcnow(),
+                    membership_id=new_id("mem"),
+                    user_id=user_id,
+                    org_id=team.org_id,
+                    team_id=team_id,
+                    role=OrgRole.MEMBER.value,
+                    created_at=utcnow(),
                 )
                 session.add(membership)
                 audit.record(
-                    session, actor_id=principal.user_id, action="team.member_added",
-                    object_type="team", object_id=team_id, details={"user_id": user_id},
+                    session,
+                    actor_id=principal.user_id,
+                    action="team.member_added",
+                    object_type="team",
+                    object_id=team_id,
+                    details={"user_id": user_id},
                 )
                 session.flush()
             return MemberOut.model_validate(membership)
@@ -223,14 +257,20 @@ class OrganizationService:
         with self._db.session() as session:
             self._managed_team(session, principal, team_id)
             membership = session.scalars(
-                select(Membership).where(Membership.team_id == team_id, Membership.user_id == user_id)
+                select(Membership).where(
+                    Membership.team_id == team_id, Membership.user_id == user_id
+                )
             ).first()
             if membership is None:
                 raise NotFoundError("Member not found", error_code="MEMBER_NOT_FOUND")
             session.delete(membership)
             audit.record(
-                session, actor_id=principal.user_id, action="team.member_removed",
-                object_type="team", object_id=team_id, details={"user_id": user_id},
+                session,
+                actor_id=principal.user_id,
+                action="team.member_removed",
+                object_type="team",
+                object_id=team_id,
+                details={"user_id": user_id},
             )
 
     # -- access ----------------------------------------------------------------------

@@ -30,7 +30,7 @@ class SessionCreate(RequestModel):
     @field_validator("metadata")
     @classmethod
     def _small_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
-        import json  # noqa: PLC0415
+        import json
 
         if len(json.dumps(value, default=str).encode()) > MAX_METADATA_BYTES:
             raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON")

@@ -64,9 +64,7 @@ class SessionService:
         live = self._live_sessions(principal.user_id)
         live.sort(key=lambda r: (r.last_activity_at, r.session_id), reverse=True)
         window = live[page.offset : page.offset + page.page_size]
-        return Page[SessionOut].of(
-            [SessionOut(**r.model_dump()) for r in window], len(live), page
-        )
+        return Page[SessionOut].of([SessionOut(**r.model_dump()) for r in window], len(live), page)
 
     def _live_sessions(self, user_id: str) -> list[SessionRecord]:
         ids = sorted(self._store.user_session_ids(user_id))

@@ -39,7 +39,7 @@ class SessionStore:
         """Point the client at `session_id` unless it already has a session; return the
         existing session id when it has one."""
         key = client_key(user_id, client_id)
-        if self._kv.set(key, session_id, ttl, only_if_absent=True):
+        if self._kv.put(key, session_id, ttl, only_if_absent=True):
             return None
         return self._kv.get(key)
 
@@ -50,7 +50,7 @@ class SessionStore:
         values = {session_key(record.session_id): record.model_dump_json()}
         if record.client_id is not None:
             values[client_key(record.user_id, record.client_id)] = record.session_id
-        self._kv.set_many(values, ttl)
+        self._kv.put_many(values, ttl)
         # The index lives as long as the longest possible session.
         self._kv.set_add(user_index_key(record.user_id), record.session_id, ttl)
 

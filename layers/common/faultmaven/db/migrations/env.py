@@ -5,9 +5,8 @@ trigger all migrate the same way."""
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine, pool
-
 from faultmaven.db.tables import Base
+from sqlalchemy import create_engine, pool
 
 config = context.config
 target_metadata = Base.metadata
