@@ -211,3 +211,31 @@ def test_passwords_and_tokens_never_reach_the_logs(api: Api) -> None:
     assert STRONG_PASSWORD not in logs
     assert user.token not in logs
     assert user.refresh_token not in logs
+
+
+def test_repeated_failed_logins_are_throttled_per_account(api: Api, container: Container) -> None:
+    from faultmaven.auth.throttle import MAX_FAILURES_PER_ACCOUNT
+
+    user = api.user("target")
+    for _ in range(MAX_FAILURES_PER_ACCOUNT):
+        bad = api.call("POST", "/auth/login", json={"username": "target", "password": "guess-guess"})
+        assert_envelope(bad, 401, "INVALID_CREDENTIALS")
+    # Now even the right password waits: the limit is checked before verifying.
+    blocked = api.call("POST", "/auth/login", json={"username": "TARGET", "password": STRONG_PASSWORD})
+    body = assert_envelope(blocked, 429, "RATE_LIMITED")
+    assert 0 < int(blocked.headers["retry-after"]) <= 900
+    assert body["details"]["retry_after_seconds"] == int(blocked.headers["retry-after"])
+    # Other accounts are unaffected, and the user's existing token still works.
+    api.user("bystander")
+    assert api.call("GET", "/auth/me", user).status_code == 200
+
+
+def test_a_successful_login_resets_the_account_counter(api: Api) -> None:
+    api.user("forgetful")
+    for _ in range(5):
+        api.call("POST", "/auth/login", json={"username": "forgetful", "password": "guess-guess"})
+    ok = api.call("POST", "/auth/login", json={"username": "forgetful", "password": STRONG_PASSWORD})
+    assert ok.status_code == 200
+    for _ in range(9):
+        bad = api.call("POST", "/auth/login", json={"username": "forgetful", "password": "guess-guess"})
+        assert bad.status_code == 401

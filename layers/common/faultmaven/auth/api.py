@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Body, Response, status
+from fastapi import APIRouter, Body, Request, Response, status
 
-from faultmaven.auth.dependencies import ContainerDep, PrincipalDep
+from faultmaven.auth.dependencies import ContainerDep, PrincipalDep, client_address
 from faultmaven.auth.models import (
     LoginRequest,
     LogoutRequest,
@@ -24,8 +24,8 @@ def register(body: RegisterRequest, container: ContainerDep) -> UserOut:
 
 
 @router.post("/login", response_model=TokenPair)
-def login(body: LoginRequest, container: ContainerDep) -> TokenPair:
-    return container.auth.login(body)
+def login(body: LoginRequest, request: Request, container: ContainerDep) -> TokenPair:
+    return container.auth.login(body, client_address(request))
 
 
 @router.post("/refresh", response_model=TokenPair)

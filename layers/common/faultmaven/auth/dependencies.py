@@ -19,6 +19,17 @@ def get_container(request: Request) -> Container:
     return container
 
 
+def client_address(request: Request) -> str | None:
+    """The caller's address: API Gateway's view of it on Lambda, the socket peer locally.
+    X-Forwarded-For is not trusted: any client can write it."""
+    event = request.scope.get("aws.event")
+    if isinstance(event, dict):
+        source = event.get("requestContext", {}).get("http", {}).get("sourceIp")
+        if isinstance(source, str):
+            return source
+    return request.client.host if request.client else None
+
+
 def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],

@@ -15,6 +15,7 @@ from faultmaven.auth.models import (
     UserOut,
 )
 from faultmaven.auth.passwords import Passwords
+from faultmaven.auth.throttle import LoginThrottle
 from faultmaven.auth.tokens import TokenClaims, Tokens, TokenType
 from faultmaven.core.clock import utcnow
 from faultmaven.core.errors import UnauthorizedError
@@ -24,16 +25,20 @@ INVALID_CREDENTIALS = "Invalid credentials"
 
 
 class AuthService:
-    def __init__(self, database: Database, passwords: Passwords, tokens: Tokens) -> None:
+    def __init__(
+        self, database: Database, passwords: Passwords, tokens: Tokens, throttle: LoginThrottle
+    ) -> None:
         self._db = database
         self._passwords = passwords
         self._tokens = tokens
+        self._throttle = throttle
         self.accounts = Accounts(database, passwords)
 
     def register(self, request: RegisterRequest) -> UserOut:
         return self.accounts.register(request)
 
-    def login(self, request: LoginRequest) -> TokenPair:
+    def login(self, request: LoginRequest, client_address: str | None = None) -> TokenPair:
+        self._throttle.check(request.identifier, client_address)
         with self._db.session() as session:
             user = store.find_by_login(session, request.identifier)
             # Always verify, against a decoy hash when there is no such user.
@@ -41,6 +46,7 @@ class AuthService:
                 user.password_hash if user is not None else None, request.password
             )
             if user is None or not valid or not user.is_active:
+                self._throttle.failed(request.identifier, client_address)
                 logger.info("login rejected")
                 raise UnauthorizedError(INVALID_CREDENTIALS, error_code="INVALID_CREDENTIALS")
             if self._passwords.needs_rehash(user.password_hash):
@@ -54,6 +60,7 @@ class AuthService:
                 object_id=user.user_id,
             )
             pair = self._issue_pair(user.user_id, tuple(user.roles))
+        self._throttle.succeeded(request.identifier)
         logger.info("user logged in", extra={"user_id": user.user_id})
         return pair
 

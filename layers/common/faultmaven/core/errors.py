@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from faultmaven.core.context import current_request_id
@@ -92,6 +92,11 @@ class PayloadTooLargeError(AppError):
 class ValidationFailedError(AppError):
     status_code = 422
     error_code = "VALIDATION_FAILED"
+
+
+class RateLimitedError(AppError):
+    status_code = 429
+    error_code = "RATE_LIMITED"
 
 
 class ServiceUnavailableError(AppError):
@@ -183,6 +188,12 @@ async def _handle_data_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "VALIDATION_FAILED", "A value in the request cannot be stored")
 
 
+async def _handle_integrity_error(_: Request, exc: Exception) -> JSONResponse:
+    # A uniqueness or reference check lost a race with a concurrent request.
+    logger.warning("database constraint rejected a write", extra={"error_type": type(exc).__name__})
+    return error_response(409, "CONFLICT", "The request conflicts with a concurrent change")
+
+
 async def _handle_unexpected(_: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", extra={"error_type": type(exc).__name__})
     return error_response(500, "INTERNAL_ERROR", "An unexpected error occurred")
@@ -193,4 +204,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, _handle_http_error)
     app.add_exception_handler(DataError, _handle_data_error)
+    app.add_exception_handler(IntegrityError, _handle_integrity_error)
     app.add_exception_handler(Exception, _handle_unexpected)
