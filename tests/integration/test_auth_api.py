@@ -6,12 +6,13 @@ import time
 
 import jwt
 import pytest
+from faultmaven.auth.models import RegisterRequest, Role
 from faultmaven.container import Container
 from faultmaven.db.tables import User as UserRow
 from sqlalchemy import select
 
 from tests.conftest import TEST_JWT_SECRET
-from tests.helpers import STRONG_PASSWORD, Api, assert_envelope
+from tests.helpers import STRONG_PASSWORD, Api, User, assert_envelope
 
 
 def register(api: Api, **body: object):  # type: ignore[no-untyped-def]
@@ -168,15 +169,93 @@ def test_expired_and_foreign_tokens_are_refused(api: Api) -> None:
     )
 
 
-def test_deactivated_or_deleted_users_lose_access_at_once(api: Api, container: Container) -> None:
-    user = api.user()
-    with container.database.session() as session:
-        session.get(UserRow, user.user_id).is_active = False  # type: ignore[union-attr]
-    assert_envelope(api.call("GET", "/auth/me", user), 401, "INVALID_TOKEN")
+def make_admin(api: Api, container: Container) -> User:
+    container.auth.accounts.register(
+        RegisterRequest(email="root@example.com", username="root", password=STRONG_PASSWORD),
+        roles=(Role.USER, Role.ADMIN),
+    )
+    tokens = api.call(
+        "POST", "/auth/login", json={"username": "root", "password": STRONG_PASSWORD}
+    ).json()
+    me = api.call(
+        "GET", "/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    ).json()
+    return User(
+        me["user_id"],
+        "root",
+        "root@example.com",
+        tokens["access_token"],
+        tokens["refresh_token"],
+        {"Authorization": f"Bearer {tokens['access_token']}"},
+    )
+
+
+def test_deactivating_a_user_revokes_their_tokens_at_once(api: Api, container: Container) -> None:
+    admin, user = make_admin(api, container), api.user()
+    response = api.call("PATCH", f"/auth/users/{user.user_id}", admin, json={"is_active": False})
+    assert response.status_code == 200
+    assert response.json()["is_active"] is False
+    assert_envelope(api.call("GET", "/auth/me", user), 401, "TOKEN_REVOKED")
+    assert_envelope(
+        api.call("POST", "/auth/refresh", json={"refresh_token": user.refresh_token}), 401
+    )
     login = api.call(
         "POST", "/auth/login", json={"username": user.username, "password": STRONG_PASSWORD}
     )
     assert_envelope(login, 401, "INVALID_CREDENTIALS")
+    # Reactivated, the user logs in again; the old tokens stay dead.
+    api.call("PATCH", f"/auth/users/{user.user_id}", admin, json={"is_active": True})
+    time.sleep(1.05)  # tokens carry whole-second issue times
+    again = api.call(
+        "POST", "/auth/login", json={"username": user.username, "password": STRONG_PASSWORD}
+    )
+    assert again.status_code == 200
+    fresh = {"Authorization": f"Bearer {again.json()['access_token']}"}
+    assert api.call("GET", "/auth/me", headers=fresh).status_code == 200
+    assert_envelope(api.call("GET", "/auth/me", user), 401, "TOKEN_REVOKED")
+
+
+def test_granting_a_role_takes_effect_with_the_next_login(api: Api, container: Container) -> None:
+    admin, analyst = make_admin(api, container), api.user()
+    granted = api.call(
+        "PATCH", f"/auth/users/{analyst.user_id}", admin, json={"roles": ["analyst"]}
+    )
+    assert granted.json()["roles"] == ["analyst", "user"]
+    assert_envelope(api.call("GET", "/auth/me", analyst), 401, "TOKEN_REVOKED")
+
+
+def test_deleted_users_lose_access_and_free_their_names(api: Api, container: Container) -> None:
+    admin, user = make_admin(api, container), api.user("leaver")
+    assert api.call("DELETE", f"/auth/users/{user.user_id}", admin).status_code == 204
+    assert_envelope(api.call("GET", "/auth/me", user), 401)
+    assert api.call("GET", "/auth/users?q=leaver", admin).json()["total"] == 0
+    assert register(api, email="leaver@example.com", username="leaver").status_code == 201
+    assert_envelope(api.call("DELETE", f"/auth/users/{user.user_id}", admin), 404, "USER_NOT_FOUND")
+
+
+def test_user_administration_is_for_admins_only(api: Api, container: Container) -> None:
+    admin, user = make_admin(api, container), api.user()
+    assert_envelope(api.call("GET", "/auth/users", user), 403, "ADMIN_ONLY")
+    assert_envelope(
+        api.call("PATCH", f"/auth/users/{admin.user_id}", user, json={"is_active": False}), 403
+    )
+    assert_envelope(api.call("DELETE", f"/auth/users/{admin.user_id}", user), 403)
+    listing = api.call("GET", "/auth/users?page_size=1", admin).json()
+    assert (listing["total"], listing["total_pages"], len(listing["items"])) == (2, 2, 1)
+    assert "password_hash" not in str(listing)
+
+
+def test_admins_cannot_lock_themselves_out(api: Api, container: Container) -> None:
+    admin = make_admin(api, container)
+    for body in ({"is_active": False}, {"roles": ["user"]}):
+        assert_envelope(
+            api.call("PATCH", f"/auth/users/{admin.user_id}", admin, json=body), 409, "SELF_LOCKOUT"
+        )
+    assert_envelope(api.call("DELETE", f"/auth/users/{admin.user_id}", admin), 409, "SELF_LOCKOUT")
+    assert_envelope(
+        api.call("PATCH", f"/auth/users/{admin.user_id}", admin, json={"roles": ["root"]}), 422
+    )
+    assert_envelope(api.call("PATCH", f"/auth/users/{admin.user_id}", admin, json={}), 422)
 
 
 def test_passwords_and_tokens_never_reach_the_logs(api: Api) -> None:
@@ -218,10 +297,14 @@ def test_repeated_failed_logins_are_throttled_per_account(api: Api, container: C
 
     user = api.user("target")
     for _ in range(MAX_FAILURES_PER_ACCOUNT):
-        bad = api.call("POST", "/auth/login", json={"username": "target", "password": "guess-guess"})
+        bad = api.call(
+            "POST", "/auth/login", json={"username": "target", "password": "guess-guess"}
+        )
         assert_envelope(bad, 401, "INVALID_CREDENTIALS")
     # Now even the right password waits: the limit is checked before verifying.
-    blocked = api.call("POST", "/auth/login", json={"username": "TARGET", "password": STRONG_PASSWORD})
+    blocked = api.call(
+        "POST", "/auth/login", json={"username": "TARGET", "password": STRONG_PASSWORD}
+    )
     body = assert_envelope(blocked, 429, "RATE_LIMITED")
     assert 0 < int(blocked.headers["retry-after"]) <= 900
     assert body["details"]["retry_after_seconds"] == int(blocked.headers["retry-after"])
@@ -234,8 +317,12 @@ def test_a_successful_login_resets_the_account_counter(api: Api) -> None:
     api.user("forgetful")
     for _ in range(5):
         api.call("POST", "/auth/login", json={"username": "forgetful", "password": "guess-guess"})
-    ok = api.call("POST", "/auth/login", json={"username": "forgetful", "password": STRONG_PASSWORD})
+    ok = api.call(
+        "POST", "/auth/login", json={"username": "forgetful", "password": STRONG_PASSWORD}
+    )
     assert ok.status_code == 200
     for _ in range(9):
-        bad = api.call("POST", "/auth/login", json={"username": "forgetful", "password": "guess-guess"})
+        bad = api.call(
+            "POST", "/auth/login", json={"username": "forgetful", "password": "guess-guess"}
+        )
         assert bad.status_code == 401

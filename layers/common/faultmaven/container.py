@@ -1,36 +1,82 @@
 """The composition root: the one place that builds adapters from settings and hands them
 to the domain services. Built once per process (Lambda init, local start), so pools and
-clients are reused across requests and warm invocations."""
+clients are reused across requests and warm invocations.
+
+Services are built, and their modules imported, on first use: a Lambda that serves only
+sessions never imports the case domain.
+"""
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
+from typing import TYPE_CHECKING
 
-from faultmaven.adapters.aws import SecretsManagerSource
 from faultmaven.adapters.postgres import Database
 from faultmaven.adapters.redis import RedisKeyValueStore
-from faultmaven.auth.passwords import Passwords
-from faultmaven.auth.service import AuthService
-from faultmaven.auth.throttle import LoginThrottle
-from faultmaven.auth.tokens import SigningKey, Tokens
-from faultmaven.cases.service import CaseService
 from faultmaven.core.errors import ServiceUnavailableError
-from faultmaven.core.settings import Settings, SettingsError
-from faultmaven.organizations.service import OrganizationService
-from faultmaven.sessions.service import SessionService
+from faultmaven.core.settings import Environment, Settings, SettingsError
+
+if TYPE_CHECKING:
+    from faultmaven.auth.service import AuthService
+    from faultmaven.auth.tokens import Tokens
+    from faultmaven.cases.service import CaseService
+    from faultmaven.organizations.service import OrganizationService
+    from faultmaven.sessions.service import SessionService
 
 
-@dataclass
 class Container:
-    settings: Settings
-    database: Database
-    kv: RedisKeyValueStore
-    auth: AuthService
-    sessions: SessionService
-    cases: CaseService
-    organizations: OrganizationService
+    def __init__(self, settings: Settings, database: Database, kv: RedisKeyValueStore) -> None:
+        self.settings = settings
+        self.database = database
+        self.kv = kv
+
+    @cached_property
+    def tokens(self) -> Tokens:
+        from faultmaven.auth.tokens import SigningKey, Tokens
+
+        settings = self.settings
+        return Tokens(
+            SigningKey(partial(_load_signing_key, settings)),
+            self.kv,
+            algorithm=settings.jwt_algorithm,
+            issuer=settings.jwt_issuer,
+            access_ttl=settings.access_token_ttl_seconds,
+            refresh_ttl=settings.refresh_token_ttl_seconds,
+        )
+
+    @cached_property
+    def auth(self) -> AuthService:
+        from faultmaven.auth.passwords import Passwords
+        from faultmaven.auth.service import AuthService
+        from faultmaven.auth.throttle import LoginThrottle
+
+        passwords = Passwords(
+            self.settings.password_hash_time_cost, self.settings.password_hash_memory_kib
+        )
+        return AuthService(self.database, passwords, self.tokens, LoginThrottle(self.kv))
+
+    @cached_property
+    def sessions(self) -> SessionService:
+        from faultmaven.sessions.service import SessionService
+
+        return SessionService(
+            self.kv,
+            default_ttl_minutes=self.settings.session_ttl_minutes,
+            max_sessions_per_user=self.settings.max_sessions_per_user,
+        )
+
+    @cached_property
+    def cases(self) -> CaseService:
+        from faultmaven.cases.service import CaseService
+
+        return CaseService(self.database)
+
+    @cached_property
+    def organizations(self) -> OrganizationService:
+        from faultmaven.organizations.service import OrganizationService
+
+        return OrganizationService(self.database)
 
     def close(self) -> None:
         self.database.dispose()
@@ -46,11 +92,13 @@ def _load_signing_key(settings: Settings) -> str:
     if settings.jwt_secret is not None:
         return settings.jwt_secret.get_secret_value()
     if settings.jwt_secret_arn is not None:
+        from faultmaven.adapters.aws import SecretsManagerSource
+
         try:
             return SecretsManagerSource(settings).get_secret(settings.jwt_secret_arn)
         except Exception as exc:  # any SDK failure: the API cannot authenticate anyone
             raise ServiceUnavailableError("The signing key is unavailable") from exc
-    if settings.environment.value == "aws":
+    if settings.environment is Environment.AWS:
         raise SettingsError("FAULTMAVEN_JWT_SECRET_ARN is required on AWS")
     # Tests and throwaway local runs: a random key, so tokens die with the process.
     return secrets.token_urlsafe(48)
@@ -59,27 +107,6 @@ def _load_signing_key(settings: Settings) -> str:
 def build_container(settings: Settings) -> Container:
     if settings.redis_url is None:
         raise SettingsError("FAULTMAVEN_REDIS_URL (or REDIS_URL) is not set")
-    database = Database.from_settings(settings)
-    kv = RedisKeyValueStore.from_url(settings.redis_url)
-    tokens = Tokens(
-        SigningKey(partial(_load_signing_key, settings)),
-        kv,
-        algorithm=settings.jwt_algorithm,
-        issuer=settings.jwt_issuer,
-        access_ttl=settings.access_token_ttl_seconds,
-        refresh_ttl=settings.refresh_token_ttl_seconds,
-    )
-    passwords = Passwords(settings.password_hash_time_cost, settings.password_hash_memory_kib)
     return Container(
-        settings=settings,
-        database=database,
-        kv=kv,
-        auth=AuthService(database, passwords, tokens, LoginThrottle(kv)),
-        sessions=SessionService(
-            kv,
-            default_ttl_minutes=settings.session_ttl_minutes,
-            max_sessions_per_user=settings.max_sessions_per_user,
-        ),
-        cases=CaseService(database),
-        organizations=OrganizationService(database),
+        settings, Database.from_settings(settings), RedisKeyValueStore.from_url(settings.redis_url)
     )

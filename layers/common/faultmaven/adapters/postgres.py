@@ -1,25 +1,50 @@
 """PostgreSQL through SQLAlchemy 2 and psycopg 3 (Aurora via RDS Proxy on AWS, pgserver
 locally). The engine and its pool are built once per process and reused across warm
-Lambda invocations."""
+Lambda invocations.
+
+SQLAlchemy and psycopg cost ~250 ms of import, so they are imported when the database is
+first used: a function that never touches PostgreSQL (sessions live in Redis) never pays.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING
 
 from faultmaven.core.settings import Settings
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
 
 class Database:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
+        settings.sqlalchemy_url  # noqa: B018 - fail at start, not at first query, without a URL
+        return cls(settings)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    self._engine, self._sessions = self._connect()
+        return self._engine
+
+    def _connect(self) -> tuple[Engine, sessionmaker[Session]]:
+        from sqlalchemy import create_engine
+        from sqlalchemy.orm import sessionmaker
+
+        settings = self._settings
         engine = create_engine(
             settings.sqlalchemy_url,
             pool_size=settings.db_pool_size,
@@ -28,11 +53,13 @@ class Database:
             pool_pre_ping=True,
             pool_recycle=1800,
         )
-        return cls(engine)
+        return engine, sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: committed when the block succeeds, rolled back otherwise."""
+        self.engine  # noqa: B018 - builds the engine and session factory on first use
+        assert self._sessions is not None
         session = self._sessions()
         try:
             yield session
@@ -44,9 +71,12 @@ class Database:
             session.close()
 
     def ping(self) -> bool:
+        from sqlalchemy import text
+
         with self.engine.connect() as connection:
             return connection.execute(text("SELECT 1")).scalar() == 1
 
     def dispose(self) -> None:
         """Drop pooled connections (after a SnapStart restore or a fork)."""
-        self.engine.dispose()
+        if self._engine is not None:
+            self._engine.dispose()

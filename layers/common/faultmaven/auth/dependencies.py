@@ -7,14 +7,15 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from faultmaven.auth.models import Principal
+from faultmaven.auth.principal import Principal
 from faultmaven.container import Container
 from faultmaven.core.errors import UnauthorizedError
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
+    # async: trivial dependencies run on the event loop instead of a thread-pool hop.
     container: Container = request.app.state.container
     return container
 
@@ -36,7 +37,8 @@ def current_principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise UnauthorizedError("Authentication required")
-    principal = get_container(request).auth.authenticate(credentials.credentials)
+    container: Container = request.app.state.container
+    principal = container.tokens.principal(credentials.credentials)
     request.state.user_id = principal.user_id
     return principal
 

@@ -1,23 +1,17 @@
-"""Auth API and domain models."""
+"""Auth API models. `Principal` and `Role` live in `principal.py` so that code which only
+authenticates does not import the registration models (and email-validator)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from faultmaven.auth.principal import Principal, Role
 from faultmaven.core.models import RequestModel
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$"
-
-
-class Role(StrEnum):
-    USER = "user"
-    ADMIN = "admin"
-    ANALYST = "analyst"
 
 
 class RegisterRequest(RequestModel):
@@ -53,6 +47,22 @@ class LogoutRequest(RequestModel):
     refresh_token: str | None = Field(default=None, max_length=4096, repr=False)
 
 
+class UserAdminUpdate(RequestModel):
+    """What an administrator may change about a user. `user` is always kept."""
+
+    roles: list[Role] | None = Field(default=None, min_length=1, max_length=3)
+    is_active: bool | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("nothing to update")
+        for name in ("roles", "is_active"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
 class TokenPair(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type
@@ -83,15 +93,14 @@ class UserOut(BaseModel):
         return [role for role in value if role in Role.__members__.values()]
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """The authenticated caller of a request."""
-
-    user_id: str
-    roles: frozenset[Role]
-    token_id: str
-    token_expires_at: int
-
-    @property
-    def is_admin(self) -> bool:
-        return Role.ADMIN in self.roles
+__all__ = [
+    "LoginRequest",
+    "LogoutRequest",
+    "Principal",
+    "RefreshRequest",
+    "RegisterRequest",
+    "Role",
+    "TokenPair",
+    "UserAdminUpdate",
+    "UserOut",
+]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -14,9 +16,13 @@ _ZXCVBN_MAX_CHARS = 100  # zxcvbn is quadratic-ish; its authors advise truncatin
 class Passwords:
     def __init__(self, time_cost: int, memory_kib: int) -> None:
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
-        # Verifying against this when the account does not exist makes a miss cost as much
-        # as a hit, so response time does not reveal which accounts exist.
-        self._decoy_hash = self._hasher.hash("decoy-password-for-timing")
+
+    @cached_property
+    def _decoy_hash(self) -> str:
+        """Verifying against this when the account does not exist makes a miss cost as
+        much as a hit, so response time does not reveal which accounts exist. Built on
+        first use: functions that never log anyone in should not pay for it at start."""
+        return self._hasher.hash("decoy-password-for-timing")
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)

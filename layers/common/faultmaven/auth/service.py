@@ -12,14 +12,16 @@ from faultmaven.auth.models import (
     RegisterRequest,
     Role,
     TokenPair,
+    UserAdminUpdate,
     UserOut,
 )
 from faultmaven.auth.passwords import Passwords
 from faultmaven.auth.throttle import LoginThrottle
 from faultmaven.auth.tokens import TokenClaims, Tokens, TokenType
 from faultmaven.core.clock import utcnow
-from faultmaven.core.errors import UnauthorizedError
+from faultmaven.core.errors import ConflictError, ForbiddenError, NotFoundError, UnauthorizedError
 from faultmaven.core.logging import logger
+from faultmaven.core.pagination import Page, PageRequest
 
 INVALID_CREDENTIALS = "Invalid credentials"
 
@@ -97,18 +99,72 @@ class AuthService:
                 self._tokens.revoke(claims)
 
     def authenticate(self, access_token: str) -> Principal:
-        claims = self._tokens.decode(access_token, TokenType.ACCESS)
+        return self._tokens.principal(access_token)
+
+    # -- administration ----------------------------------------------------------------
+    def list_users(
+        self, principal: Principal, page: PageRequest, text: str | None
+    ) -> Page[UserOut]:
+        _require_admin(principal)
         with self._db.session() as session:
-            user = store.live_user(session, claims.subject)
-            if user is None or not user.is_active:
-                raise UnauthorizedError("The token is not valid", error_code="INVALID_TOKEN")
-            roles = frozenset(Role(r) for r in user.roles if r in Role.__members__.values())
-        return Principal(
-            user_id=claims.subject,
-            roles=roles,
-            token_id=claims.token_id,
-            token_expires_at=claims.expires_at,
-        )
+            users, total = store.search(session, text, limit=page.page_size, offset=page.offset)
+            return Page[UserOut].of([UserOut.model_validate(u) for u in users], total, page)
+
+    def update_user(self, principal: Principal, user_id: str, body: UserAdminUpdate) -> UserOut:
+        """Change roles or deactivate; every live token of the user is revoked, so the
+        change applies to the very next request."""
+        _require_admin(principal)
+        changes = body.model_dump(exclude_unset=True)
+        if user_id == principal.user_id and (
+            changes.get("is_active") is False
+            or ("roles" in changes and Role.ADMIN not in changes["roles"])
+        ):
+            raise ConflictError(
+                "Administrators cannot deactivate or demote themselves", error_code="SELF_LOCKOUT"
+            )
+        with self._db.session() as session:
+            user = store.live_user(session, user_id)
+            if user is None:
+                raise NotFoundError("User not found", error_code="USER_NOT_FOUND")
+            if "roles" in changes:
+                user.roles = sorted({Role.USER.value, *(Role(r).value for r in changes["roles"])})
+            if "is_active" in changes:
+                user.is_active = bool(changes["is_active"])
+            user.updated_at = utcnow()
+            audit.record(
+                session,
+                actor_id=principal.user_id,
+                action="user.updated",
+                object_type="user",
+                object_id=user_id,
+                details={"roles": user.roles, "is_active": user.is_active},
+            )
+            result = UserOut.model_validate(user)
+        self._tokens.revoke_all(user_id)
+        return result
+
+    def delete_user(self, principal: Principal, user_id: str) -> None:
+        """Soft delete: the row stays for the audit trail, the email and username are free
+        again, and every token dies."""
+        _require_admin(principal)
+        if user_id == principal.user_id:
+            raise ConflictError(
+                "Administrators cannot delete themselves", error_code="SELF_LOCKOUT"
+            )
+        with self._db.session() as session:
+            user = store.live_user(session, user_id)
+            if user is None:
+                raise NotFoundError("User not found", error_code="USER_NOT_FOUND")
+            user.deleted_at = user.updated_at = utcnow()
+            user.is_active = False
+            audit.record(
+                session,
+                actor_id=principal.user_id,
+                action="user.deleted",
+                object_type="user",
+                object_id=user_id,
+            )
+        self._tokens.revoke_all(user_id)
 
     def me(self, principal: Principal) -> UserOut:
         with self._db.session() as session:
@@ -124,3 +180,8 @@ class AuthService:
             refresh_token=self._tokens.issue(user_id, TokenType.REFRESH),
             refresh_expires_in=self._tokens.refresh_ttl,
         )
+
+
+def _require_admin(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise ForbiddenError("Administrators only", error_code="ADMIN_ONLY")

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from faultmaven.core.ids import looks_like_id
+from faultmaven.db.queries import LIKE_ESCAPE, contains_pattern
 from faultmaven.db.tables import User
 
 
@@ -20,6 +21,25 @@ def find_by_login(session: Session, identifier: str) -> User | None:
     column = User.email if "@" in identifier else User.username
     query = select(User).where(func.lower(column) == identifier.lower(), User.deleted_at.is_(None))
     return session.scalars(query).first()
+
+
+def search(
+    session: Session, text: str | None, *, limit: int, offset: int
+) -> tuple[list[User], int]:
+    """Live users, optionally those whose email, username or name contains `text`."""
+    query = select(User).where(User.deleted_at.is_(None))
+    if text:
+        pattern = contains_pattern(text)
+        query = query.where(
+            User.email.ilike(pattern, escape=LIKE_ESCAPE)
+            | User.username.ilike(pattern, escape=LIKE_ESCAPE)
+            | User.display_name.ilike(pattern, escape=LIKE_ESCAPE)
+        )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    users = session.scalars(
+        query.order_by(User.created_at, User.user_id).limit(limit).offset(offset)
+    )
+    return list(users), total
 
 
 def taken_fields(session: Session, email: str, username: str) -> list[str]:

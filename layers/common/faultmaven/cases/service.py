@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from faultmaven.adapters.postgres import Database
 from faultmaven.audit import store as audit
 from faultmaven.auth import store as users
-from faultmaven.auth.models import Principal
+from faultmaven.auth.principal import Principal
 from faultmaven.cases import confidence, lifecycle, store
 from faultmaven.cases.access import Access, effective_role, require
 from faultmaven.cases.models import (
@@ -42,6 +42,7 @@ from faultmaven.core.clock import utcnow
 from faultmaven.core.errors import ConflictError, NotFoundError, ValidationFailedError
 from faultmaven.core.ids import looks_like_id, new_id
 from faultmaven.core.pagination import Page, PageRequest
+from faultmaven.db.queries import LIKE_ESCAPE, contains_pattern
 from faultmaven.db.tables import (
     AuditEvent,
     Case,
@@ -169,8 +170,7 @@ class CaseService:
             if priority is not None:
                 query = query.where(Case.priority == priority.value)
             if text:
-                escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                query = query.where(Case.title.ilike(f"%{escaped}%", escape="\\"))
+                query = query.where(Case.title.ilike(contains_pattern(text), escape=LIKE_ESCAPE))
             total = store.count(session, query)
             column = store.SORTABLE[sort.lstrip("-")]
             ordered = query.order_by(

@@ -16,7 +16,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from faultmaven.core.context import current_request_id
@@ -181,20 +180,28 @@ async def _handle_http_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, headers=exc.headers)
 
 
-async def _handle_data_error(_: Request, exc: Exception) -> JSONResponse:
-    # Input the validators let through but PostgreSQL cannot store or compare: still the
-    # client's input, so a 422 rather than a 500.
-    logger.warning("database rejected a value", extra={"error_type": type(exc).__name__})
-    return error_response(422, "VALIDATION_FAILED", "A value in the request cannot be stored")
+def _database_error_kind(exc: Exception) -> str | None:
+    """The SQLAlchemy error class an exception is, found by name so this module does not
+    import SQLAlchemy (functions that never use the database should not load it)."""
+    for cls in type(exc).__mro__:
+        if cls.__module__ == "sqlalchemy.exc" and cls.__name__ in {"DataError", "IntegrityError"}:
+            return cls.__name__
+    return None
 
 
-async def _handle_integrity_error(_: Request, exc: Exception) -> JSONResponse:
-    # A uniqueness or reference check lost a race with a concurrent request.
-    logger.warning("database constraint rejected a write", extra={"error_type": type(exc).__name__})
-    return error_response(409, "CONFLICT", "The request conflicts with a concurrent change")
-
-
-async def _handle_unexpected(_: Request, exc: Exception) -> JSONResponse:
+def unexpected_error_response(exc: Exception) -> JSONResponse:
+    """The answer to an exception nothing else handled. Called by the request middleware,
+    inside the request's context, so even a 500 carries its trace id."""
+    kind = _database_error_kind(exc)
+    if kind == "DataError":
+        # Input the validators let through but PostgreSQL cannot store or compare: still
+        # the client's input, so a 422 rather than a 500.
+        logger.warning("database rejected a value", extra={"error_type": type(exc).__name__})
+        return error_response(422, "VALIDATION_FAILED", "A value in the request cannot be stored")
+    if kind == "IntegrityError":
+        # A uniqueness or reference check lost a race with a concurrent request.
+        logger.warning("database constraint rejected a write")
+        return error_response(409, "CONFLICT", "The request conflicts with a concurrent change")
     logger.exception("unhandled error", extra={"error_type": type(exc).__name__})
     return error_response(500, "INTERNAL_ERROR", "An unexpected error occurred")
 
@@ -203,6 +210,3 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _handle_app_error)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, _handle_http_error)
-    app.add_exception_handler(DataError, _handle_data_error)
-    app.add_exception_handler(IntegrityError, _handle_integrity_error)
-    app.add_exception_handler(Exception, _handle_unexpected)

@@ -12,7 +12,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from faultmaven.core.context import reset_request_id, set_request_id
-from faultmaven.core.errors import error_response
+from faultmaven.core.errors import error_response, unexpected_error_response
 from faultmaven.core.logging import logger
 
 REQUEST_ID_HEADER = b"x-request-id"
@@ -57,10 +57,12 @@ class RequestContextMiddleware:
         token = set_request_id(request_id)
         started = time.perf_counter()
         status_code = 500
+        started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status_code
+            nonlocal status_code, started
             if message["type"] == "http.response.start":
+                started = True
                 status_code = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((REQUEST_ID_HEADER, request_id.encode("latin-1")))
@@ -77,7 +79,12 @@ class RequestContextMiddleware:
                 )
                 await response(scope, receive, send_with_id)
                 return
-            await self.app(scope, receive, send_with_id)
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception as exc:
+                if started:
+                    raise  # the status line is out; nothing sensible left to send
+                await unexpected_error_response(exc)(scope, receive, send_with_id)
         finally:
             logger.info(
                 "request",

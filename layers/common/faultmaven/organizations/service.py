@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from faultmaven.adapters.postgres import Database
 from faultmaven.audit import store as audit
 from faultmaven.auth import store as users
-from faultmaven.auth.models import Principal
+from faultmaven.auth.principal import Principal
 from faultmaven.core.clock import utcnow
 from faultmaven.core.errors import (
     ConflictError,

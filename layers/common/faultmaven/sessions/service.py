@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from faultmaven.auth.models import Principal
+from faultmaven.auth.principal import Principal
 from faultmaven.core.clock import utcnow
 from faultmaven.core.errors import NotFoundError
 from faultmaven.core.ids import looks_like_id, new_id

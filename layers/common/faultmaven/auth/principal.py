@@ -1,0 +1,26 @@
+"""The authenticated caller and the roles a user can hold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    USER = "user"
+    ADMIN = "admin"
+    ANALYST = "analyst"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller of a request."""
+
+    user_id: str
+    roles: frozenset[Role]
+    token_id: str
+    token_expires_at: int
+
+    @property
+    def is_admin(self) -> bool:
+        return Role.ADMIN in self.roles
