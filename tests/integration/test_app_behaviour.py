@@ -9,9 +9,9 @@ import sys
 import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
-
 from faultmaven.app import create_app
 from faultmaven.container import Container
+
 from tests.conftest import ROOT
 from tests.helpers import assert_envelope
 
@@ -40,6 +40,7 @@ def test_health_reports_each_store(client: TestClient) -> None:
 
 def test_health_is_503_when_a_store_is_down(settings: object) -> None:
     from faultmaven.container import build_container
+
     from tests.conftest import make_settings
 
     broken = build_container(
@@ -56,9 +57,10 @@ def test_health_is_503_when_a_store_is_down(settings: object) -> None:
 
 def modules_loaded_by(function: str) -> set[str]:
     """Import a handler in a fresh interpreter and list every module loaded."""
+    handler = str(ROOT / "functions" / function / "handler.py")
     code = f"""
 import importlib.util, json, sys
-spec = importlib.util.spec_from_file_location("h", {str(ROOT / "functions" / function / "handler.py")!r})
+spec = importlib.util.spec_from_file_location("h", {handler!r})
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 print(json.dumps(sorted(sys.modules)))
