@@ -9,7 +9,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from faultmaven.auth.principal import Principal, Role
-from faultmaven.core.models import RequestModel
+from faultmaven.core.models import PatchModel, RequestModel
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$"
 
@@ -47,20 +47,11 @@ class LogoutRequest(RequestModel):
     refresh_token: str | None = Field(default=None, max_length=4096, repr=False)
 
 
-class UserAdminUpdate(RequestModel):
+class UserAdminUpdate(PatchModel):
     """What an administrator may change about a user. `user` is always kept."""
 
     roles: list[Role] | None = Field(default=None, min_length=1, max_length=3)
     is_active: bool | None = None
-
-    @model_validator(mode="after")
-    def _something(self) -> Self:
-        if not self.model_fields_set:
-            raise ValueError("nothing to update")
-        for name in ("roles", "is_active"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        return self
 
 
 class TokenPair(BaseModel):

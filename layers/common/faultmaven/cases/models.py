@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
-from faultmaven.core.models import RequestModel
+from faultmaven.core.models import PatchModel, RequestModel
 
 MAX_MESSAGE_BYTES = 100 * 1024
 MAX_TAGS = 20
@@ -119,7 +119,9 @@ class CaseCreate(RequestModel):
     _tags = field_validator("tags")(_check_tags)
 
 
-class CaseUpdate(RequestModel):
+class CaseUpdate(PatchModel):
+    clearable: ClassVar[frozenset[str]] = frozenset({"team_id", "org_id"})
+
     title: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=10_000)
     priority: CasePriority | None = None
@@ -129,15 +131,6 @@ class CaseUpdate(RequestModel):
     org_id: str | None = Field(default=None, max_length=40)
 
     _tags = field_validator("tags")(lambda v: None if v is None else _check_tags(v))
-
-    @model_validator(mode="after")
-    def _not_null(self) -> Self:
-        for name in ("title", "description", "priority", "tags", "visibility"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        if not self.model_fields_set:
-            raise ValueError("nothing to update")
-        return self
 
 
 class CaseOut(BaseModel):
@@ -231,7 +224,7 @@ class HypothesisCreate(RequestModel):
     initial_likelihood: float = Field(default=0.5, ge=0, le=1)
 
 
-class HypothesisUpdate(RequestModel):
+class HypothesisUpdate(PatchModel):
     """Evidence is appended, never rewritten: the likelihood is derived from it."""
 
     statement: str | None = Field(default=None, min_length=1, max_length=500)
@@ -247,15 +240,6 @@ class HypothesisUpdate(RequestModel):
         if any(not item.strip() or len(item) > 2000 for item in value):
             raise ValueError("each evidence item must be 1-2000 characters")
         return value
-
-    @model_validator(mode="after")
-    def _something(self) -> Self:
-        if not self.model_fields_set:
-            raise ValueError("nothing to update")
-        for name in ("statement", "category", "rationale", "turns_without_progress"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        return self
 
 
 class HypothesisOut(BaseModel):
@@ -287,22 +271,15 @@ class SolutionCreate(RequestModel):
     hypothesis_id: str | None = Field(default=None, max_length=40)
 
 
-class SolutionUpdate(RequestModel):
+class SolutionUpdate(PatchModel):
+    clearable: ClassVar[frozenset[str]] = frozenset({"outcome"})
+
     title: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=10_000)
     steps: list[str] | None = Field(default=None, max_length=50)
     risk_level: RiskLevel | None = None
     status: SolutionStatus | None = None
     outcome: str | None = Field(default=None, max_length=10_000)
-
-    @model_validator(mode="after")
-    def _something(self) -> Self:
-        if not self.model_fields_set:
-            raise ValueError("nothing to update")
-        for name in ("title", "description", "steps", "risk_level", "status"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        return self
 
 
 class SolutionOut(BaseModel):

@@ -237,8 +237,7 @@ class CaseService:
     # -- messages --------------------------------------------------------------------
     def add_message(self, principal: Principal, case_id: str, body: MessageCreate) -> MessageOut:
         with self._db.session() as session:
-            case, _ = self._authorize(session, principal, case_id, Access.WRITE)
-            _require_open(case)
+            case = self._open_case(session, principal, case_id)
             message = CaseMessage(
                 message_id=new_id("msg"),
                 case_id=case_id,
@@ -263,8 +262,7 @@ class CaseService:
         now = utcnow()
         likelihood, status = confidence.assess(body.initial_likelihood, 0, 0, 0)
         with self._db.session() as session:
-            case, _ = self._authorize(session, principal, case_id, Access.WRITE)
-            _require_open(case)
+            self._open_case(session, principal, case_id)
             hypothesis = Hypothesis(
                 hypothesis_id=new_id("hyp"),
                 case_id=case_id,
@@ -297,8 +295,7 @@ class CaseService:
         self, principal: Principal, case_id: str, hypothesis_id: str, body: HypothesisUpdate
     ) -> HypothesisOut:
         with self._db.session() as session:
-            case, _ = self._authorize(session, principal, case_id, Access.WRITE)
-            _require_open(case)
+            self._open_case(session, principal, case_id)
             hypothesis = self._child(session, Hypothesis, case_id, hypothesis_id, "HYPOTHESIS")
             changes = body.model_dump(exclude_unset=True)
             for name in ("statement", "rationale", "turns_without_progress"):
@@ -361,8 +358,7 @@ class CaseService:
     def add_solution(self, principal: Principal, case_id: str, body: SolutionCreate) -> SolutionOut:
         now = utcnow()
         with self._db.session() as session:
-            case, _ = self._authorize(session, principal, case_id, Access.WRITE)
-            _require_open(case)
+            self._open_case(session, principal, case_id)
             if body.hypothesis_id is not None:
                 self._child(session, Hypothesis, case_id, body.hypothesis_id, "HYPOTHESIS")
             solution = Solution(
@@ -395,8 +391,7 @@ class CaseService:
         self, principal: Principal, case_id: str, solution_id: str, body: SolutionUpdate
     ) -> SolutionOut:
         with self._db.session() as session:
-            case, _ = self._authorize(session, principal, case_id, Access.WRITE)
-            _require_open(case)
+            self._open_case(session, principal, case_id)
             solution = self._child(session, Solution, case_id, solution_id, "SOLUTION")
             changes = body.model_dump(exclude_unset=True)
             if body.status is not None and body.status.value != solution.status:
@@ -560,6 +555,13 @@ class CaseService:
         assert role is not None
         return case, role
 
+    def _open_case(self, session: Session, principal: Principal, case_id: str) -> Case:
+        """A case the caller may write to and that still accepts new content."""
+        case, _ = self._authorize(session, principal, case_id, Access.WRITE)
+        if CaseStatus(case.status) in lifecycle.CLOSED:
+            raise ConflictError("The case is archived and read-only", error_code="CASE_CLOSED")
+        return case
+
     @staticmethod
     def _role(
         principal: Principal, case: Case, participant: ParticipantRole | None, scopes: Scopes | None
@@ -632,8 +634,3 @@ def _placement_error(field: str, message: str) -> ValidationFailedError:
         f"Invalid sharing: {message}",
         details=[{"field": field, "message": message, "type": "value_error"}],
     )
-
-
-def _require_open(case: Case) -> None:
-    if CaseStatus(case.status) in lifecycle.CLOSED:
-        raise ConflictError("The case is archived and read-only", error_code="CASE_CLOSED")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -29,3 +29,19 @@ class RequestModel(BaseModel):
         if _has_nul(data):
             raise ValueError("text must not contain NUL characters")
         return data
+
+
+class PatchModel(RequestModel):
+    """A partial update: at least one field, and `null` only where clearing a value means
+    something (listed in `clearable`)."""
+
+    clearable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _meaningful(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("nothing to update")
+        for name in sorted(self.model_fields_set - self.clearable):
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self

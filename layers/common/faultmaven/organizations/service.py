@@ -102,13 +102,7 @@ class OrganizationService:
             self._managed_org(session, principal, org_id)
             if users.live_user(session, body.user_id) is None:
                 raise NotFoundError("User not found", error_code="USER_NOT_FOUND")
-            membership = session.scalars(
-                select(Membership).where(
-                    Membership.org_id == org_id,
-                    Membership.user_id == body.user_id,
-                    Membership.team_id.is_(None),
-                )
-            ).first()
+            membership = _membership(session, body.user_id, org_id=org_id)
             if membership is None:
                 membership = Membership(
                     membership_id=new_id("mem"),
@@ -215,23 +209,13 @@ class OrganizationService:
     def add_team_member(self, principal: Principal, team_id: str, user_id: str) -> MemberOut:
         with self._db.session() as session:
             team = self._managed_team(session, principal, team_id)
-            in_org = session.scalars(
-                select(Membership).where(
-                    Membership.org_id == team.org_id,
-                    Membership.user_id == user_id,
-                    Membership.team_id.is_(None),
-                )
-            ).first()
+            in_org = _membership(session, user_id, org_id=team.org_id)
             if in_org is None:
                 raise ValidationFailedError(
                     "Only members of the organization can join its teams",
                     error_code="NOT_AN_ORG_MEMBER",
                 )
-            membership = session.scalars(
-                select(Membership).where(
-                    Membership.team_id == team_id, Membership.user_id == user_id
-                )
-            ).first()
+            membership = _membership(session, user_id, team_id=team_id)
             if membership is None:
                 membership = Membership(
                     membership_id=new_id("mem"),
@@ -256,11 +240,7 @@ class OrganizationService:
     def remove_team_member(self, principal: Principal, team_id: str, user_id: str) -> None:
         with self._db.session() as session:
             self._managed_team(session, principal, team_id)
-            membership = session.scalars(
-                select(Membership).where(
-                    Membership.team_id == team_id, Membership.user_id == user_id
-                )
-            ).first()
+            membership = _membership(session, user_id, team_id=team_id)
             if membership is None:
                 raise NotFoundError("Member not found", error_code="MEMBER_NOT_FOUND")
             session.delete(membership)
@@ -280,16 +260,10 @@ class OrganizationService:
         org = session.get(Organization, org_id) if looks_like_id(org_id, "org") else None
         if org is None:
             raise NotFoundError("Organization not found", error_code="ORGANIZATION_NOT_FOUND")
-        role = session.scalar(
-            select(Membership.role).where(
-                Membership.org_id == org_id,
-                Membership.user_id == principal.user_id,
-                Membership.team_id.is_(None),
-            )
-        )
-        if role is None and not principal.is_admin:
+        membership = _membership(session, principal.user_id, org_id=org_id)
+        if membership is None and not principal.is_admin:
             raise NotFoundError("Organization not found", error_code="ORGANIZATION_NOT_FOUND")
-        return org, OrgRole(role) if role else None
+        return org, OrgRole(membership.role) if membership else None
 
     def _managed_org(self, session: Session, principal: Principal, org_id: str) -> Organization:
         org, role = self._visible_org(session, principal, org_id)  # 404 for non-members
@@ -306,6 +280,18 @@ class OrganizationService:
         except NotFoundError:
             raise NotFoundError("Team not found", error_code="TEAM_NOT_FOUND") from None
         return team
+
+
+def _membership(
+    session: Session, user_id: str, *, org_id: str | None = None, team_id: str | None = None
+) -> Membership | None:
+    """The user's membership of a team (by `team_id`) or of an organization itself."""
+    query = select(Membership).where(Membership.user_id == user_id)
+    if team_id is not None:
+        query = query.where(Membership.team_id == team_id)
+    else:
+        query = query.where(Membership.org_id == org_id, Membership.team_id.is_(None))
+    return session.scalars(query).first()
 
 
 def scopes_in(session: Session, user_id: str) -> Scopes:
