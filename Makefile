@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck unit integration e2e bench clean
+.PHONY: dev test lint typecheck unit integration e2e bench openapi clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ integration: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
+
+openapi: $(STAMP)
+	$(BIN)/faultmaven openapi --output docs/openapi.json
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

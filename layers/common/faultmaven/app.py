@@ -28,6 +28,24 @@ def all_routers() -> list[APIRouter]:
     return [auth, sessions, cases, organizations]
 
 
+def openapi_document() -> dict[str, Any]:
+    """The whole API's OpenAPI document, built without touching any store (engines and
+    clients connect lazily), so it can be exported where no database runs."""
+    from faultmaven.core.settings import load_settings
+
+    offline = load_settings(
+        environment="test",
+        database_url="postgresql://openapi@localhost/unused",
+        redis_url="redis://localhost:6379/0",
+        jwt_secret="unused-" + "x" * 32,
+    )
+    app = create_app(settings=offline)
+    try:
+        return app.openapi()
+    finally:
+        app.state.container.close()
+
+
 def create_app(
     routers: Sequence[APIRouter] | None = None,
     *,

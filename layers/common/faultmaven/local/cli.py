@@ -94,6 +94,26 @@ def dev(
         services.stop()
 
 
+@app.command()
+def openapi(
+    output: Annotated[
+        str | None, typer.Option(help="file to write; standard output when omitted")
+    ] = None,
+) -> None:
+    """Export the OpenAPI document of the whole API (the contract clients build against)."""
+    import json
+    from pathlib import Path
+
+    from faultmaven.app import openapi_document
+
+    text = json.dumps(openapi_document(), indent=2, sort_keys=True) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        Path(output).write_text(text)
+        typer.echo(f"wrote {output}", err=True)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
