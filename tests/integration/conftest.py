@@ -7,12 +7,12 @@ from collections.abc import Iterator
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import text
+
 from faultmaven.app import create_app
 from faultmaven.container import Container, build_container
 from faultmaven.core.settings import Settings
 from faultmaven.db.tables import Base
-from sqlalchemy import text
-
 from tests.helpers import Api
 
 

@@ -9,9 +9,9 @@ import sys
 import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
+
 from faultmaven.app import create_app
 from faultmaven.container import Container
-
 from tests.conftest import ROOT
 from tests.helpers import assert_envelope
 
@@ -40,7 +40,6 @@ def test_health_reports_each_store(client: TestClient) -> None:
 
 def test_health_is_503_when_a_store_is_down(settings: object) -> None:
     from faultmaven.container import build_container
-
     from tests.conftest import make_settings
 
     broken = build_container(

@@ -6,11 +6,11 @@ import time
 
 import jwt
 import pytest
+from sqlalchemy import select
+
 from faultmaven.auth.models import RegisterRequest, Role
 from faultmaven.container import Container
 from faultmaven.db.tables import User as UserRow
-from sqlalchemy import select
-
 from tests.conftest import TEST_JWT_SECRET
 from tests.helpers import STRONG_PASSWORD, Api, User, assert_envelope
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
 from faultmaven.auth.models import RegisterRequest, Role
 from faultmaven.container import Container
-
 from tests.helpers import STRONG_PASSWORD, Api, User, assert_envelope
 from tests.integration.case_state import fingerprint
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from faultmaven.cases.models import MAX_MESSAGE_BYTES
 from faultmaven.container import Container
-
 from tests.helpers import Api, User, assert_envelope
 from tests.integration.case_state import fingerprint
 

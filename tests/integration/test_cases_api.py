@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from faultmaven.container import Container
-from faultmaven.db.tables import AuditEvent, Case, CaseStatusTransition
 from sqlalchemy import func, select
 
+from faultmaven.container import Container
+from faultmaven.db.tables import AuditEvent, Case, CaseStatusTransition
 from tests.helpers import Api, assert_envelope
 
 

@@ -12,8 +12,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from faultmaven.core.settings import Settings, get_settings
 
+from faultmaven.core.settings import Settings, get_settings
 from tests.conftest import ROOT, TEST_JWT_SECRET
 from tests.helpers import STRONG_PASSWORD, Api
 

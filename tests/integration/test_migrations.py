@@ -9,10 +9,11 @@ from collections.abc import Iterator
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from faultmaven.db import migrate
-from faultmaven.db.tables import Base
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
+
+from faultmaven.db import migrate
+from faultmaven.db.tables import Base
 
 
 def test_migrated_schema_matches_the_declared_tables(database_url: str) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from faultmaven.container import Container
 
+from faultmaven.container import Container
 from tests.helpers import Api, assert_envelope
 
 

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import jwt
 import pytest
 from fastapi.testclient import TestClient
+from moto import mock_aws
+
 from faultmaven.app import create_app
 from faultmaven.container import build_container
 from faultmaven.core.settings import Settings
-from moto import mock_aws
-
 from tests.conftest import make_settings
 from tests.helpers import Api, assert_envelope
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+
 from faultmaven.cases.access import Access, access_of, effective_role, require
 from faultmaven.cases.models import ParticipantRole as R
 from faultmaven.cases.models import Visibility as V

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from faultmaven.cases import confidence
-from faultmaven.cases.models import HypothesisStatus as S
 from hypothesis import given
 from hypothesis import strategies as st
+
+from faultmaven.cases import confidence
+from faultmaven.cases.models import HypothesisStatus as S
 
 likelihoods = st.floats(min_value=0, max_value=1, allow_nan=False)
 counts = st.integers(min_value=0, max_value=30)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 
 import pytest
+
 from faultmaven.cases import lifecycle
 from faultmaven.cases.models import CaseStatus as S
 from faultmaven.cases.models import SolutionStatus as Sol

@@ -7,6 +7,7 @@ import json
 import logging
 
 import pytest
+
 from faultmaven.core.context import reset_request_id, set_request_id
 from faultmaven.core.logging import REDACTED, logger, scrub_text
 

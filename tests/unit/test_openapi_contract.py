@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 from faultmaven.app import openapi_document
-
 from tests.conftest import ROOT
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from faultmaven.core.ids import looks_like_id, new_id
 from faultmaven.core.pagination import Page, PageRequest
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from faultmaven.core.settings import Environment, SettingsError, load_settings
 
 

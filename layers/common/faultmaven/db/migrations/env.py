@@ -5,8 +5,9 @@ trigger all migrate the same way."""
 from __future__ import annotations
 
 from alembic import context
-from faultmaven.db.tables import Base
 from sqlalchemy import create_engine, pool
+
+from faultmaven.db.tables import Base
 
 config = context.config
 target_metadata = Base.metadata
