@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from faultmaven.container import Container
 from tests.helpers import Api, assert_envelope
@@ -60,8 +64,8 @@ def test_heartbeat_extends_the_ttl(api: Api, container: Container) -> None:
     user = api.user()
     session = api.call("POST", "/sessions", user, json={"client_id": "c1"}).json()
     key = f"session:{session['session_id']}"
-    container.kv.expire(key, 30)
-    container.kv.expire(f"session_client:{user.user_id}:c1", 30)
+    container.kv.client.expire(key, 30)
+    container.kv.client.expire(f"session_client:{user.user_id}:c1", 30)
     beat = api.call("POST", f"/sessions/{session['session_id']}/heartbeat", user)
     assert beat.status_code == 200
     assert beat.json()["last_activity_at"] >= session["last_activity_at"]
@@ -137,3 +141,46 @@ def test_the_oldest_session_is_evicted_past_the_per_user_limit(
 def test_sessions_need_authentication(api: Api) -> None:
     assert_envelope(api.call("POST", "/sessions"), 401, "UNAUTHORIZED")
     assert_envelope(api.call("GET", "/sessions"), 401, "UNAUTHORIZED")
+
+
+def test_a_short_session_does_not_shorten_the_index_of_a_long_one(
+    api: Api, container: Container
+) -> None:
+    user = api.user()
+    long = api.call("POST", "/sessions", user, json={"timeout_minutes": 480}).json()
+    api.call("POST", "/sessions", user, json={"timeout_minutes": 60})
+    assert container.kv.ttl(f"user_sessions:{user.user_id}") > 28_000
+    assert long["session_id"] in {
+        s["session_id"] for s in api.call("GET", "/sessions", user).json()["items"]
+    }
+
+
+def test_concurrent_creates_for_one_client_share_one_session(app: FastAPI, api: Api) -> None:
+    user = api.user()
+
+    def create(_: int) -> str:
+        with TestClient(app) as client:
+            response = client.post(
+                "/api/v1/sessions", headers=user.headers, json={"client_id": "racy"}
+            )
+            assert response.status_code in (200, 201), response.text
+            return str(response.json()["session_id"])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = set(pool.map(create, range(16)))
+    assert len(ids) == 1
+    assert api.call("GET", "/sessions", user).json()["total"] == 1
+
+
+def test_refreshing_an_ended_session_does_not_bring_it_back(api: Api, container: Container) -> None:
+    from faultmaven.sessions.store import SessionStore
+
+    user = api.user()
+    created = api.call("POST", "/sessions", user, json={"client_id": "c"}).json()
+    store = SessionStore(container.kv)
+    record = store.get(created["session_id"])
+    assert record is not None
+    api.call("DELETE", f"/sessions/{created['session_id']}", user)
+    assert store.refresh(record, 3600) is False
+    assert store.get(created["session_id"]) is None
+    assert store.client_session_id(user.user_id, "c") is None

@@ -6,6 +6,13 @@ from collections.abc import Mapping
 
 import redis
 
+_SET_ADD_EXTEND = """
+redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('TTL', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+"""
+
 
 class RedisKeyValueStore:
     def __init__(self, client: redis.Redis) -> None:
@@ -35,8 +42,18 @@ class RedisKeyValueStore:
             return []
         return [None if v is None else str(v) for v in self._client.mget(keys)]
 
-    def put(self, key: str, value: str, ttl_seconds: int, *, only_if_absent: bool = False) -> bool:
-        return bool(self._client.set(key, value, ex=ttl_seconds, nx=only_if_absent))
+    def put(
+        self,
+        key: str,
+        value: str,
+        ttl_seconds: int,
+        *,
+        only_if_absent: bool = False,
+        only_if_present: bool = False,
+    ) -> bool:
+        return bool(
+            self._client.set(key, value, ex=ttl_seconds, nx=only_if_absent, xx=only_if_present)
+        )
 
     def put_many(self, values: Mapping[str, str], ttl_seconds: int) -> None:
         pipe = self._client.pipeline(transaction=True)
@@ -55,9 +72,6 @@ class RedisKeyValueStore:
     def delete(self, *keys: str) -> int:
         return int(self._client.delete(*keys)) if keys else 0
 
-    def exists(self, key: str) -> bool:
-        return bool(self._client.exists(key))
-
     def expire(self, key: str, ttl_seconds: int) -> bool:
         return bool(self._client.expire(key, ttl_seconds))
 
@@ -65,10 +79,8 @@ class RedisKeyValueStore:
         return int(self._client.ttl(key))
 
     def set_add(self, key: str, member: str, ttl_seconds: int) -> None:
-        pipe = self._client.pipeline(transaction=True)
-        pipe.sadd(key, member)
-        pipe.expire(key, ttl_seconds)
-        pipe.execute()
+        # Extend-only expiry without EXPIRE GT (Redis 7): a script keeps it atomic on 6.x.
+        self._client.eval(_SET_ADD_EXTEND, 1, key, member, ttl_seconds)
 
     def set_remove(self, key: str, *members: str) -> None:
         if members:

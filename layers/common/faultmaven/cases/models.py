@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
-from faultmaven.core.models import PatchModel, RequestModel
+from faultmaven.core.models import Metadata, PatchModel, RequestModel
 
 MAX_MESSAGE_BYTES = 100 * 1024
 MAX_TAGS = 20
@@ -103,7 +103,7 @@ def _check_tags(tags: list[str]) -> list[str]:
 
     for tag in tags:
         if not re.match(TAG_PATTERN, tag):
-            raise ValueError(f"tag {tag[:64]!r} must be 1-64 letters, digits or . _ : / -")
+            raise ValueError("each tag must be 1-64 letters, digits or . _ : / -")
     return list(dict.fromkeys(tags))  # de-duplicated, order kept
 
 
@@ -175,7 +175,7 @@ class StatusTransitionOut(BaseModel):
 class MessageCreate(RequestModel):
     content: str = Field(min_length=1, description="At most 100 KiB of UTF-8")
     type: MessageType = MessageType.USER_QUERY
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
 
     @field_validator("content")
     @classmethod
@@ -190,15 +190,6 @@ class MessageCreate(RequestModel):
         if value not in CLIENT_MESSAGE_TYPES:
             allowed = ", ".join(sorted(t.value for t in CLIENT_MESSAGE_TYPES))
             raise ValueError(f"clients may post only: {allowed}")
-        return value
-
-    @field_validator("metadata")
-    @classmethod
-    def _small_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
-        import json
-
-        if len(json.dumps(value, default=str).encode()) > 4096:
-            raise ValueError("metadata must be at most 4096 bytes as JSON")
         return value
 
 

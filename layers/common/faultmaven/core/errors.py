@@ -54,11 +54,6 @@ class AppError(Exception):
         self.headers = dict(headers or {})
 
 
-class BadRequestError(AppError):
-    status_code = 400
-    error_code = "BAD_REQUEST"
-
-
 class UnauthorizedError(AppError):
     status_code = 401
     error_code = "UNAUTHORIZED"
@@ -81,11 +76,6 @@ class NotFoundError(AppError):
 class ConflictError(AppError):
     status_code = 409
     error_code = "CONFLICT"
-
-
-class PayloadTooLargeError(AppError):
-    status_code = 413
-    error_code = "PAYLOAD_TOO_LARGE"
 
 
 class ValidationFailedError(AppError):
@@ -177,6 +167,10 @@ async def _handle_http_error(_: Request, exc: Exception) -> JSONResponse:
     except ValueError:
         default_message = "Error"
     message = exc.detail if isinstance(exc.detail, str) else default_message
+    if exc.status_code == 400:
+        # The framework raises 400 only when it cannot parse the body (e.g. JSON nested
+        # past the parser's recursion limit): the same client mistake as invalid JSON.
+        code, message = "MALFORMED_JSON", "The request body could not be parsed"
     return error_response(exc.status_code, code, message, headers=exc.headers)
 
 

@@ -44,6 +44,10 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
+class _BodyTooLargeError(Exception):
+    """Raised from `receive` once a body grows past the limit, whatever its framing."""
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
@@ -55,34 +59,47 @@ class RequestContextMiddleware:
             return
         request_id = _incoming_request_id(scope)
         token = set_request_id(request_id)
-        started = time.perf_counter()
+        began = time.perf_counter()
         status_code = 500
-        started = False
+        response_started = False
+        body_bytes = 0
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status_code, started
+            nonlocal status_code, response_started
             if message["type"] == "http.response.start":
-                started = True
+                response_started = True
                 status_code = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((REQUEST_ID_HEADER, request_id.encode("latin-1")))
                 message = {**message, "headers": headers}
             await send(message)
 
+        async def counted_receive() -> Message:
+            # Content-Length can be absent (chunked) or wrong: count what actually arrives.
+            nonlocal body_bytes
+            message = await receive()
+            if message["type"] == "http.request":
+                body_bytes += len(message.get("body", b""))
+                if body_bytes > self.max_body_bytes:
+                    raise _BodyTooLargeError
+            return message
+
+        too_large = error_response(
+            413, "PAYLOAD_TOO_LARGE", f"The request body exceeds {self.max_body_bytes} bytes"
+        )
         try:
             length = _content_length(scope)
             if length is not None and length > self.max_body_bytes:
-                response = error_response(
-                    413,
-                    "PAYLOAD_TOO_LARGE",
-                    f"The request body exceeds {self.max_body_bytes} bytes",
-                )
-                await response(scope, receive, send_with_id)
+                await too_large(scope, receive, send_with_id)
                 return
             try:
-                await self.app(scope, receive, send_with_id)
+                await self.app(scope, counted_receive, send_with_id)
+            except _BodyTooLargeError:
+                if response_started:
+                    raise
+                await too_large(scope, receive, send_with_id)
             except Exception as exc:
-                if started:
+                if response_started:
                     raise  # the status line is out; nothing sensible left to send
                 await unexpected_error_response(exc)(scope, receive, send_with_id)
         finally:
@@ -92,7 +109,7 @@ class RequestContextMiddleware:
                     "http_method": scope.get("method"),
                     "path": scope.get("path"),  # never the query string: it may hold secrets
                     "status": status_code,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round((time.perf_counter() - began) * 1000, 2),
                 },
             )
             reset_request_id(token)

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self
+import json
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
+
+MAX_METADATA_BYTES = 4096
+
+
+def _small_json(value: dict[str, Any]) -> dict[str, Any]:
+    if len(json.dumps(value, default=str).encode()) > MAX_METADATA_BYTES:
+        raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
+    return value
+
+
+# Free-form client metadata: a JSON object small enough to store beside every row.
+Metadata = Annotated[dict[str, Any], AfterValidator(_small_json)]
 
 
 def _has_nul(value: Any) -> bool:

@@ -14,9 +14,17 @@ class KeyValueStore(Protocol):
 
     def get_many(self, keys: list[str]) -> list[str | None]: ...
 
-    def put(self, key: str, value: str, ttl_seconds: int, *, only_if_absent: bool = False) -> bool:
-        """Store `value`; with `only_if_absent`, return False and store nothing if the key
-        exists."""
+    def put(
+        self,
+        key: str,
+        value: str,
+        ttl_seconds: int,
+        *,
+        only_if_absent: bool = False,
+        only_if_present: bool = False,
+    ) -> bool:
+        """Store `value` with an expiry. With `only_if_absent` (or `only_if_present`),
+        store nothing and return False when the key exists (or does not)."""
         ...
 
     def put_many(self, values: Mapping[str, str], ttl_seconds: int) -> None:
@@ -30,15 +38,16 @@ class KeyValueStore(Protocol):
 
     def delete(self, *keys: str) -> int: ...
 
-    def exists(self, key: str) -> bool: ...
-
     def expire(self, key: str, ttl_seconds: int) -> bool: ...
 
     def ttl(self, key: str) -> int:
         """Seconds left; negative when the key is missing or has no expiry."""
         ...
 
-    def set_add(self, key: str, member: str, ttl_seconds: int) -> None: ...
+    def set_add(self, key: str, member: str, ttl_seconds: int) -> None:
+        """Add to a set that then lives at least `ttl_seconds`: an expiry is extended,
+        never shortened, so a short-lived member cannot expire the longer-lived ones."""
+        ...
 
     def set_remove(self, key: str, *members: str) -> None: ...
 

@@ -6,12 +6,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
-from faultmaven.core.models import RequestModel
+from faultmaven.core.models import Metadata, RequestModel
 
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
-MAX_METADATA_BYTES = 4096
 
 
 class SessionStatus(StrEnum):
@@ -25,16 +24,7 @@ class SessionCreate(RequestModel):
         description="A stable id of the browser or device; the same client resumes its session",
     )
     timeout_minutes: int | None = Field(default=None, ge=60, le=480)
-    metadata: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("metadata")
-    @classmethod
-    def _small_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
-        import json
-
-        if len(json.dumps(value, default=str).encode()) > MAX_METADATA_BYTES:
-            raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON")
-        return value
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class SessionRecord(BaseModel):

@@ -24,6 +24,10 @@ class SessionService:
         self._max_sessions = max_sessions_per_user
 
     def create_or_resume(self, principal: Principal, request: SessionCreate) -> SessionOut:
+        if request.client_id is not None:
+            resumed = self._resume(principal.user_id, request.client_id)
+            if resumed is not None:
+                return resumed
         minutes = request.timeout_minutes or self._default_ttl_minutes
         now = utcnow()
         record = SessionRecord(
@@ -36,26 +40,34 @@ class SessionService:
             timeout_minutes=minutes,
             metadata=request.metadata,
         )
+        self._store.add(record, minutes * 60)
         if request.client_id is not None:
-            existing_id = self._store.claim_client(
+            holder = self._store.claim_client(
                 principal.user_id, request.client_id, record.session_id, minutes * 60
             )
-            if existing_id is not None:
-                existing = self._store.get(existing_id)
-                if existing is not None and existing.user_id == principal.user_id:
-                    resumed = self._touch(existing)
-                    return SessionOut(**resumed.model_dump(), session_resumed=True)
+            if holder is not None and holder != record.session_id:
+                # A concurrent request for the same client won: hand back its session.
+                winner = self._store.get(holder)
+                if winner is not None and winner.user_id == principal.user_id:
+                    self._store.delete(record)
+                    touched = self._touch(winner)
+                    if touched is not None:
+                        return SessionOut(**touched.model_dump(), session_resumed=True)
                 # The pointer outlived its session: take it over.
-        self._evict_oldest(principal.user_id)
-        self._store.save(record, minutes * 60)
+                self._store.point_client(
+                    principal.user_id, request.client_id, record.session_id, minutes * 60
+                )
+        self._evict_oldest(principal.user_id, keep=record.session_id)
         return SessionOut(**record.model_dump(), session_resumed=False)
 
     def get(self, principal: Principal, session_id: str) -> SessionOut:
         return SessionOut(**self._owned(principal, session_id).model_dump())
 
     def heartbeat(self, principal: Principal, session_id: str) -> SessionOut:
-        record = self._touch(self._owned(principal, session_id))
-        return SessionOut(**record.model_dump())
+        touched = self._touch(self._owned(principal, session_id))
+        if touched is None:  # ended between the read and the write
+            raise NotFoundError("Session not found", error_code="SESSION_NOT_FOUND")
+        return SessionOut(**touched.model_dump())
 
     def end(self, principal: Principal, session_id: str) -> None:
         self._store.delete(self._owned(principal, session_id))
@@ -74,11 +86,20 @@ class SessionService:
             self._store.forget(user_id, *expired)
         return [r for r in records if r is not None]
 
-    def _evict_oldest(self, user_id: str) -> None:
-        live = self._live_sessions(user_id)
-        surplus = len(live) - self._max_sessions + 1
+    def _resume(self, user_id: str, client_id: str) -> SessionOut | None:
+        session_id = self._store.client_session_id(user_id, client_id)
+        existing = self._store.get(session_id) if session_id else None
+        if existing is None or existing.user_id != user_id:
+            return None
+        touched = self._touch(existing)
+        return None if touched is None else SessionOut(**touched.model_dump(), session_resumed=True)
+
+    def _evict_oldest(self, user_id: str, *, keep: str) -> None:
+        """End the least recently active sessions beyond the per-user limit."""
+        others = [r for r in self._live_sessions(user_id) if r.session_id != keep]
+        surplus = len(others) + 1 - self._max_sessions
         if surplus > 0:
-            for record in sorted(live, key=lambda r: r.last_activity_at)[:surplus]:
+            for record in sorted(others, key=lambda r: r.last_activity_at)[:surplus]:
                 self._store.delete(record)
 
     def _owned(self, principal: Principal, session_id: str) -> SessionRecord:
@@ -87,7 +108,8 @@ class SessionService:
             raise NotFoundError("Session not found", error_code="SESSION_NOT_FOUND")
         return record
 
-    def _touch(self, record: SessionRecord) -> SessionRecord:
+    def _touch(self, record: SessionRecord) -> SessionRecord | None:
+        """Record activity and restart the TTL; None when the session is already gone."""
         now = utcnow()
         touched = record.model_copy(
             update={
@@ -95,5 +117,4 @@ class SessionService:
                 "expires_at": now + timedelta(minutes=record.timeout_minutes),
             }
         )
-        self._store.save(touched, record.timeout_minutes * 60)
-        return touched
+        return touched if self._store.refresh(touched, record.timeout_minutes * 60) else None

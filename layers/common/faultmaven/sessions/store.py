@@ -35,24 +35,38 @@ class SessionStore:
         raws = self._kv.get_many([session_key(s) for s in session_ids])
         return [None if raw is None else SessionRecord.model_validate_json(raw) for raw in raws]
 
+    def client_session_id(self, user_id: str, client_id: str) -> str | None:
+        return self._kv.get(client_key(user_id, client_id))
+
+    def add(self, record: SessionRecord, ttl: int) -> None:
+        """Store a new session and index it under its user."""
+        self._kv.put(session_key(record.session_id), record.model_dump_json(), ttl)
+        self._kv.set_add(user_index_key(record.user_id), record.session_id, ttl)
+
     def claim_client(self, user_id: str, client_id: str, session_id: str, ttl: int) -> str | None:
-        """Point the client at `session_id` unless it already has a session; return the
-        existing session id when it has one."""
+        """Point the client at `session_id` unless another session holds it; return that
+        other session's id when one does."""
         key = client_key(user_id, client_id)
         if self._kv.put(key, session_id, ttl, only_if_absent=True):
             return None
         return self._kv.get(key)
 
-    def client_session_id(self, user_id: str, client_id: str) -> str | None:
-        return self._kv.get(client_key(user_id, client_id))
+    def point_client(self, user_id: str, client_id: str, session_id: str, ttl: int) -> None:
+        self._kv.put(client_key(user_id, client_id), session_id, ttl)
 
-    def save(self, record: SessionRecord, ttl: int) -> None:
-        values = {session_key(record.session_id): record.model_dump_json()}
+    def refresh(self, record: SessionRecord, ttl: int) -> bool:
+        """Rewrite a session with a new expiry, only while it still exists: a heartbeat
+        racing a delete must not bring the session back. False when it is gone."""
+        if not self._kv.put(
+            session_key(record.session_id), record.model_dump_json(), ttl, only_if_present=True
+        ):
+            return False
         if record.client_id is not None:
-            values[client_key(record.user_id, record.client_id)] = record.session_id
-        self._kv.put_many(values, ttl)
-        # The index lives as long as the longest possible session.
+            key = client_key(record.user_id, record.client_id)
+            if self._kv.get(key) == record.session_id:
+                self._kv.expire(key, ttl)
         self._kv.set_add(user_index_key(record.user_id), record.session_id, ttl)
+        return True
 
     def user_session_ids(self, user_id: str) -> set[str]:
         return self._kv.set_members(user_index_key(user_id))
@@ -63,7 +77,7 @@ class SessionStore:
     def delete(self, record: SessionRecord) -> None:
         keys = [session_key(record.session_id)]
         if record.client_id is not None and (
-            self._kv.get(client_key(record.user_id, record.client_id)) == record.session_id
+            self.client_session_id(record.user_id, record.client_id) == record.session_id
         ):
             keys.append(client_key(record.user_id, record.client_id))
         self._kv.delete(*keys)
