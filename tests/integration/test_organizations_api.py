@@ -170,3 +170,68 @@ def test_bad_organization_input(api: Api) -> None:
         ),
         422,
     )
+
+
+def test_only_owners_touch_ownership(api: Api) -> None:
+    alice, bob, carol = api.user(), api.user(), api.user()
+    org_id = org_with(api, alice, bob, carol)
+    made_admin = api.call(
+        "POST",
+        f"/organizations/{org_id}/members",
+        alice,
+        json={"user_id": bob.user_id, "role": "admin"},
+    )
+    assert made_admin.status_code == 200  # an existing member: a role change, not a creation
+    # An admin can neither demote nor remove an owner, nor make anyone an owner.
+    for body in (
+        {"user_id": alice.user_id, "role": "member"},
+        {"user_id": carol.user_id, "role": "owner"},
+    ):
+        assert_envelope(
+            api.call("POST", f"/organizations/{org_id}/members", bob, json=body), 403, "OWNERS_ONLY"
+        )
+    assert_envelope(
+        api.call("DELETE", f"/organizations/{org_id}/members/{alice.user_id}", bob),
+        403,
+        "OWNERS_ONLY",
+    )
+    # The only owner cannot hand the organization to nobody.
+    assert_envelope(
+        api.call(
+            "POST",
+            f"/organizations/{org_id}/members",
+            alice,
+            json={"user_id": alice.user_id, "role": "member"},
+        ),
+        409,
+        "LAST_OWNER",
+    )
+    # With a second owner, the first may step down.
+    api.call(
+        "POST",
+        f"/organizations/{org_id}/members",
+        alice,
+        json={"user_id": carol.user_id, "role": "owner"},
+    )
+    stepped_down = api.call(
+        "POST",
+        f"/organizations/{org_id}/members",
+        alice,
+        json={"user_id": alice.user_id, "role": "member"},
+    )
+    assert stepped_down.status_code == 200
+    roles = {
+        m["user_id"]: m["role"]
+        for m in api.call("GET", f"/organizations/{org_id}/members", carol).json()["items"]
+    }
+    assert roles == {alice.user_id: "member", bob.user_id: "admin", carol.user_id: "owner"}
+
+
+def test_a_member_may_leave(api: Api) -> None:
+    owner, member = api.user(), api.user()
+    org_id = org_with(api, owner, member)
+    assert (
+        api.call("DELETE", f"/organizations/{org_id}/members/{member.user_id}", member).status_code
+        == 204
+    )
+    assert_envelope(api.call("GET", f"/organizations/{org_id}", member), 404)

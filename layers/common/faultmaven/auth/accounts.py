@@ -71,20 +71,26 @@ class Accounts:
         logger.info("user registered", extra={"user_id": result.user_id})
         return result
 
-    def create_admin(self, request: RegisterRequest) -> UserOut:
-        """Bootstrap an administrator, or promote the existing account with that email."""
+    def promote_to_admin(self, email: str) -> UserOut | None:
+        """Make the live account with this email an administrator; None when there is
+        none. Takes effect at the user's next login (existing tokens carry fewer roles,
+        never more)."""
         with self._db.session() as session:
-            user = store.find_by_login(session, str(request.email))
-            if user is not None:
-                if Role.ADMIN.value not in user.roles:
-                    user.roles = [*user.roles, Role.ADMIN.value]
-                    user.updated_at = utcnow()
-                    audit.record(
-                        session,
-                        actor_id=None,
-                        action="user.promoted_admin",
-                        object_type="user",
-                        object_id=user.user_id,
-                    )
-                return UserOut.model_validate(user)
+            user = store.find_by_login(session, email, for_update=True)
+            if user is None or "@" not in email:
+                return None
+            if Role.ADMIN.value not in user.roles:
+                user.roles = sorted({*user.roles, Role.ADMIN.value})
+                user.updated_at = utcnow()
+                audit.record(
+                    session,
+                    actor_id=None,
+                    action="user.promoted_admin",
+                    object_type="user",
+                    object_id=user.user_id,
+                )
+            return UserOut.model_validate(user)
+
+    def create_admin(self, request: RegisterRequest) -> UserOut:
+        """A new account with the admin role (the password passes the usual checks)."""
         return self.register(request, roles=(Role.USER, Role.ADMIN))

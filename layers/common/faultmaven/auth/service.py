@@ -16,7 +16,7 @@ from faultmaven.auth.models import (
     UserOut,
 )
 from faultmaven.auth.passwords import Passwords
-from faultmaven.auth.throttle import LoginThrottle
+from faultmaven.auth.throttle import LoginThrottle, account_key
 from faultmaven.auth.tokens import TokenClaims, Tokens, TokenType
 from faultmaven.core.clock import utcnow
 from faultmaven.core.errors import ConflictError, ForbiddenError, NotFoundError, UnauthorizedError
@@ -40,15 +40,18 @@ class AuthService:
         return self.accounts.register(request)
 
     def login(self, request: LoginRequest, client_address: str | None = None) -> TokenPair:
-        self._throttle.check(request.identifier, client_address)
         with self._db.session() as session:
-            user = store.find_by_login(session, request.identifier)
+            # The row stays locked until the tokens are issued, so a concurrent
+            # deactivation either happens first (and is seen) or revokes these tokens.
+            user = store.find_by_login(session, request.identifier, for_update=True)
+            account = account_key(user.user_id if user else None, request.identifier)
+            self._throttle.check(account, client_address)
             # Always verify, against a decoy hash when there is no such user.
             valid = self._passwords.verify(
                 user.password_hash if user is not None else None, request.password
             )
             if user is None or not valid or not user.is_active:
-                self._throttle.failed(request.identifier, client_address)
+                self._throttle.failed(account, client_address)
                 logger.info("login rejected")
                 raise UnauthorizedError(INVALID_CREDENTIALS, error_code="INVALID_CREDENTIALS")
             if self._passwords.needs_rehash(user.password_hash):
@@ -62,7 +65,7 @@ class AuthService:
                 object_id=user.user_id,
             )
             pair = self._issue_pair(user.user_id, tuple(user.roles))
-        self._throttle.succeeded(request.identifier)
+        self._throttle.succeeded(account)
         logger.info("user logged in", extra={"user_id": user.user_id})
         return pair
 
@@ -71,13 +74,12 @@ class AuthService:
         refresh token is refused."""
         claims = self._tokens.decode(refresh_token, TokenType.REFRESH)
         with self._db.session() as session:
-            user = store.live_user(session, claims.subject)
+            user = store.live_user(session, claims.subject, for_update=True)
             if user is None or not user.is_active:
                 raise UnauthorizedError("The token is not valid", error_code="INVALID_TOKEN")
-            roles = tuple(user.roles)
-        if not self._tokens.revoke(claims):
-            raise UnauthorizedError("The token has been revoked", error_code="TOKEN_REVOKED")
-        return self._issue_pair(claims.subject, roles)
+            if not self._tokens.revoke(claims):
+                raise UnauthorizedError("The token has been revoked", error_code="TOKEN_REVOKED")
+            return self._issue_pair(claims.subject, tuple(user.roles))
 
     def logout(self, principal: Principal, refresh_token: str | None) -> None:
         self._tokens.revoke(
@@ -97,9 +99,6 @@ class AuthService:
                 return  # already expired or revoked: nothing left to revoke
             if claims.subject == principal.user_id:
                 self._tokens.revoke(claims)
-
-    def authenticate(self, access_token: str) -> Principal:
-        return self._tokens.principal(access_token)
 
     # -- administration ----------------------------------------------------------------
     def list_users(
@@ -123,7 +122,7 @@ class AuthService:
                 "Administrators cannot deactivate or demote themselves", error_code="SELF_LOCKOUT"
             )
         with self._db.session() as session:
-            user = store.live_user(session, user_id)
+            user = store.live_user(session, user_id, for_update=True)
             if user is None:
                 raise NotFoundError("User not found", error_code="USER_NOT_FOUND")
             if "roles" in changes:
@@ -139,9 +138,9 @@ class AuthService:
                 object_id=user_id,
                 details={"roles": user.roles, "is_active": user.is_active},
             )
-            result = UserOut.model_validate(user)
-        self._tokens.revoke_all(user_id)
-        return result
+            # Revoked before commit: if Redis fails, the change is rolled back with it.
+            self._tokens.revoke_all(user_id)
+            return UserOut.model_validate(user)
 
     def delete_user(self, principal: Principal, user_id: str) -> None:
         """Soft delete: the row stays for the audit trail, the email and username are free
@@ -152,7 +151,7 @@ class AuthService:
                 "Administrators cannot delete themselves", error_code="SELF_LOCKOUT"
             )
         with self._db.session() as session:
-            user = store.live_user(session, user_id)
+            user = store.live_user(session, user_id, for_update=True)
             if user is None:
                 raise NotFoundError("User not found", error_code="USER_NOT_FOUND")
             user.deleted_at = user.updated_at = utcnow()
@@ -164,7 +163,7 @@ class AuthService:
                 object_type="user",
                 object_id=user_id,
             )
-        self._tokens.revoke_all(user_id)
+            self._tokens.revoke_all(user_id)
 
     def me(self, principal: Principal) -> UserOut:
         with self._db.session() as session:

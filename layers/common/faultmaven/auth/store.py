@@ -10,16 +10,20 @@ from faultmaven.db.queries import LIKE_ESCAPE, contains_pattern
 from faultmaven.db.tables import User
 
 
-def live_user(session: Session, user_id: str) -> User | None:
-    """The user unless soft-deleted."""
-    user = session.get(User, user_id) if looks_like_id(user_id, "usr") else None
+def live_user(session: Session, user_id: str, *, for_update: bool = False) -> User | None:
+    """The user unless soft-deleted; `for_update` locks the row until the transaction ends."""
+    if not looks_like_id(user_id, "usr"):
+        return None
+    user = session.get(User, user_id, with_for_update=for_update)
     return user if user is not None and user.deleted_at is None else None
 
 
-def find_by_login(session: Session, identifier: str) -> User | None:
+def find_by_login(session: Session, identifier: str, *, for_update: bool = False) -> User | None:
     """By email or username, case-insensitively, ignoring soft-deleted accounts."""
     column = User.email if "@" in identifier else User.username
     query = select(User).where(func.lower(column) == identifier.lower(), User.deleted_at.is_(None))
+    if for_update:
+        query = query.with_for_update()
     return session.scalars(query).first()
 
 

@@ -55,7 +55,7 @@ from faultmaven.db.tables import (
     Team,
 )
 from faultmaven.organizations.models import Scopes
-from faultmaven.organizations.service import scopes_in
+from faultmaven.organizations.store import scopes_in
 
 Out = TypeVar("Out", bound=BaseModel)
 

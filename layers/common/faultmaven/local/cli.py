@@ -134,9 +134,10 @@ def admin_create(
     username: Annotated[str, typer.Option(help="the administrator's username")],
     display_name: Annotated[str | None, typer.Option(help="shown in the UI")] = None,
 ) -> None:
-    """Create the first administrator (or promote the account with EMAIL).
+    """Create the first administrator, or promote the existing account with EMAIL.
 
-    The password is read from FAULTMAVEN_ADMIN_PASSWORD, or asked for without echo.
+    For a new account the password is read from FAULTMAVEN_ADMIN_PASSWORD, or asked for
+    without echo, and must pass the same strength check as registration.
     """
     from pydantic import ValidationError
 
@@ -147,27 +148,28 @@ def admin_create(
     from faultmaven.core.errors import AppError
     from faultmaven.db.migrate import upgrade
 
-    password = os.environ.get("FAULTMAVEN_ADMIN_PASSWORD") or typer.prompt(
-        "Password", hide_input=True, confirmation_prompt=True
-    )
-    try:
-        request = RegisterRequest(
-            email=email, username=username, password=password, display_name=display_name
-        )
-    except ValidationError as exc:
-        for error in exc.errors():
-            field = ".".join(str(p) for p in error["loc"])
-            typer.secho(f"{field}: {error['msg']}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
     with _database_only(_settings()) as settings:
         upgrade(settings.sqlalchemy_url)
         database = Database.from_settings(settings)
+        accounts = Accounts(
+            database,
+            Passwords(settings.password_hash_time_cost, settings.password_hash_memory_kib),
+        )
         try:
-            accounts = Accounts(
-                database,
-                Passwords(settings.password_hash_time_cost, settings.password_hash_memory_kib),
-            )
-            user = accounts.create_admin(request)
+            user = accounts.promote_to_admin(email)
+            if user is None:
+                password = os.environ.get("FAULTMAVEN_ADMIN_PASSWORD") or typer.prompt(
+                    "Password", hide_input=True, confirmation_prompt=True
+                )
+                request = RegisterRequest(
+                    email=email, username=username, password=password, display_name=display_name
+                )
+                user = accounts.create_admin(request)
+        except ValidationError as exc:
+            for error in exc.errors():
+                field = ".".join(str(p) for p in error["loc"])
+                typer.secho(f"{field}: {error['msg']}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2) from None
         except AppError as exc:
             typer.secho(f"{exc.error_code}: {exc.message}", fg=typer.colors.RED, err=True)
             raise typer.Exit(1) from None

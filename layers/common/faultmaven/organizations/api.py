@@ -15,6 +15,7 @@ from faultmaven.organizations.models import (
     OrganizationCreate,
     OrganizationOut,
     TeamCreate,
+    TeamMemberAdd,
     TeamOut,
 )
 
@@ -46,10 +47,17 @@ def get_organization(
 @router.post(
     "/organizations/{org_id}/members", status_code=status.HTTP_201_CREATED, response_model=MemberOut
 )
-def add_member(
-    org_id: str, body: MemberAdd, principal: PrincipalDep, container: ContainerDep
+def set_member(
+    org_id: str,
+    body: MemberAdd,
+    principal: PrincipalDep,
+    container: ContainerDep,
+    response: Response,
 ) -> MemberOut:
-    return container.organizations.add_member(principal, org_id, body)
+    member, created = container.organizations.set_member(principal, org_id, body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return member
 
 
 @router.get("/organizations/{org_id}/members", response_model=Page[MemberOut])
@@ -87,7 +95,7 @@ def list_teams(
     "/teams/{team_id}/members", status_code=status.HTTP_201_CREATED, response_model=MemberOut
 )
 def add_team_member(
-    team_id: str, body: MemberAdd, principal: PrincipalDep, container: ContainerDep
+    team_id: str, body: TeamMemberAdd, principal: PrincipalDep, container: ContainerDep
 ) -> MemberOut:
     return container.organizations.add_team_member(principal, team_id, body.user_id)
 

@@ -49,6 +49,10 @@ class MemberAdd(RequestModel):
     role: OrgRole = OrgRole.MEMBER
 
 
+class TeamMemberAdd(RequestModel):
+    user_id: str = Field(min_length=1, max_length=40)
+
+
 class MemberOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
