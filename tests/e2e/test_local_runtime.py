@@ -110,6 +110,10 @@ def test_cli_bootstraps_an_admin_who_sees_every_case(runtime: Runtime) -> None:
     assert "roles=user,admin" in created.stdout
     admin = login(api, "root")
     assert api.call("GET", f"/cases/{case_id}", admin).json()["my_role"] == "owner"
+    # Promoting an existing account asks for no password (none is set here, stdin is closed).
+    promoted = runtime.cli("admin", "create", "--email", "carol@example.com", "--username", "carol")
+    assert promoted.returncode == 0, promoted.stderr
+    assert "roles=admin,user" in promoted.stdout
     upgraded = runtime.cli("db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
 

@@ -326,3 +326,14 @@ def test_a_successful_login_resets_the_account_counter(api: Api) -> None:
             "POST", "/auth/login", json={"username": "forgetful", "password": "guess-guess"}
         )
         assert bad.status_code == 401
+
+
+def test_email_and_username_share_one_failure_budget(api: Api) -> None:
+    user = api.user("shared")
+    for i in range(10):
+        identifier = {"username": "shared"} if i % 2 else {"email": user.email}
+        api.call("POST", "/auth/login", json={**identifier, "password": "guess-guess"})
+    blocked = api.call(
+        "POST", "/auth/login", json={"email": user.email, "password": STRONG_PASSWORD}
+    )
+    assert_envelope(blocked, 429, "RATE_LIMITED")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from faultmaven.container import Container
@@ -311,7 +315,10 @@ def test_participants_can_be_added_changed_listed_and_removed(api: Api) -> None:
     owner, bob = api.user(), api.user()
     case_id = api.case(owner)["case_id"]
     added = api.call(
-        "POST", f"/cases/{case_id}/participants", owner, json={"email": bob.email, "role": "viewer"}
+        "POST",
+        f"/cases/{case_id}/participants",
+        owner,
+        json={"user_id": bob.user_id, "role": "viewer"},
     )
     assert added.status_code == 201
     assert added.json()["user_id"] == bob.user_id
@@ -462,3 +469,109 @@ def test_every_change_lands_in_the_audit_trail(api: Api, container: Container) -
             select(AuditEvent.request_id).where(AuditEvent.case_id == case_id)
         ).all()
         assert all(request_ids)
+
+
+def test_participants_are_named_by_id_only(api: Api) -> None:
+    owner, bob = api.user(), api.user()
+    case_id = api.case(owner)["case_id"]
+    by_email = api.call(
+        "POST", f"/cases/{case_id}/participants", owner, json={"email": bob.email, "role": "viewer"}
+    )
+    assert_envelope(by_email, 422, "VALIDATION_FAILED")
+
+
+def test_deactivated_users_cannot_be_added(api: Api, container: Container) -> None:
+    from faultmaven.db.tables import User as UserRow
+
+    owner, gone = api.user(), api.user()
+    with container.database.session() as session:
+        session.get(UserRow, gone.user_id).is_active = False  # type: ignore[union-attr]
+    case_id = api.case(owner)["case_id"]
+    response = api.call(
+        "POST",
+        f"/cases/{case_id}/participants",
+        owner,
+        json={"user_id": gone.user_id, "role": "viewer"},
+    )
+    assert_envelope(response, 404, "USER_NOT_FOUND")
+
+
+def test_archived_content_is_final_but_sharing_can_be_narrowed(api: Api) -> None:
+    owner = api.user()
+    org = api.call("POST", "/organizations", owner, json={"name": "Acme"}).json()
+    case_id = api.case(owner, visibility="organization", org_id=org["org_id"])["case_id"]
+    api.call("POST", f"/cases/{case_id}/status", owner, json={"status": "archived"})
+    assert_envelope(
+        api.call("PATCH", f"/cases/{case_id}", owner, json={"title": "rewritten"}),
+        409,
+        "CASE_CLOSED",
+    )
+    narrowed = api.call("PATCH", f"/cases/{case_id}", owner, json={"visibility": "private"})
+    assert narrowed.status_code == 200
+    assert narrowed.json()["visibility"] == "private"
+
+
+def test_an_owner_who_left_the_team_can_still_unshare(api: Api) -> None:
+    owner, admin = api.user(), api.user()
+    org = api.call("POST", "/organizations", owner, json={"name": "Acme"}).json()
+    api.call(
+        "POST",
+        f"/organizations/{org['org_id']}/members",
+        owner,
+        json={"user_id": admin.user_id, "role": "owner"},
+    )
+    team = api.call(
+        "POST", f"/organizations/{org['org_id']}/teams", owner, json={"name": "SRE"}
+    ).json()
+    api.call("POST", f"/teams/{team['team_id']}/members", owner, json={"user_id": owner.user_id})
+    case_id = api.case(owner, visibility="team", team_id=team["team_id"])["case_id"]
+    assert (
+        api.call("DELETE", f"/teams/{team['team_id']}/members/{owner.user_id}", admin).status_code
+        == 204
+    )
+    unshared = api.call("PATCH", f"/cases/{case_id}", owner, json={"visibility": "private"})
+    assert unshared.status_code == 200, unshared.text
+    # Re-sharing with a team they no longer belong to is refused.
+    assert_envelope(api.call("PATCH", f"/cases/{case_id}", owner, json={"visibility": "team"}), 422)
+
+
+def test_concurrent_evidence_appends_are_all_kept(app: FastAPI, api: Api) -> None:
+    owner = api.user()
+    case_id = api.case(owner)["case_id"]
+    h = api.call(
+        "POST",
+        f"/cases/{case_id}/hypotheses",
+        owner,
+        json={"statement": "pool", "initial_likelihood": 0.1},
+    ).json()
+    path = f"/api/v1/cases/{case_id}/hypotheses/{h['hypothesis_id']}"
+
+    def append(i: int) -> int:
+        with TestClient(app) as client:
+            return client.patch(
+                path, headers=owner.headers, json={"add_supporting_evidence": [f"e{i}"]}
+            ).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert set(pool.map(append, range(6))) == {200}
+    final = api.call("GET", f"/cases/{case_id}/hypotheses/{h['hypothesis_id']}", owner).json()
+    assert sorted(final["supporting_evidence"]) == [f"e{i}" for i in range(6)]
+    assert final["likelihood"] == 1.0  # 0.1 + 6 × 0.15, clamped
+
+
+def test_concurrent_solution_moves_cannot_both_win(app: FastAPI, api: Api) -> None:
+    owner = api.user()
+    case_id = api.case(owner)["case_id"]
+    s = api.call(
+        "POST", f"/cases/{case_id}/solutions", owner, json={"title": "x", "category": "fix"}
+    ).json()
+    path = f"/api/v1/cases/{case_id}/solutions/{s['solution_id']}"
+    api.call("PATCH", path.removeprefix("/api/v1"), owner, json={"status": "applying"})
+
+    def move(target: str) -> int:
+        with TestClient(app) as client:
+            return client.patch(path, headers=owner.headers, json={"status": target}).status_code
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = sorted(pool.map(move, ["applied", "failed"]))
+    assert outcomes == [200, 409]

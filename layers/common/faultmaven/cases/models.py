@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from faultmaven.core.models import Metadata, PatchModel, RequestModel
 
@@ -293,17 +293,11 @@ class SolutionOut(BaseModel):
 
 
 class ParticipantAdd(RequestModel):
-    """Name the user by id, or by email when sharing from the dashboard."""
+    """By user id, never by email: answering "no such user" for an address would let
+    anyone probe which addresses have accounts."""
 
-    user_id: str | None = Field(default=None, max_length=40)
-    email: EmailStr | None = None
+    user_id: str = Field(min_length=1, max_length=40)
     role: ParticipantRole
-
-    @model_validator(mode="after")
-    def _one_user(self) -> Self:
-        if (self.user_id is None) == (self.email is None):
-            raise ValueError("give exactly one of user_id or email")
-        return self
 
 
 class ParticipantOut(BaseModel):

@@ -110,16 +110,24 @@ class CaseService:
         needed = Access.MANAGE if placement else Access.WRITE
         with self._db.session() as session:
             case, role = self._authorize(session, principal, case_id, needed, for_update=True)
+            if changes.keys() - placement and CaseStatus(case.status) in lifecycle.CLOSED:
+                # Sharing can still be narrowed on an archived case; its content is final.
+                raise ConflictError("The case is archived and read-only", error_code="CASE_CLOSED")
             if placement:
                 visibility = body.visibility or Visibility(case.visibility)
-                team_id, org_id = self._placement(
-                    session,
-                    principal,
-                    visibility,
-                    changes.get("team_id", case.team_id),
-                    changes.get("org_id", case.org_id),
-                )
-                case.visibility, case.team_id, case.org_id = visibility.value, team_id, org_id
+                if visibility is Visibility.PRIVATE and not {"team_id", "org_id"} & changes.keys():
+                    # Making a case private never needs group membership: an owner who has
+                    # left the team must still be able to stop sharing with it.
+                    case.visibility = visibility.value
+                else:
+                    case.visibility = visibility.value
+                    case.team_id, case.org_id = self._placement(
+                        session,
+                        principal,
+                        visibility,
+                        changes.get("team_id", case.team_id),
+                        changes.get("org_id", case.org_id),
+                    )
             for name in ("title", "description", "tags"):
                 if name in changes:
                     setattr(case, name, changes[name])
@@ -296,7 +304,9 @@ class CaseService:
     ) -> HypothesisOut:
         with self._db.session() as session:
             self._open_case(session, principal, case_id)
-            hypothesis = self._child(session, Hypothesis, case_id, hypothesis_id, "HYPOTHESIS")
+            hypothesis = self._child(
+                session, Hypothesis, case_id, hypothesis_id, "HYPOTHESIS", for_update=True
+            )
             changes = body.model_dump(exclude_unset=True)
             for name in ("statement", "rationale", "turns_without_progress"):
                 if name in changes:
@@ -392,7 +402,9 @@ class CaseService:
     ) -> SolutionOut:
         with self._db.session() as session:
             self._open_case(session, principal, case_id)
-            solution = self._child(session, Solution, case_id, solution_id, "SOLUTION")
+            solution = self._child(
+                session, Solution, case_id, solution_id, "SOLUTION", for_update=True
+            )
             changes = body.model_dump(exclude_unset=True)
             if body.status is not None and body.status.value != solution.status:
                 current = SolutionStatus(solution.status)
@@ -438,13 +450,8 @@ class CaseService:
         """Add or change a participant; the flag says whether they were new."""
         with self._db.session() as session:
             case, _ = self._authorize(session, principal, case_id, Access.MANAGE)
-            if body.user_id is not None:
-                user = (
-                    users.live_user(session, body.user_id) if looks_like_id(body.user_id) else None
-                )
-            else:
-                user = users.find_by_login(session, str(body.email))
-            if user is None:
+            user = users.live_user(session, body.user_id)
+            if user is None or not user.is_active:
                 raise NotFoundError("User not found", error_code="USER_NOT_FOUND")
             if user.user_id == case.owner_id:
                 raise ConflictError(
@@ -534,9 +541,10 @@ class CaseService:
         needed: Access,
         *,
         for_update: bool = False,
+        lock: str | None = None,
     ) -> tuple[Case, ParticipantRole]:
         case = (
-            store.live_case(session, case_id, for_update=for_update)
+            store.live_case(session, case_id, lock="update" if for_update else lock)
             if looks_like_id(case_id, "case")
             else None
         )
@@ -556,8 +564,9 @@ class CaseService:
         return case, role
 
     def _open_case(self, session: Session, principal: Principal, case_id: str) -> Case:
-        """A case the caller may write to and that still accepts new content."""
-        case, _ = self._authorize(session, principal, case_id, Access.WRITE)
+        """A case the caller may write to and that still accepts new content. Share-locked
+        until the transaction ends, so it cannot be archived halfway through a write."""
+        case, _ = self._authorize(session, principal, case_id, Access.WRITE, lock="share")
         if CaseStatus(case.status) in lifecycle.CLOSED:
             raise ConflictError("The case is archived and read-only", error_code="CASE_CLOSED")
         return case
@@ -607,8 +616,22 @@ class CaseService:
         return team_id, org_id
 
     @staticmethod
-    def _child(session: Session, model: type[Any], case_id: str, child_id: str, kind: str) -> Any:
-        row = session.get(model, child_id) if looks_like_id(child_id) else None
+    def _child(
+        session: Session,
+        model: type[Any],
+        case_id: str,
+        child_id: str,
+        kind: str,
+        *,
+        for_update: bool = False,
+    ) -> Any:
+        """A hypothesis or solution of this case; `for_update` locks it, so concurrent
+        edits (two evidence appends, two status moves) apply one after the other."""
+        row = (
+            session.get(model, child_id, with_for_update=for_update)
+            if looks_like_id(child_id)
+            else None
+        )
         if row is None or row.case_id != case_id:
             raise NotFoundError(f"{kind.title()} not found", error_code=f"{kind}_NOT_FOUND")
         return row

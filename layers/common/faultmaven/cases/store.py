@@ -31,10 +31,11 @@ SORTABLE: dict[str, Any] = {
 }
 
 
-def live_case(session: Session, case_id: str, *, for_update: bool = False) -> Case | None:
+def live_case(session: Session, case_id: str, *, lock: str | None = None) -> Case | None:
+    """The case unless soft-deleted; `lock` is "update" (exclusive) or "share"."""
     query = select(Case).where(Case.case_id == case_id, Case.deleted_at.is_(None))
-    if for_update:
-        query = query.with_for_update()
+    if lock is not None:
+        query = query.with_for_update(read=lock == "share")
     return session.scalars(query).first()
 
 
