@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from faultmaven.core.clock import utcnow
 from faultmaven.core.context import current_request_id
 from faultmaven.core.ids import new_id
+from faultmaven.db.queries import page_of
 from faultmaven.db.tables import AuditEvent
 
 
@@ -39,12 +40,13 @@ def record(
     return event
 
 
-def events_for_case(session: Session, case_id: str, *, limit: int, offset: int) -> list[AuditEvent]:
+def events_for_case(
+    session: Session, case_id: str, *, limit: int, offset: int
+) -> tuple[list[AuditEvent], int]:
+    """A page of a case's trail, oldest first, and its total."""
     query = (
         select(AuditEvent)
         .where(AuditEvent.case_id == case_id)
         .order_by(AuditEvent.created_at, AuditEvent.event_id)
-        .limit(limit)
-        .offset(offset)
     )
-    return list(session.scalars(query))
+    return page_of(session, query, limit=limit, offset=offset)

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from faultmaven.core.ids import looks_like_id
-from faultmaven.db.queries import LIKE_ESCAPE, contains_pattern
+from faultmaven.db.queries import LIKE_ESCAPE, contains_pattern, page_of
 from faultmaven.db.tables import User
 
 
@@ -39,11 +39,9 @@ def search(
             | User.username.ilike(pattern, escape=LIKE_ESCAPE)
             | User.display_name.ilike(pattern, escape=LIKE_ESCAPE)
         )
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    users = session.scalars(
-        query.order_by(User.created_at, User.user_id).limit(limit).offset(offset)
+    return page_of(
+        session, query.order_by(User.created_at, User.user_id), limit=limit, offset=offset
     )
-    return list(users), total
 
 
 def taken_fields(session: Session, email: str, username: str) -> list[str]:

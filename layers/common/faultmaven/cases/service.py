@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from faultmaven.adapters.postgres import Database
@@ -42,9 +41,8 @@ from faultmaven.core.clock import utcnow
 from faultmaven.core.errors import ConflictError, NotFoundError, ValidationFailedError
 from faultmaven.core.ids import looks_like_id, new_id
 from faultmaven.core.pagination import Page, PageRequest
-from faultmaven.db.queries import LIKE_ESCAPE, contains_pattern
+from faultmaven.db.queries import LIKE_ESCAPE, contains_pattern, count_rows
 from faultmaven.db.tables import (
-    AuditEvent,
     Case,
     CaseMessage,
     CaseParticipant,
@@ -179,7 +177,7 @@ class CaseService:
                 query = query.where(Case.priority == priority.value)
             if text:
                 query = query.where(Case.title.ilike(contains_pattern(text), escape=LIKE_ESCAPE))
-            total = store.count(session, query)
+            total = count_rows(session, query)
             column = store.SORTABLE[sort.lstrip("-")]
             ordered = query.order_by(
                 column.desc() if sort.startswith("-") else column.asc(), Case.case_id
@@ -508,12 +506,8 @@ class CaseService:
     ) -> Page[ParticipantOut]:
         with self._db.session() as session:
             self._authorize(session, principal, case_id, Access.READ)
-            query = select(CaseParticipant).where(CaseParticipant.case_id == case_id)
-            total = store.count(session, query)
-            rows = session.scalars(
-                query.order_by(CaseParticipant.added_at, CaseParticipant.user_id)
-                .limit(page.page_size)
-                .offset(page.offset)
+            rows, total = store.participants(
+                session, case_id, limit=page.page_size, offset=page.offset
             )
             return Page[ParticipantOut].of(
                 [ParticipantOut.model_validate(p) for p in rows], total, page
@@ -524,8 +518,7 @@ class CaseService:
     ) -> Page[AuditEventOut]:
         with self._db.session() as session:
             self._authorize(session, principal, case_id, Access.MANAGE)
-            total = store.count(session, select(AuditEvent).where(AuditEvent.case_id == case_id))
-            events = audit.events_for_case(
+            events, total = audit.events_for_case(
                 session, case_id, limit=page.page_size, offset=page.offset
             )
             return Page[AuditEventOut].of(

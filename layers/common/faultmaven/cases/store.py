@@ -9,6 +9,7 @@ from sqlalchemy import Select, and_, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from faultmaven.cases.models import CasePriority, ParticipantRole, Visibility
+from faultmaven.db.queries import page_of
 from faultmaven.db.tables import (
     Case,
     CaseMessage,
@@ -81,21 +82,24 @@ def visible_cases_query(user_id: str, scopes: Scopes, relation: str) -> Select[C
     return select(Case).where(Case.deleted_at.is_(None), condition)
 
 
-def count(session: Session, query: Select[Any]) -> int:
-    return session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-
-
 def children(
     session: Session, model: type[Any], case_id: str, *, limit: int, offset: int
 ) -> tuple[list[Any], int]:
     """A page of one child table of a case in creation order, with the total."""
-    query = select(model).where(model.case_id == case_id)
-    total = count(session, query)
     id_column = next(iter(model.__table__.primary_key.columns))
-    rows = session.scalars(
-        query.order_by(model.created_at, id_column).limit(limit).offset(offset)
-    ).all()
-    return list(rows), total
+    query = select(model).where(model.case_id == case_id).order_by(model.created_at, id_column)
+    return page_of(session, query, limit=limit, offset=offset)
+
+
+def participants(
+    session: Session, case_id: str, *, limit: int, offset: int
+) -> tuple[list[CaseParticipant], int]:
+    query = (
+        select(CaseParticipant)
+        .where(CaseParticipant.case_id == case_id)
+        .order_by(CaseParticipant.added_at, CaseParticipant.user_id)
+    )
+    return page_of(session, query, limit=limit, offset=offset)
 
 
 CHILD_MODELS = {
