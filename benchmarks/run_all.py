@@ -13,7 +13,14 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("cold_start.py", "loopback_latency.py")
+SCRIPTS = (
+    "cold_start.py",
+    "loopback_latency.py",
+    "classification_accuracy.py",
+    "log_analysis.py",
+    "redaction.py",
+    "preprocessing_pipeline.py",
+)
 
 
 def main() -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,6 +79,20 @@ def redis_url(state_dir: Path) -> Iterator[str]:
     server.shutdown()
 
 
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """One moto server for the session (AWS APIs over real HTTP, as presigned uploads
+    need), with Step Functions executing and Lambda dispatched to our handlers."""
+    from faultmaven.local.runtime import start_moto
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    server, url = start_moto(port)
+    yield url
+    server.stop()
+
+
 def make_settings(database_url: str, redis_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "environment": "test",
@@ -94,5 +109,13 @@ def make_settings(database_url: str, redis_url: str, **overrides: Any) -> Settin
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, redis_url: str) -> Settings:
-    return make_settings(database_url, redis_url)
+def settings(database_url: str, redis_url: str, moto_endpoint: str) -> Settings:
+    from faultmaven.local.aws import export_environment, provision
+
+    base = make_settings(database_url, redis_url, aws_endpoint_url=moto_endpoint)
+    arn = provision(base)
+    configured = make_settings(
+        database_url, redis_url, aws_endpoint_url=moto_endpoint, preprocessing_state_machine_arn=arn
+    )
+    export_environment(configured)  # the functions' own settings, as on Lambda
+    return configured

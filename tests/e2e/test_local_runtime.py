@@ -122,3 +122,25 @@ def test_a_bad_setting_stops_the_runtime_with_its_name(runtime: Runtime) -> None
     result = runtime.cli("dev", FAULTMAVEN_SESSION_TTL_MINUTES="5")
     assert result.returncode == 2
     assert "FAULTMAVEN_SESSION_TTL_MINUTES" in result.stderr
+
+
+def test_evidence_upload_is_processed_and_survives_a_restart(runtime: Runtime) -> None:
+    from tests.integration.evidence_helpers import upload
+
+    api = Api(HttpxClient(runtime.base_url))
+    owner = api.user("dora")
+    case_id = api.case(owner)["case_id"]
+    log = b"2026-11-22T10:00:00Z ERROR upstream timed out after 30s\n" * 50
+    evidence = upload(api, owner, case_id, "edge.log", log)
+    assert evidence["status"] == "completed", evidence
+    assert evidence["data_type"] == "logs_and_errors"
+
+    runtime.stop()
+    runtime.start()
+
+    again = login(api, "dora")
+    kept = api.call("GET", f"/evidence/{evidence['evidence_id']}", again).json()
+    assert kept["summary"] == evidence["summary"]
+    link = api.call("GET", f"/evidence/{evidence['evidence_id']}/download", again)
+    assert link.status_code == 200, link.text
+    assert httpx.get(link.json()["url"]).content == log

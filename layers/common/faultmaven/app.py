@@ -22,10 +22,12 @@ MAX_BODY_BYTES = 1024 * 1024  # large artifacts go to S3 through presigned uploa
 def all_routers() -> list[APIRouter]:
     from faultmaven.auth.api import router as auth
     from faultmaven.cases.api import router as cases
+    from faultmaven.evidence.api import router as evidence
+    from faultmaven.jobs.api import router as jobs
     from faultmaven.organizations.api import router as organizations
     from faultmaven.sessions.api import router as sessions
 
-    return [auth, sessions, cases, organizations]
+    return [auth, sessions, cases, evidence, jobs, organizations]
 
 
 def openapi_document() -> dict[str, Any]:

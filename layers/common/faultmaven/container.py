@@ -21,7 +21,11 @@ if TYPE_CHECKING:
     from faultmaven.auth.service import AuthService
     from faultmaven.auth.tokens import Tokens
     from faultmaven.cases.service import CaseService
+    from faultmaven.core.ports import ObjectStore, Workflow
+    from faultmaven.evidence.service import EvidenceService
+    from faultmaven.jobs.service import JobService
     from faultmaven.organizations.service import OrganizationService
+    from faultmaven.preprocessing.pipeline import PreprocessingSteps
     from faultmaven.sessions.service import SessionService
 
 
@@ -77,6 +81,54 @@ class Container:
         from faultmaven.organizations.service import OrganizationService
 
         return OrganizationService(self.database)
+
+    @cached_property
+    def objects(self) -> ObjectStore:
+        from faultmaven.adapters.s3 import S3ObjectStore
+
+        return S3ObjectStore(self.settings)
+
+    def workflow(self) -> Workflow:
+        """The preprocessing state machine; unset, uploads are accepted but not processed."""
+        from faultmaven.adapters.stepfunctions import StepFunctionsWorkflow
+
+        arn = self.settings.preprocessing_state_machine_arn
+        if arn is None:
+            raise ServiceUnavailableError("Preprocessing is not configured")
+        return StepFunctionsWorkflow(self.settings, arn)
+
+    @cached_property
+    def jobs(self) -> JobService:
+        from faultmaven.cases.access import Access
+        from faultmaven.jobs.service import JobService
+
+        return JobService(
+            self.kv,
+            ttl_seconds=self.settings.job_ttl_seconds,
+            can_read_case=lambda principal, case_id: self.cases.require_access(
+                principal, case_id, Access.READ
+            ),
+        )
+
+    @cached_property
+    def evidence(self) -> EvidenceService:
+        from faultmaven.evidence.service import EvidenceService
+
+        return EvidenceService(
+            self.database,
+            self.objects,
+            self.jobs,
+            require_case_access=self.cases.require_access,
+            workflow=self.workflow,
+            max_upload_bytes=self.settings.max_upload_bytes,
+            url_ttl_seconds=self.settings.presigned_url_ttl_seconds,
+        )
+
+    @cached_property
+    def preprocessing(self) -> PreprocessingSteps:
+        from faultmaven.preprocessing.pipeline import PreprocessingSteps
+
+        return PreprocessingSteps(self.evidence, self.objects, self.jobs)
 
     def close(self) -> None:
         self.database.dispose()

@@ -5,6 +5,7 @@ SnapStart hook that re-opens connections after a snapshot restore."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -35,3 +36,25 @@ def asgi_handler(app: FastAPI) -> LambdaHandler:
         return response
 
     return handler
+
+
+@cache
+def container_from_env() -> Container:
+    """The container of a non-HTTP function (trigger, pipeline steps): built on first
+    use from the environment and kept for warm invocations."""
+    from faultmaven.container import build_container
+    from faultmaven.core.settings import get_settings
+
+    container = build_container(get_settings())
+    _register_after_restore(container)
+    return container
+
+
+EventHandler = Callable[[dict[str, Any], Any], Any]
+
+
+def event_handler(function: EventHandler) -> EventHandler:
+    """Powertools context on the logs of an event-driven function; exceptions propagate
+    so Lambda reports them (their class name is what Step Functions retries on)."""
+    decorated: EventHandler = logger.inject_lambda_context(function)
+    return decorated

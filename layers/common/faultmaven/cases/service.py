@@ -97,6 +97,17 @@ class CaseService:
             session.flush()
             return _case_out(case, ParticipantRole.OWNER)
 
+    def require_access(
+        self, principal: Principal, case_id: str, needed: Access, *, open_case: bool = False
+    ) -> ParticipantRole:
+        """For other domains (evidence, jobs): the caller's role on the case, or the same
+        404/403 the case routes give. With `open_case`, an archived case is refused."""
+        with self._db.session() as session:
+            case, role = self._authorize(session, principal, case_id, needed)
+            if open_case and CaseStatus(case.status) in lifecycle.CLOSED:
+                raise ConflictError("The case is archived and read-only", error_code="CASE_CLOSED")
+            return role
+
     def get(self, principal: Principal, case_id: str) -> CaseOut:
         with self._db.session() as session:
             case, role = self._authorize(session, principal, case_id, Access.READ)

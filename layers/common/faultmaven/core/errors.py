@@ -78,6 +78,11 @@ class ConflictError(AppError):
     error_code = "CONFLICT"
 
 
+class PayloadTooLargeError(AppError):
+    status_code = 413
+    error_code = "PAYLOAD_TOO_LARGE"
+
+
 class ValidationFailedError(AppError):
     status_code = 422
     error_code = "VALIDATION_FAILED"

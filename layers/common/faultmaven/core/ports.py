@@ -4,7 +4,7 @@ import a vendor SDK."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class KeyValueStore(Protocol):
@@ -60,3 +60,39 @@ class SecretSource(Protocol):
     """Where secrets come from (Secrets Manager on AWS, moto locally)."""
 
     def get_secret(self, secret_id: str) -> str: ...
+
+
+class ObjectStore(Protocol):
+    """Raw artifacts (S3 in every runtime: moto locally)."""
+
+    def presign_post(
+        self, key: str, *, content_type: str, max_bytes: int, expires_in: int
+    ) -> dict[str, Any]:
+        """A browser-ready upload form: `{"url": ..., "fields": {...}}`. The size limit
+        is part of the signed policy, so S3 itself refuses a larger body."""
+        ...
+
+    def presign_get(self, key: str, *, filename: str, expires_in: int) -> str: ...
+
+    def put(self, key: str, body: bytes, *, content_type: str) -> None: ...
+
+    def head(self, key: str) -> int | None:
+        """The object's size, or None when it does not exist."""
+        ...
+
+    def read(self, key: str, *, max_bytes: int) -> bytes:
+        """At most `max_bytes` of the object, from its start."""
+        ...
+
+    def delete(self, *keys: str) -> None: ...
+
+    def delete_prefix(self, prefix: str) -> None: ...
+
+
+class Workflow(Protocol):
+    """Starts state machine executions (Step Functions; moto executes them locally)."""
+
+    def start(self, name: str, payload: Mapping[str, Any]) -> bool:
+        """Start an execution named `name`; False when one of that name already ran,
+        which makes a duplicated trigger a no-op."""
+        ...

@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     aws_region: str = "us-east-1"
     aws_endpoint_url: str | None = None
 
+    # Evidence: raw artifacts in S3, processed by the preprocessing state machine.
+    evidence_bucket: str = Field(default="faultmaven-evidence", min_length=3, max_length=63)
+    preprocessing_state_machine_arn: str | None = None
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    presigned_url_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    job_ttl_seconds: int = Field(default=86_400, ge=3600, le=7 * 86_400)
+
     # Local runtime.
     state_dir: Path = Path(".faultmaven")
     host: str = "127.0.0.1"

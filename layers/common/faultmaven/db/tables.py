@@ -255,3 +255,59 @@ class AuditEvent(Base):
         Index("ix_audit_events_case", "case_id", "created_at"),
         Index("ix_audit_events_created", "created_at"),
     )
+
+
+class Evidence(Base):
+    """An uploaded artifact: the raw bytes stay in S3; this row holds what the
+    preprocessing pipeline learned from them, already redacted."""
+
+    __tablename__ = "evidence"
+
+    evidence_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.case_id", ondelete="CASCADE"))
+    uploaded_by: Mapped[str | None] = mapped_column(ForeignKey("users.user_id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255))
+    declared_size: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    s3_key: Mapped[str] = mapped_column(String(1024))
+    source: Mapped[str] = mapped_column(String(16), server_default="upload")
+    status: Mapped[str] = mapped_column(String(16))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    job_id: Mapped[str] = mapped_column(String(40))
+    data_type: Mapped[str | None] = mapped_column(String(32))
+    data_type_override: Mapped[str | None] = mapped_column(String(32))
+    classification: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    summary: Mapped[str | None] = mapped_column(Text)
+    extraction: Mapped[str | None] = mapped_column(Text)
+    insights: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
+    pii_detected: Mapped[bool] = mapped_column(server_default=text("false"))
+    secrets_detected: Mapped[bool] = mapped_column(server_default=text("false"))
+    redaction_counts: Mapped[dict[str, int]] = mapped_column(JSONB, server_default="{}")
+    created_at: Mapped[datetime] = mapped_column(TS)
+    updated_at: Mapped[datetime] = mapped_column(TS)
+    completed_at: Mapped[datetime | None] = mapped_column(TS)
+
+    __table_args__ = (
+        Index("ix_evidence_case", "case_id", "created_at"),
+        UniqueConstraint("s3_key", name="uq_evidence_s3_key"),
+    )
+
+
+class EvidenceChunk(Base):
+    """A piece of the sanitized extraction, the unit of the case's working memory (vectors
+    arrive with the knowledge issue)."""
+
+    __tablename__ = "evidence_chunks"
+
+    chunk_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    evidence_id: Mapped[str] = mapped_column(ForeignKey("evidence.evidence_id", ondelete="CASCADE"))
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.case_id", ondelete="CASCADE"))
+    ordinal: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TS)
+
+    __table_args__ = (
+        UniqueConstraint("evidence_id", "ordinal", name="uq_evidence_chunks_ordinal"),
+        Index("ix_evidence_chunks_case", "case_id"),
+    )

@@ -82,7 +82,7 @@ def start_redis(state_dir: Path) -> tuple[Any, str]:
 def start_moto(port: int) -> tuple[Any, str]:
     from moto.server import ThreadedMotoServer
 
-    os.environ.setdefault("MOTO_PORT", str(port))
+    os.environ["MOTO_PORT"] = str(port)  # moto's own Step Functions → Lambda calls use it
     for name, value in (
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
@@ -90,6 +90,8 @@ def start_moto(port: int) -> tuple[Any, str]:
     ):
         os.environ.setdefault(name, value)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per moto call otherwise
+    # moto logs a failed execution's whole state tree at ERROR; MarkFailed logs the reason.
+    logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return server, f"http://127.0.0.1:{port}"
@@ -151,6 +153,15 @@ def start_embedded(settings: Settings) -> tuple[Settings, EmbeddedServices]:
         if resolved.jwt_secret is None and resolved.jwt_secret_arn is None:
             arn = _store_jwt_secret(resolved, _persistent_jwt_secret(state_dir))
             resolved = load_settings(**{**_explicit(resolved), "jwt_secret_arn": arn})
+        if "aws_endpoint_url" in overrides and resolved.preprocessing_state_machine_arn is None:
+            # Our own moto server: build the bucket, functions and state machine on it.
+            from faultmaven.local.aws import S3Mirror, export_environment, provision
+
+            arn = provision(resolved, mirror=S3Mirror(state_dir / "s3"))
+            resolved = load_settings(
+                **{**_explicit(resolved), "preprocessing_state_machine_arn": arn}
+            )
+            export_environment(resolved)
     except BaseException:
         services.stop()
         raise

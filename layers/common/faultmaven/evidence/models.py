@@ -1,0 +1,113 @@
+"""Evidence API models."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from faultmaven.core.models import RequestModel
+from faultmaven.preprocessing.models import DataType
+
+MAX_TEXT_BYTES = 900 * 1024  # pasted text travels in a JSON body capped at 1 MiB
+_CONTENT_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+(?:\s*;\s*[\w.+-]+=[\w.+\"-]+)*$")
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"|?*]')
+
+
+class EvidenceStatus(StrEnum):
+    PENDING = "pending"  # waiting for the bytes
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+def safe_filename(name: str) -> str:
+    """The last path component, without control or shell-hostile characters, so a name
+    like `../../etc/passwd` or one with a newline can neither escape the case's prefix
+    nor break a header."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = _UNSAFE.sub("_", base).strip().lstrip(".")
+    return cleaned[:255] or "upload"
+
+
+class UploadRequest(RequestModel):
+    filename: str = Field(min_length=1, max_length=1024)
+    content_type: str = Field(default="application/octet-stream", max_length=255)
+    size_bytes: int = Field(ge=0, description="the size the client is about to send")
+    data_type: DataType | None = Field(default=None, description="override the classifier")
+
+    @field_validator("content_type")
+    @classmethod
+    def _mime(cls, value: str) -> str:
+        if not _CONTENT_TYPE.match(value):
+            raise ValueError("must be a MIME type such as text/plain")
+        return value
+
+
+class TextEvidenceRequest(RequestModel):
+    content: str = Field(min_length=1)
+    filename: str = Field(default="pasted.txt", min_length=1, max_length=1024)
+    data_type: DataType | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        if len(value.encode("utf-8")) > MAX_TEXT_BYTES:
+            raise ValueError(f"must be at most {MAX_TEXT_BYTES} bytes; upload larger files")
+        return value
+
+
+class UploadInstructions(BaseModel):
+    """Exactly how to send the bytes: a multipart/form-data POST of `fields` followed by
+    the file as the `file` field, to `url`."""
+
+    method: str = "POST"
+    url: str
+    fields: dict[str, str]
+    max_bytes: int
+    expires_at: datetime
+
+
+class EvidenceAccepted(BaseModel):
+    evidence_id: str
+    job_id: str
+    status: str
+    upload: UploadInstructions | None = None
+
+
+class EvidenceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    evidence_id: str
+    case_id: str
+    uploaded_by: str | None
+    filename: str
+    content_type: str
+    size_bytes: int | None
+    source: str
+    status: EvidenceStatus
+    failure_reason: str | None
+    job_id: str
+    data_type: DataType | None
+    classification: dict[str, Any] | None
+    summary: str | None
+    insights: list[str]
+    pii_detected: bool
+    secrets_detected: bool
+    redaction_counts: dict[str, int]
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+
+class EvidenceDetail(EvidenceOut):
+    extraction: str | None
+
+
+class DownloadLink(BaseModel):
+    url: str
+    filename: str
+    expires_at: datetime

@@ -1,0 +1,380 @@
+"""Evidence: accepting uploads, reporting what preprocessing found, and deleting it all.
+
+The bytes never pass through the API: clients send them straight to S3 with a presigned
+POST whose policy caps the size; the S3 notification starts the pipeline. Case roles
+apply: viewers read, collaborators upload and delete, everyone else gets 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import unquote_plus
+
+from faultmaven.adapters.postgres import Database
+from faultmaven.audit import store as audit
+from faultmaven.auth.principal import Principal
+from faultmaven.cases.access import Access
+from faultmaven.core.clock import utcnow
+from faultmaven.core.errors import NotFoundError, PayloadTooLargeError
+from faultmaven.core.ids import looks_like_id, new_id
+from faultmaven.core.logging import logger
+from faultmaven.core.pagination import Page, PageRequest
+from faultmaven.core.ports import ObjectStore, Workflow
+from faultmaven.db.tables import Evidence, EvidenceChunk
+from faultmaven.evidence import store
+from faultmaven.evidence.models import (
+    DownloadLink,
+    EvidenceAccepted,
+    EvidenceDetail,
+    EvidenceOut,
+    EvidenceStatus,
+    TextEvidenceRequest,
+    UploadInstructions,
+    UploadRequest,
+    safe_filename,
+)
+from faultmaven.jobs.service import JobService
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactRef:
+    key: str
+    filename: str
+    content_type: str
+    override: str | None
+
+
+ARTIFACTS = "artifacts/"
+WORK = "work/"
+
+# (principal, case_id, needed access, open_case) -> role; raises 404/403/409 like the case routes
+CaseAccess = Callable[..., Any]
+
+
+def artifact_key(case_id: str, evidence_id: str, filename: str) -> str:
+    return f"{ARTIFACTS}{case_id}/{evidence_id}/{filename}"
+
+
+def work_prefix(evidence_id: str) -> str:
+    return f"{WORK}{evidence_id}/"
+
+
+class EvidenceService:
+    def __init__(
+        self,
+        database: Database,
+        objects: ObjectStore,
+        jobs: JobService,
+        *,
+        require_case_access: CaseAccess,
+        workflow: Callable[[], Workflow],
+        max_upload_bytes: int,
+        url_ttl_seconds: int,
+    ) -> None:
+        self._db = database
+        self._objects = objects
+        self._jobs = jobs
+        self._require = require_case_access
+        self._workflow = workflow
+        self._max_bytes = max_upload_bytes
+        self._url_ttl = url_ttl_seconds
+
+    # -- intake ----------------------------------------------------------------------
+    def request_upload(
+        self, principal: Principal, case_id: str, body: UploadRequest
+    ) -> EvidenceAccepted:
+        self._require(principal, case_id, Access.WRITE, open_case=True)
+        if body.size_bytes > self._max_bytes:
+            raise PayloadTooLargeError(
+                f"Uploads are limited to {self._max_bytes} bytes",
+                details={"size_bytes": body.size_bytes, "max_bytes": self._max_bytes},
+            )
+        evidence = self._new_evidence(
+            principal,
+            case_id,
+            body.filename,
+            body.content_type,
+            body.size_bytes,
+            "upload",
+            body.data_type,
+        )
+        form = self._objects.presign_post(
+            evidence.s3_key,
+            content_type=body.content_type,
+            max_bytes=self._max_bytes,
+            expires_in=self._url_ttl,
+        )
+        upload = UploadInstructions(
+            url=form["url"],
+            fields={str(k): str(v) for k, v in form["fields"].items()},
+            max_bytes=self._max_bytes,
+            expires_at=utcnow() + timedelta(seconds=self._url_ttl),
+        )
+        return EvidenceAccepted(
+            evidence_id=evidence.evidence_id,
+            job_id=evidence.job_id,
+            status=evidence.status,
+            upload=upload,
+        )
+
+    def submit_text(
+        self, principal: Principal, case_id: str, body: TextEvidenceRequest
+    ) -> EvidenceAccepted:
+        """Pasted output: stored as an object like any upload, so the same notification
+        and pipeline process it."""
+        self._require(principal, case_id, Access.WRITE, open_case=True)
+        data = body.content.encode("utf-8")
+        evidence = self._new_evidence(
+            principal,
+            case_id,
+            body.filename,
+            "text/plain; charset=utf-8",
+            len(data),
+            "text",
+            body.data_type,
+        )
+        self._objects.put(evidence.s3_key, data, content_type="text/plain; charset=utf-8")
+        return EvidenceAccepted(
+            evidence_id=evidence.evidence_id, job_id=evidence.job_id, status=evidence.status
+        )
+
+    def _new_evidence(
+        self,
+        principal: Principal,
+        case_id: str,
+        filename: str,
+        content_type: str,
+        declared_size: int,
+        source: str,
+        data_type: Any,
+    ) -> Evidence:
+        evidence_id = new_id("evd")
+        name = safe_filename(filename)
+        job = self._jobs.create(case_id=case_id, evidence_id=evidence_id)
+        now = utcnow()
+        with self._db.session() as session:
+            evidence = Evidence(
+                evidence_id=evidence_id,
+                case_id=case_id,
+                uploaded_by=principal.user_id,
+                filename=name,
+                content_type=content_type,
+                declared_size=declared_size,
+                s3_key=artifact_key(case_id, evidence_id, name),
+                source=source,
+                status=EvidenceStatus.PENDING.value,
+                job_id=job.job_id,
+                data_type_override=data_type.value if data_type else None,
+                insights=[],
+                redaction_counts={},
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(evidence)
+            audit.record(
+                session,
+                actor_id=principal.user_id,
+                action="evidence.created",
+                object_type="evidence",
+                object_id=evidence_id,
+                case_id=case_id,
+                details={"filename": name, "source": source},
+            )
+        return evidence
+
+    # -- the S3 notification ---------------------------------------------------------
+    def on_object_created(self, raw_key: str, size: int) -> str:
+        """Start preprocessing for an uploaded artifact; say what happened. Unknown keys
+        and repeated notifications change nothing."""
+        key = unquote_plus(raw_key)
+        parts = key.split("/", 3)
+        if len(parts) != 4 or f"{parts[0]}/" != ARTIFACTS or not looks_like_id(parts[2], "evd"):
+            logger.warning("upload notification for an unknown key", extra={"key": key[:300]})
+            return "ignored"
+        with self._db.session() as session:
+            evidence = store.get(session, parts[2], for_update=True)
+            if evidence is None or evidence.s3_key != key:
+                logger.warning("upload notification without evidence", extra={"key": key[:300]})
+                return "ignored"
+            if evidence.status != EvidenceStatus.PENDING.value:
+                return "duplicate"
+            evidence.size_bytes = size
+            evidence.updated_at = utcnow()
+            if size > self._max_bytes:
+                # S3 enforces the presigned limit on AWS; moto does not, so check again.
+                reason = f"The file is {size} bytes; uploads are limited to {self._max_bytes} bytes"
+                evidence.status = EvidenceStatus.FAILED.value
+                evidence.failure_reason = reason
+                self._jobs.finish(evidence.job_id, error=reason)
+                return "rejected"
+            evidence.status = EvidenceStatus.PROCESSING.value
+            payload: dict[str, Any] = {
+                "evidence_id": evidence.evidence_id,
+                "case_id": evidence.case_id,
+                "job_id": evidence.job_id,
+                "key": key,
+                "size_bytes": size,
+            }
+        self._jobs.progress(str(payload["job_id"]), stage="queued", progress=5)
+        started = self._workflow().start(str(payload["evidence_id"]), payload)
+        return "started" if started else "duplicate"
+
+    # -- reading -----------------------------------------------------------------------
+    def get(self, principal: Principal, evidence_id: str) -> EvidenceDetail:
+        with self._db.session() as session:
+            evidence = self._readable(session, principal, evidence_id)
+            return EvidenceDetail.model_validate(evidence)
+
+    def list_for_case(
+        self, principal: Principal, case_id: str, page: PageRequest
+    ) -> Page[EvidenceOut]:
+        self._require(principal, case_id, Access.READ)
+        with self._db.session() as session:
+            rows, total = store.of_case(session, case_id, limit=page.page_size, offset=page.offset)
+            return Page[EvidenceOut].of([EvidenceOut.model_validate(r) for r in rows], total, page)
+
+    def download(self, principal: Principal, evidence_id: str) -> DownloadLink:
+        with self._db.session() as session:
+            evidence = self._readable(session, principal, evidence_id)
+            key, filename = evidence.s3_key, evidence.filename
+        if self._objects.head(key) is None:
+            raise NotFoundError(
+                "The file was never uploaded or has expired", error_code="ARTIFACT_NOT_FOUND"
+            )
+        return DownloadLink(
+            url=self._objects.presign_get(key, filename=filename, expires_in=self._url_ttl),
+            filename=filename,
+            expires_at=utcnow() + timedelta(seconds=self._url_ttl),
+        )
+
+    def delete(self, principal: Principal, evidence_id: str) -> None:
+        """The artifact, its working files, its chunks and its row."""
+        with self._db.session() as session:
+            evidence = self._readable(
+                session, principal, evidence_id, needed=Access.WRITE, lock=True
+            )
+            self._objects.delete(evidence.s3_key)
+            self._objects.delete_prefix(work_prefix(evidence_id))
+            self._jobs.delete(evidence.job_id)
+            session.delete(evidence)  # chunks go with it (ON DELETE CASCADE)
+            audit.record(
+                session,
+                actor_id=principal.user_id,
+                action="evidence.deleted",
+                object_type="evidence",
+                object_id=evidence_id,
+                case_id=evidence.case_id,
+                details={"filename": evidence.filename},
+            )
+
+    def _readable(
+        self,
+        session: Any,
+        principal: Principal,
+        evidence_id: str,
+        *,
+        needed: Access = Access.READ,
+        lock: bool = False,
+    ) -> Evidence:
+        evidence = store.get(session, evidence_id, for_update=lock)
+        if evidence is None:
+            raise NotFoundError("Evidence not found", error_code="EVIDENCE_NOT_FOUND")
+        try:
+            self._require(principal, evidence.case_id, needed)
+        except NotFoundError:
+            raise NotFoundError("Evidence not found", error_code="EVIDENCE_NOT_FOUND") from None
+        return evidence
+
+    # -- what the preprocessing pipeline records -----------------------------------------
+    def artifact_of(self, evidence_id: str) -> ArtifactRef:
+        with self._db.session() as session:
+            evidence = store.get(session, evidence_id)
+            if evidence is None:
+                raise NotFoundError("Evidence not found", error_code="EVIDENCE_NOT_FOUND")
+            return ArtifactRef(
+                key=evidence.s3_key,
+                filename=evidence.filename,
+                content_type=evidence.content_type,
+                override=evidence.data_type_override,
+            )
+
+    def record_classification(
+        self, evidence_id: str, data_type: str, details: dict[str, Any]
+    ) -> None:
+        self._update(evidence_id, data_type=data_type, classification=details)
+
+    def record_result(
+        self,
+        evidence_id: str,
+        *,
+        summary: str,
+        extraction: str,
+        insights: list[str],
+        pii_detected: bool,
+        secrets_detected: bool,
+        redaction_counts: dict[str, int],
+    ) -> None:
+        self._update(
+            evidence_id,
+            summary=summary,
+            extraction=extraction,
+            insights=insights,
+            pii_detected=pii_detected,
+            secrets_detected=secrets_detected,
+            redaction_counts=redaction_counts,
+        )
+
+    def replace_chunks(self, evidence_id: str, pieces: list[str]) -> int:
+        now = utcnow()
+        with self._db.session() as session:
+            evidence = store.get(session, evidence_id, for_update=True)
+            if evidence is None:
+                raise NotFoundError("Evidence not found", error_code="EVIDENCE_NOT_FOUND")
+            store.replace_chunks(
+                session,
+                evidence,
+                [
+                    EvidenceChunk(
+                        chunk_id=new_id("chk"),
+                        evidence_id=evidence_id,
+                        case_id=evidence.case_id,
+                        ordinal=ordinal,
+                        content=piece,
+                        created_at=now,
+                    )
+                    for ordinal, piece in enumerate(pieces)
+                ],
+            )
+        return len(pieces)
+
+    def chunks(self, evidence_id: str) -> list[str]:
+        with self._db.session() as session:
+            return [chunk.content for chunk in store.chunks_of(session, evidence_id)]
+
+    def complete(self, evidence_id: str) -> None:
+        now = utcnow()
+        self._update(
+            evidence_id,
+            status=EvidenceStatus.COMPLETED.value,
+            completed_at=now,
+            failure_reason=None,
+        )
+
+    def fail(self, evidence_id: str, reason: str) -> None:
+        self._update(evidence_id, status=EvidenceStatus.FAILED.value, failure_reason=reason)
+
+    def _update(self, evidence_id: str, **values: Any) -> None:
+        with self._db.session() as session:
+            evidence = store.get(session, evidence_id, for_update=True)
+            if evidence is None:
+                # Deleted while processing: nothing left to record.
+                logger.info(
+                    "evidence vanished during preprocessing", extra={"evidence_id": evidence_id}
+                )
+                return
+            for name, value in values.items():
+                setattr(evidence, name, value)
+            evidence.updated_at = utcnow()

@@ -1,0 +1,81 @@
+"""Job progress: written by the pipeline steps, read by whoever may read the case."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from faultmaven.auth.principal import Principal
+from faultmaven.core.clock import utcnow
+from faultmaven.core.errors import NotFoundError
+from faultmaven.core.ids import looks_like_id, new_id
+from faultmaven.core.ports import KeyValueStore
+from faultmaven.jobs.models import FINISHED, Job, JobStatus
+from faultmaven.jobs.store import JobStore
+
+# Given the caller and a case id, raise NotFoundError unless the caller may read the case.
+ReadCheck = Callable[[Principal, str], object]
+
+
+class JobService:
+    def __init__(self, kv: KeyValueStore, *, ttl_seconds: int, can_read_case: ReadCheck) -> None:
+        self._store = JobStore(kv, ttl_seconds)
+        self._can_read_case = can_read_case
+
+    def create(self, *, case_id: str, evidence_id: str) -> Job:
+        now = utcnow()
+        job = Job(
+            job_id=new_id("job"),
+            case_id=case_id,
+            evidence_id=evidence_id,
+            created_at=now,
+            updated_at=now,
+        )
+        self._store.save(job)
+        return job
+
+    def get(self, principal: Principal, job_id: str) -> Job:
+        job = self._store.get(job_id) if looks_like_id(job_id, "job") else None
+        if job is None:
+            raise NotFoundError("Job not found", error_code="JOB_NOT_FOUND")
+        try:
+            self._can_read_case(principal, job.case_id)
+        except NotFoundError:
+            raise NotFoundError("Job not found", error_code="JOB_NOT_FOUND") from None
+        return job
+
+    def progress(self, job_id: str, *, stage: str, progress: int) -> None:
+        """Record a step's progress; never moves a finished job or goes backwards (a
+        retried step must not rewind the bar)."""
+        job = self._store.get(job_id)
+        if job is None or job.status in FINISHED:
+            return
+        self._store.save(
+            job.model_copy(
+                update={
+                    "status": JobStatus.RUNNING,
+                    "stage": stage,
+                    "progress": max(job.progress, min(progress, 99)),
+                    "updated_at": utcnow(),
+                }
+            )
+        )
+
+    def finish(self, job_id: str, *, error: str | None = None) -> None:
+        job = self._store.get(job_id)
+        if job is None:
+            return
+        status = JobStatus.FAILED if error else JobStatus.COMPLETED
+        self._store.save(
+            job.model_copy(
+                update={
+                    "status": status,
+                    "stage": "failed" if error else "completed",
+                    "progress": job.progress if error else 100,
+                    "error": error,
+                    "updated_at": utcnow(),
+                }
+            )
+        )
+
+    def delete(self, job_id: str) -> None:
+        self._store.delete(job_id)

@@ -1,0 +1,27 @@
+"""Jobs in Redis under `job:{id}` with a 24-hour TTL: progress may vanish, results do not
+(they are in PostgreSQL)."""
+
+from __future__ import annotations
+
+from faultmaven.core.ports import KeyValueStore
+from faultmaven.jobs.models import Job
+
+
+def job_key(job_id: str) -> str:
+    return f"job:{job_id}"
+
+
+class JobStore:
+    def __init__(self, kv: KeyValueStore, ttl_seconds: int) -> None:
+        self._kv = kv
+        self._ttl = ttl_seconds
+
+    def get(self, job_id: str) -> Job | None:
+        raw = self._kv.get(job_key(job_id))
+        return None if raw is None else Job.model_validate_json(raw)
+
+    def save(self, job: Job) -> None:
+        self._kv.put(job_key(job.job_id), job.model_dump_json(), self._ttl)
+
+    def delete(self, job_id: str) -> None:
+        self._kv.delete(job_key(job_id))

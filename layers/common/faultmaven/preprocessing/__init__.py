@@ -1,0 +1,1 @@
+"""Preprocessing: turning an uploaded artifact into sanitized, searchable insights."""

@@ -1,0 +1,113 @@
+"""Extraction for every data type: the log analyzer for logs, a generic description
+(size, lines, head and tail) for the rest until their dedicated analyzers arrive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from faultmaven.preprocessing.models import DataType
+
+MAX_EXTRACTION_BYTES = 8192
+MAX_SUMMARY_CHARS = 500
+SAMPLE_LINES = 15
+SAMPLE_LINE_CHARS = 300
+
+
+@dataclass
+class Extraction:
+    """What Extract hands to Redact: raw text that may still contain secrets."""
+
+    kind: str
+    summary: str
+    extraction: str
+    insights: list[str] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+def cap_bytes(text: str, limit: int) -> str:
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[: limit - 3].decode("utf-8", errors="ignore") + "..."
+
+
+def cap_chars(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _clip(line: str) -> str:
+    return (
+        line if len(line) <= SAMPLE_LINE_CHARS else line[:SAMPLE_LINE_CHARS] + " …[line truncated]"
+    )
+
+
+def extract_logs(text: str) -> Extraction:
+    from faultmaven.preprocessing.logs import analyze_log
+
+    analysis = analyze_log(text)
+    return Extraction(
+        kind="logs",
+        summary=cap_chars(analysis.summary, MAX_SUMMARY_CHARS),
+        extraction=cap_bytes(analysis.to_extraction(), MAX_EXTRACTION_BYTES),
+        insights=list(analysis.insights),
+        stats={"lines": analysis.line_count},
+    )
+
+
+def extract_generic(data_type: DataType, text: str | None, size: int) -> Extraction:
+    """Size, line count, and the first and last lines: enough for a person or the agent
+    to see what the file is."""
+    label = data_type.value.replace("_", " ")
+    if text is None:
+        summary = f"{label.capitalize()}: {size} bytes of binary content, not analysed as text."
+        return Extraction(kind="binary", summary=summary, extraction=summary, stats={"bytes": size})
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    head = [_clip(line) for line in lines[:SAMPLE_LINES]]
+    tail = [_clip(line) for line in lines[SAMPLE_LINES:][-SAMPLE_LINES:]]
+    longest = max((len(line) for line in lines), default=0)
+    summary = (
+        f"{label.capitalize()}: {len(lines)} lines, {size} bytes"
+        + (f", longest line {longest} characters" if longest > SAMPLE_LINE_CHARS else "")
+        + ". Starts with: "
+        + " / ".join(line.strip() for line in head[:3] if line.strip())
+    )
+    body = [f"type: {data_type.value}", f"bytes: {size}", f"lines: {len(lines)}", "", "head:"]
+    body += head
+    if tail:
+        body += ["", f"tail (last {len(tail)} lines):", *tail]
+    return Extraction(
+        kind="generic",
+        summary=cap_chars(summary, MAX_SUMMARY_CHARS),
+        extraction=cap_bytes("\n".join(body), MAX_EXTRACTION_BYTES),
+        stats={"bytes": size, "lines": len(lines)},
+    )
+
+
+def chunk_text(text: str, *, size: int = 1200, overlap: int = 150) -> list[str]:
+    """Split on line boundaries into pieces of about `size` characters that overlap, so
+    a fact straddling a boundary is whole in at least one chunk."""
+    if not text.strip():
+        return []
+    chunks: list[str] = []
+    lines = text.split("\n")
+    current: list[str] = []
+    length = 0
+    for line in lines:
+        line = line[:size]
+        if current and length + len(line) + 1 > size:
+            chunks.append("\n".join(current))
+            carry: list[str] = []
+            carried = 0
+            for previous in reversed(current):
+                if carried + len(previous) + 1 > overlap:
+                    break
+                carry.insert(0, previous)
+                carried += len(previous) + 1
+            current, length = carry, carried
+        current.append(line)
+        length += len(line) + 1
+    if current:
+        chunks.append("\n".join(current))
+    return chunks

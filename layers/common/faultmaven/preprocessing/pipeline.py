@@ -1,0 +1,192 @@
+"""The preprocessing steps, one method per state of `preprocessing.asl.json`.
+
+Each step takes the execution's state (ids and object keys only: no artifact content ever
+travels through Step Functions, whose history would keep it) and returns it extended.
+Extract writes its raw result to a work object; Redact replaces it with the sanitized
+version before anything is stored in PostgreSQL, indexed, or shown.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from faultmaven.core.logging import logger, scrub_text
+from faultmaven.core.ports import ObjectStore
+from faultmaven.evidence.service import EvidenceService, work_prefix
+from faultmaven.jobs.service import JobService
+from faultmaven.preprocessing.artifacts import (
+    decode_text,
+    gunzip,
+    head_sample,
+    is_gzip,
+    looks_binary,
+)
+from faultmaven.preprocessing.errors import InvalidArtifactError
+from faultmaven.preprocessing.extract import (
+    MAX_EXTRACTION_BYTES,
+    MAX_SUMMARY_CHARS,
+    Extraction,
+    cap_bytes,
+    cap_chars,
+    chunk_text,
+    extract_generic,
+    extract_logs,
+)
+from faultmaven.preprocessing.models import DataType
+
+State = dict[str, Any]
+SAMPLE_BYTES = 64 * 1024
+READ_LIMIT = 11 * 1024 * 1024  # a little over the upload limit: the trigger already checked
+_USER_FACING = {"InvalidArtifactError"}
+
+
+class PreprocessingSteps:
+    def __init__(self, evidence: EvidenceService, objects: ObjectStore, jobs: JobService) -> None:
+        self._evidence = evidence
+        self._objects = objects
+        self._jobs = jobs
+
+    def classify(self, state: State) -> State:
+        from faultmaven.preprocessing.classify import classify
+
+        artifact = self._evidence.artifact_of(state["evidence_id"])
+        sample = head_sample(
+            self._objects.read(artifact.key, max_bytes=SAMPLE_BYTES * 4), SAMPLE_BYTES
+        )
+        override = DataType(artifact.override) if artifact.override else None
+        result = classify(artifact.filename, artifact.content_type, sample, override=override)
+        details = result.model_dump(mode="json")
+        self._evidence.record_classification(state["evidence_id"], result.data_type.value, details)
+        self._progress(state, "classified", 20)
+        return {**state, "data_type": result.data_type.value, "confidence": result.confidence}
+
+    def extract(self, state: State) -> State:
+        data_type = DataType(state["data_type"])
+        data = self._content(state)
+        binary = data_type is DataType.VISUAL_EVIDENCE or looks_binary(data)
+        text = None if binary else decode_text(data)
+        if data_type is DataType.LOGS_AND_ERRORS and text is not None:
+            extraction = extract_logs(text)
+        else:
+            extraction = extract_generic(data_type, text, len(data))
+        raw_key = f"{work_prefix(state['evidence_id'])}extraction.raw.json"
+        self._objects.put(
+            raw_key, json.dumps(asdict(extraction)).encode(), content_type="application/json"
+        )
+        self._progress(state, "extracted", 45)
+        return {**state, "raw_key": raw_key}
+
+    def redact(self, state: State) -> State:
+        from faultmaven.preprocessing.redact import redact
+
+        raw = Extraction(**json.loads(self._objects.read(state["raw_key"], max_bytes=READ_LIMIT)))
+        counts: dict[str, int] = {}
+        secrets = pii = False
+
+        def clean(text: str) -> str:
+            nonlocal secrets, pii
+            result = redact(text)
+            secrets |= result.secrets_detected
+            pii |= result.pii_detected
+            for kind, count in result.counts.items():
+                counts[kind] = counts.get(kind, 0) + count
+            return str(result.text)
+
+        # Placeholders can be longer than what they replace: cap again afterwards.
+        sanitized = Extraction(
+            kind=raw.kind,
+            summary=cap_chars(clean(raw.summary), MAX_SUMMARY_CHARS),
+            extraction=cap_bytes(clean(raw.extraction), MAX_EXTRACTION_BYTES),
+            insights=[clean(insight) for insight in raw.insights],
+            stats=raw.stats,
+        )
+        clean_key = f"{work_prefix(state['evidence_id'])}extraction.json"
+        self._objects.put(
+            clean_key, json.dumps(asdict(sanitized)).encode(), content_type="application/json"
+        )
+        self._objects.delete(state["raw_key"])
+        self._progress(state, "redacted", 65)
+        return {
+            **{k: v for k, v in state.items() if k != "raw_key"},
+            "clean_key": clean_key,
+            "redaction": {"secrets_detected": secrets, "pii_detected": pii, "counts": counts},
+        }
+
+    def summarize(self, state: State) -> State:
+        """Deterministic for now: the analyzer's own summary, stored with the findings."""
+        extraction = self._sanitized(state)
+        redaction = state["redaction"]
+        self._evidence.record_result(
+            state["evidence_id"],
+            summary=extraction.summary,
+            extraction=extraction.extraction,
+            insights=extraction.insights,
+            pii_detected=redaction["pii_detected"],
+            secrets_detected=redaction["secrets_detected"],
+            redaction_counts=redaction["counts"],
+        )
+        self._progress(state, "summarized", 80)
+        return state
+
+    def index(self, state: State) -> State:
+        extraction = self._sanitized(state)
+        pieces = chunk_text(extraction.summary + "\n\n" + extraction.extraction)
+        count = self._evidence.replace_chunks(state["evidence_id"], pieces)
+        self._progress(state, "indexed", 95)
+        return {**state, "chunks": count}
+
+    def finalize(self, state: State) -> State:
+        self._evidence.complete(state["evidence_id"])
+        self._jobs.finish(state["job_id"])
+        self._objects.delete_prefix(work_prefix(state["evidence_id"]))
+        return {
+            "evidence_id": state["evidence_id"],
+            "status": "completed",
+            "chunks": state.get("chunks", 0),
+        }
+
+    def mark_failed(self, state: State) -> State:
+        """Catch-all: the evidence fails with a reason, the raw artifact stays."""
+        reason = failure_reason(state.get("error") or {})
+        self._evidence.fail(state["evidence_id"], reason)
+        self._jobs.finish(state["job_id"], error=reason)
+        self._objects.delete_prefix(work_prefix(state["evidence_id"]))
+        logger.warning(
+            "preprocessing failed", extra={"evidence_id": state["evidence_id"], "reason": reason}
+        )
+        return {"evidence_id": state["evidence_id"], "status": "failed", "reason": reason}
+
+    def _content(self, state: State) -> bytes:
+        data = self._objects.read(state["key"], max_bytes=READ_LIMIT)
+        return gunzip(data) if is_gzip(data) else data
+
+    def _sanitized(self, state: State) -> Extraction:
+        return Extraction(
+            **json.loads(self._objects.read(state["clean_key"], max_bytes=READ_LIMIT))
+        )
+
+    def _progress(self, state: State, stage: str, progress: int) -> None:
+        self._jobs.progress(state["job_id"], stage=stage, progress=progress)
+
+
+def failure_reason(error: dict[str, Any]) -> str:
+    """A sentence for the user from the Catch payload `{"Error": ..., "Cause": ...}`."""
+    name = str(error.get("Error", "Error"))
+    cause = error.get("Cause", "")
+    message = cause
+    try:
+        parsed = json.loads(cause) if isinstance(cause, str) and cause.startswith("{") else None
+    except json.JSONDecodeError:
+        parsed = None
+    if isinstance(parsed, dict):
+        message = parsed.get("errorMessage", "")
+        name = str(parsed.get("errorType", name))
+    message = scrub_text(str(message))[:500]
+    if name in _USER_FACING and message:
+        return message
+    return f"Processing failed ({name}){': ' + message if message else ''}"[:600]
+
+
+__all__ = ["InvalidArtifactError", "PreprocessingSteps", "failure_reason"]
