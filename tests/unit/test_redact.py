@@ -63,10 +63,24 @@ def _assert_redacted(text: str, kind: str, secret: str) -> Redaction:
 
 # --------------------------------------------------------------------------- secrets
 
+SENDGRID = f"SG.{_fake(_ALNUM, 22)}.{_fake(_ALNUM, 43)}"
+TWILIO = f"SK{_fake(_HEX, 32)}"
+NPM = f"npm_{_fake(_ALNUM, 36)}"
+OPENAI = f"sk-proj{_fake(_ALNUM, 20)}T3BlbkFJ{_fake(_ALNUM, 20)}"
+PYPI = f"pypi-AgEIcHlwaS5vcmc{_fake(_ALNUM, 80)}"
+SQUARE = f"sq0csp-{_fake(_ALNUM, 43)}"
+MAILCHIMP = f"{_fake(_HEX, 32)}-us12"
+AZURE = f"{_fake(_B64, 86)}=="
+IBM_IAM = _fake(_ALNUM, 44)
+CLOUDANT = _fake(_HEX, 64)
+SOFTLAYER = _fake(_LOWER_ALNUM, 64)
+IBM_COS = _fake(_HEX, 48)
+
 SECRETS = [
     # (text, kind, the secret that must be gone)
     (f"aws_access_key_id = {AWS_KEY_ID}", "AWS_ACCESS_KEY", AWS_KEY_ID),
     (f"creds: {AWS_KEY_ID}:{AWS_SECRET}", "AWS_ACCESS_KEY", AWS_KEY_ID),
+    (f"creds: {AWS_KEY_ID}:{AWS_SECRET}", "AWS_SECRET_KEY", AWS_SECRET),
     (f"aws_secret_access_key = {AWS_SECRET}", "AWS_SECRET_KEY", AWS_SECRET),
     (f'{{"SecretAccessKey": "{AWS_SECRET}"}}', "AWS_SECRET_KEY", AWS_SECRET),
     (f"AWS_SECRET_ACCESS_KEY={AWS_SECRET}", "AWS_SECRET_KEY", AWS_SECRET),
@@ -82,7 +96,7 @@ SECRETS = [
         "6629fae49393",
     ),
     ("calling with Bearer 0a1b2c3d4e5f6a7b8c9d", "BEARER_TOKEN", "0a1b2c3d4e5f"),
-    ("ghp token ghp_16C7e42F292c6912E7710c838347Ae178B4a", "GITHUB_TOKEN", "16C7e42F292c"),
+    ("token ghp_16C7e42F292c6912E7710c838347Ae178B4a", "GITHUB_TOKEN", "16C7e42F292c"),
     ("GITLAB_TOKEN=glpat-Xb7RrQ2m9kLp4sT1vWz8", "GITLAB_TOKEN", "Xb7RrQ2m9kLp4sT1vWz8"),
     (
         "slack xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx posted",
@@ -95,24 +109,12 @@ SECRETS = [
         "q1w2e3r4t5y6u7i8o9p0a1s2",
     ),
     ("stripe key sk_live_4eC39HqLyjWDarjtT1zdp7dc", "STRIPE_KEY", "4eC39HqLyjWDarjtT1zdp7dc"),
-    (
-        f"SENDGRID=SG.{_fake(_ALNUM, 22)}.{_fake(_ALNUM, 43)}",
-        "SENDGRID_KEY",
-        "SENDGRID=SG.",  # checked below through the count; the key name stays
-    ),
-    (f"twilio SK{_fake(_HEX, 32)} ok", "TWILIO_KEY", "twilio SK"),
-    (
-        f"//registry.npmjs.org/:_authToken=npm_{_fake(_ALNUM, 36)}",
-        "NPM_TOKEN",
-        "_authToken=npm_",
-    ),
-    (
-        f"OPENAI sk-proj{_fake(_ALNUM, 20)}T3BlbkFJ{_fake(_ALNUM, 20)}",
-        "OPENAI_KEY",
-        "T3BlbkFJ",
-    ),
-    (f"pypi-AgEIcHlwaS5vcmc{_fake(_ALNUM, 80)}", "PYPI_TOKEN", "pypi-AgEIcHlwaS5vcmc"),
-    (f"square sq0csp-{_fake(_ALNUM, 43)}", "SQUARE_OAUTH_SECRET", "sq0csp-"),
+    (f"SENDGRID={SENDGRID}", "SENDGRID_KEY", SENDGRID),
+    (f"twilio {TWILIO} ok", "TWILIO_KEY", TWILIO),
+    (f"//registry.npmjs.org/:_authToken={NPM}", "NPM_TOKEN", NPM),
+    (f"OPENAI {OPENAI}", "OPENAI_KEY", OPENAI),
+    (f"upload with {PYPI}", "PYPI_TOKEN", PYPI),
+    (f"square {SQUARE}", "SQUARE_OAUTH_SECRET", SQUARE),
     (
         "bot 110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawX online",
         "TELEGRAM_BOT_TOKEN",
@@ -123,21 +125,17 @@ SECRETS = [
         "DISCORD_BOT_TOKEN",
         "ZnCjm1XVW7vRze4b7Cq4se7kKWs",
     ),
-    (f"mailchimp {_fake(_HEX, 32)}-us12", "MAILCHIMP_KEY", "-us12"),
+    (f"mailchimp {MAILCHIMP}", "MAILCHIMP_KEY", MAILCHIMP),
     (
-        f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={_fake(_B64, 86)}==;",
+        f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={AZURE};",
         "AZURE_STORAGE_KEY",
-        "AccountKey==",  # placeholder follows the kept "AccountKey="
+        AZURE,
     ),
     ("artifactory AKCp8jQ8tM3bCpV2f2kS4uF6hJ9wX1yZ3nB5 ok", "ARTIFACTORY_TOKEN", "AKCp8jQ8"),
-    (
-        f"ibm_cloud_iam_api_key = {_fake(_ALNUM, 44)}",
-        "IBM_CLOUD_IAM_KEY",
-        "= " + "x" * 44,  # checked through the count
-    ),
-    (f"cloudant_password = {_fake(_HEX, 64)}", "CLOUDANT_CREDENTIALS", "password = 0"),
-    (f"softlayer_api_key: {_fake(_LOWER_ALNUM, 64)}", "SOFTLAYER_CREDENTIALS", "key: 0"),
-    (f"ibm_cos_secret_access_key = {_fake(_HEX, 48)}", "IBM_COS_HMAC_KEY", "key = 0"),
+    (f"ibm_cloud_iam_api_key = {IBM_IAM}", "IBM_CLOUD_IAM_KEY", IBM_IAM),
+    (f"cloudant_password = {CLOUDANT}", "CLOUDANT_CREDENTIALS", CLOUDANT),
+    (f"softlayer_api_key: {SOFTLAYER}", "SOFTLAYER_CREDENTIALS", SOFTLAYER),
+    (f"ibm_cos_secret_access_key = {IBM_COS}", "IBM_COS_HMAC_KEY", IBM_COS),
 ]
 
 

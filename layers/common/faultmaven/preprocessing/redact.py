@@ -516,12 +516,12 @@ def _decide_email(match: re.Match[str]) -> _Finding | None:
 _EMAIL = _Rule("email", _EMAIL_DOMAIN, _decide_email, (), scope="pass")
 
 # From the first dot: ".b.c.d" by regex, not followed by a letter, digit or ".x" (a 4-part
-# version like 2.13.4.2.jar; a trailing full stop is fine), then the first octet by walking
-# back over at most three digits, which must not follow a letter, digit or dot (v1.2.3.4,
-# 10.1.2.3.4).
-_IPV4_TAIL = re.compile(r"\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![A-Za-z0-9]|\.[A-Za-z0-9])")
+# version like 2.13.4.2.jar; a trailing full stop is fine), then the first octet by looking
+# back at the digits before the dot, which must not follow a letter, digit or dot
+# (v1.2.3.4, 10.1.2.3.4).
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
+_IPV4_TAIL = re.compile(rf"\.{_OCTET}\.{_OCTET}\.{_OCTET}(?![A-Za-z0-9]|\.[A-Za-z0-9])")
+_DIGITS: Final = "0123456789"
 _NOT_BEFORE_IPV4: Final = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789."
 )
@@ -530,12 +530,13 @@ _VERSION_SEPARATORS: Final = " \t\"'=:"
 
 
 def _decide_ipv4(match: re.Match[str]) -> _Finding | None:
-    text, start, end = match.string, match.start(), match.end()
-    while start > 0 and match.start() - start < 3 and "0" <= text[start - 1] <= "9":
-        start -= 1
-    if start == match.start() or (start > 0 and text[start - 1] in _NOT_BEFORE_IPV4):
+    text, dot, end = match.string, match.start(), match.end()
+    before = text[max(0, dot - 4) : dot]
+    width = len(before) - len(before.rstrip(_DIGITS))  # 4: a digit run too long to be one
+    start = dot - width
+    if not 0 < width < 4 or (start > 0 and text[start - 1] in _NOT_BEFORE_IPV4):
         return None
-    if _IPV4.fullmatch(text, start, end) is None:
+    if (width > 1 and text[start] == "0") or int(text[start:dot]) > 255:
         return None
     if text.startswith(("0.0.0.0", "127.", "255."), start):  # noqa: S104 - kept
         return None
