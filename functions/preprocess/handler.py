@@ -13,12 +13,12 @@ def classify(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @event_handler
 def extract_logs(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return container_from_env().preprocessing.extract(event)
+    return container_from_env().preprocessing.extract_logs(event)
 
 
 @event_handler
 def extract_generic(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return container_from_env().preprocessing.extract(event)
+    return container_from_env().preprocessing.extract_generic(event)
 
 
 @event_handler

@@ -1,14 +1,15 @@
-"""On AWS the JWT key is read from Secrets Manager (moto here), once, on first use."""
+"""On AWS the JWT key is read from Secrets Manager (the session's moto server here), once,
+on first use. (Not `mock_aws`: leaving it resets moto's state, which the moto server in
+this process shares.)"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import secrets
 
 import jwt
-import pytest
 from fastapi.testclient import TestClient
-from moto import mock_aws
 
+from faultmaven.adapters.aws import client
 from faultmaven.app import create_app
 from faultmaven.container import build_container
 from faultmaven.core.settings import Settings
@@ -18,27 +19,23 @@ from tests.helpers import Api, assert_envelope
 KEY = "key-from-secrets-manager-" + "k" * 32
 
 
-@pytest.fixture
-def aws() -> Iterator[None]:
-    with mock_aws():
-        yield
+def _with_key_arn(settings: Settings, arn: str) -> Settings:
+    return make_settings(
+        settings.database_url or "",
+        settings.redis_url or "",
+        aws_endpoint_url=settings.aws_endpoint_url,
+        jwt_secret=None,
+        jwt_secret_arn=arn,
+    )
 
 
-def test_tokens_are_signed_with_the_secret_from_secrets_manager(
-    aws: None, database_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import boto3
-
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
-        Name="faultmaven/jwt", SecretString=KEY
-    )["ARN"]
-    settings: Settings = make_settings(database_url, redis_url, jwt_secret=None, jwt_secret_arn=arn)
-    container = build_container(settings)
+def test_tokens_are_signed_with_the_secret_from_secrets_manager(settings: Settings) -> None:
+    name = f"faultmaven/jwt-{secrets.token_hex(4)}"
+    arn = client("secretsmanager", settings).create_secret(Name=name, SecretString=KEY)["ARN"]
+    container = build_container(_with_key_arn(settings, arn))
     try:
-        with TestClient(create_app(container=container)) as client:
-            api = Api(client)
+        with TestClient(create_app(container=container)) as http:
+            api = Api(http)
             user = api.user()
             claims = jwt.decode(user.token, KEY, algorithms=["HS256"], issuer="faultmaven")
             assert claims["sub"] == user.user_id
@@ -47,15 +44,9 @@ def test_tokens_are_signed_with_the_secret_from_secrets_manager(
         container.close()
 
 
-def test_an_unreadable_secret_is_a_503_not_a_crash(
-    aws: None, database_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
+def test_an_unreadable_secret_is_a_503_not_a_crash(settings: Settings) -> None:
     missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:faultmaven/missing-AbCdEf"
-    container = build_container(
-        make_settings(database_url, redis_url, jwt_secret=None, jwt_secret_arn=missing)
-    )
+    container = build_container(_with_key_arn(settings, missing))
     try:
         with TestClient(create_app(container=container), raise_server_exceptions=False) as client:
             response = client.get("/api/v1/auth/me", headers={"Authorization": "Bearer x.y.z"})

@@ -128,7 +128,9 @@ class Container:
     def preprocessing(self) -> PreprocessingSteps:
         from faultmaven.preprocessing.pipeline import PreprocessingSteps
 
-        return PreprocessingSteps(self.evidence, self.objects, self.jobs)
+        return PreprocessingSteps(
+            self.evidence, self.objects, self.jobs, max_bytes=self.settings.max_upload_bytes
+        )
 
     def close(self) -> None:
         self.database.dispose()

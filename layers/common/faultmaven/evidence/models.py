@@ -30,7 +30,9 @@ def safe_filename(name: str) -> str:
     nor break a header."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     cleaned = _UNSAFE.sub("_", base).strip().lstrip(".")
-    return cleaned[:255] or "upload"
+    # S3 keys are capped at 1024 bytes: keep the name to 200 bytes of UTF-8.
+    capped = cleaned.encode("utf-8")[:200].decode("utf-8", errors="ignore")
+    return capped or "upload"
 
 
 class UploadRequest(RequestModel):

@@ -136,7 +136,12 @@ class EvidenceService:
             "text",
             body.data_type,
         )
-        self._objects.put(evidence.s3_key, data, content_type="text/plain; charset=utf-8")
+        try:
+            self._objects.put(evidence.s3_key, data, content_type="text/plain; charset=utf-8")
+        except Exception:
+            self.fail(evidence.evidence_id, "The text could not be stored; please try again")
+            self._jobs.finish(evidence.job_id, error="The text could not be stored")
+            raise
         return EvidenceAccepted(
             evidence_id=evidence.evidence_id, job_id=evidence.job_id, status=evidence.status
         )
@@ -199,8 +204,13 @@ class EvidenceService:
             if evidence is None or evidence.s3_key != key:
                 logger.warning("upload notification without evidence", extra={"key": key[:300]})
                 return "ignored"
-            if evidence.status != EvidenceStatus.PENDING.value:
+            if evidence.status not in (
+                EvidenceStatus.PENDING.value,
+                EvidenceStatus.PROCESSING.value,
+            ):
                 return "duplicate"
+            # PROCESSING again: a redelivered event, or the trigger's retry after a failed
+            # start. Starting again is safe: a second execution of the same name is refused.
             evidence.size_bytes = size
             evidence.updated_at = utcnow()
             if size > self._max_bytes:
@@ -218,7 +228,7 @@ class EvidenceService:
                 "key": key,
                 "size_bytes": size,
             }
-        self._jobs.progress(str(payload["job_id"]), stage="queued", progress=5)
+        self._jobs.progress(str(payload["job_id"]), stage="starting", progress=5)
         started = self._workflow().start(str(payload["evidence_id"]), payload)
         return "started" if started else "duplicate"
 
@@ -251,14 +261,19 @@ class EvidenceService:
         )
 
     def delete(self, principal: Principal, evidence_id: str) -> None:
-        """The artifact, its working files, its chunks and its row."""
+        """The row and its chunks first (so nothing points at the files any more), then
+        the artifact, its working files and its job."""
         with self._db.session() as session:
             evidence = self._readable(
                 session, principal, evidence_id, needed=Access.WRITE, lock=True
             )
-            self._objects.delete(evidence.s3_key)
-            self._objects.delete_prefix(work_prefix(evidence_id))
-            self._jobs.delete(evidence.job_id)
+            self._require(principal, evidence.case_id, Access.WRITE, open_case=True)
+            key, job_id, case_id, filename = (
+                evidence.s3_key,
+                evidence.job_id,
+                evidence.case_id,
+                evidence.filename,
+            )
             session.delete(evidence)  # chunks go with it (ON DELETE CASCADE)
             audit.record(
                 session,
@@ -266,9 +281,14 @@ class EvidenceService:
                 action="evidence.deleted",
                 object_type="evidence",
                 object_id=evidence_id,
-                case_id=evidence.case_id,
-                details={"filename": evidence.filename},
+                case_id=case_id,
+                details={"filename": filename},
             )
+        # After the commit. A failure here leaves an unreferenced object, which the
+        # bucket's lifecycle rule expires; the reverse order could lose a live artifact.
+        self._objects.delete(key)
+        self._objects.delete_prefix(work_prefix(evidence_id))
+        self._jobs.delete(job_id)
 
     def _readable(
         self,
@@ -349,10 +369,6 @@ class EvidenceService:
                 ],
             )
         return len(pieces)
-
-    def chunks(self, evidence_id: str) -> list[str]:
-        with self._db.session() as session:
-            return [chunk.content for chunk in store.chunks_of(session, evidence_id)]
 
     def complete(self, evidence_id: str) -> None:
         now = utcnow()

@@ -31,12 +31,3 @@ def replace_chunks(session: Session, evidence: Evidence, chunks: list[EvidenceCh
     """Idempotent: a retried Index step leaves exactly one set of chunks."""
     session.execute(delete(EvidenceChunk).where(EvidenceChunk.evidence_id == evidence.evidence_id))
     session.add_all(chunks)
-
-
-def chunks_of(session: Session, evidence_id: str) -> list[EvidenceChunk]:
-    query = (
-        select(EvidenceChunk)
-        .where(EvidenceChunk.evidence_id == evidence_id)
-        .order_by(EvidenceChunk.ordinal)
-    )
-    return list(session.scalars(query))

@@ -8,7 +8,7 @@ import zlib
 from faultmaven.preprocessing.errors import InvalidArtifactError
 
 GZIP_MAGIC = b"\x1f\x8b"
-MAX_DECOMPRESSED_BYTES = 50 * 1024 * 1024
+MAX_DECOMPRESSED_BYTES = 25 * 1024 * 1024
 _CHUNK = 256 * 1024
 
 
@@ -17,24 +17,36 @@ def is_gzip(data: bytes) -> bool:
 
 
 def gunzip(data: bytes, *, limit: int = MAX_DECOMPRESSED_BYTES) -> bytes:
-    """Decompress, refusing more than `limit` bytes of output (a gzip bomb) and truncated
-    or corrupt streams, with a reason a user can act on."""
-    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    """Decompress every member (`cat a.gz b.gz` and bgzip files have several), refusing
+    more than `limit` bytes of output (a gzip bomb) and truncated or corrupt streams, with
+    a reason a user can act on."""
     out = bytearray()
-    try:
-        view = memoryview(data)
-        for start in range(0, len(data), _CHUNK):
-            out += decompressor.decompress(view[start : start + _CHUNK], limit + 1 - len(out))
-            if len(out) > limit or decompressor.unconsumed_tail:
-                raise InvalidArtifactError(
-                    f"The gzip file expands beyond {limit // (1024 * 1024)} MiB; "
-                    "upload the part that matters"
-                )
-        out += decompressor.flush()
-    except zlib.error:
-        raise InvalidArtifactError("The gzip file is corrupt") from None
-    if not decompressor.eof:
-        raise InvalidArtifactError("The gzip file is truncated")
+    remaining = data
+    while remaining:
+        decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        fed = 0
+        try:
+            view = memoryview(remaining)
+            for start in range(0, len(remaining), _CHUNK):
+                fed = start + _CHUNK
+                out += decompressor.decompress(view[start : start + _CHUNK], limit + 1 - len(out))
+                if len(out) > limit or decompressor.unconsumed_tail:
+                    raise InvalidArtifactError(
+                        f"The gzip file expands beyond {limit // (1024 * 1024)} MiB; "
+                        "upload the part that matters"
+                    )
+                if decompressor.eof:
+                    break
+            out += decompressor.flush()
+        except zlib.error:
+            raise InvalidArtifactError("The gzip file is corrupt") from None
+        if not decompressor.eof:
+            raise InvalidArtifactError("The gzip file is truncated")
+        remaining = decompressor.unused_data + remaining[fed:]
+        if remaining and not is_gzip(remaining):
+            if remaining.strip(b"\0"):
+                raise InvalidArtifactError("The gzip file has trailing data that is not gzip")
+            break  # zero padding after the last member, as some tools write
     return bytes(out)
 
 

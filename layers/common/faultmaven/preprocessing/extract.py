@@ -24,21 +24,32 @@ class Extraction:
     stats: dict[str, int] = field(default_factory=dict)
 
 
+def _cut_at_space(text: str) -> str:
+    """Drop the last, possibly partial word: redaction runs after the cut, and half a
+    secret matches no pattern."""
+    head, _, _ = text.rpartition(" ")
+    return head if head else ""
+
+
 def cap_bytes(text: str, limit: int) -> str:
     data = text.encode("utf-8")
     if len(data) <= limit:
         return text
-    return data[: limit - 3].decode("utf-8", errors="ignore") + "..."
+    cut = data[: limit - 3].decode("utf-8", errors="ignore")
+    head, newline, _ = cut.rpartition("\n")
+    return (head if newline else _cut_at_space(cut)) + "..."
 
 
 def cap_chars(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    if len(text) <= limit:
+        return text
+    return _cut_at_space(text[: limit - 1]).rstrip() + "…"
 
 
 def _clip(line: str) -> str:
-    return (
-        line if len(line) <= SAMPLE_LINE_CHARS else line[:SAMPLE_LINE_CHARS] + " …[line truncated]"
-    )
+    if len(line) <= SAMPLE_LINE_CHARS:
+        return line
+    return _cut_at_space(line[:SAMPLE_LINE_CHARS]) + " …[line truncated]"
 
 
 def extract_logs(text: str) -> Extraction:
@@ -61,19 +72,25 @@ def extract_generic(data_type: DataType, text: str | None, size: int) -> Extract
     if text is None:
         summary = f"{label.capitalize()}: {size} bytes of binary content, not analysed as text."
         return Extraction(kind="binary", summary=summary, extraction=summary, stats={"bytes": size})
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    head = [_clip(line) for line in lines[:SAMPLE_LINES]]
-    tail = [_clip(line) for line in lines[SAMPLE_LINES:][-SAMPLE_LINES:]]
-    longest = max((len(line) for line in lines), default=0)
+    # Counted and sampled without splitting the whole text: a 25 MiB file of short
+    # lines would otherwise become millions of strings.
+    line_count = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+    first = text[: 64 * 1024].split("\n")[:SAMPLE_LINES]
+    last = (
+        text[-64 * 1024 :].rstrip("\n").split("\n")[-SAMPLE_LINES:]
+        if line_count > SAMPLE_LINES
+        else []
+    )
+    head = [_clip(line) for line in first]
+    tail = [_clip(line) for line in last[-max(0, line_count - SAMPLE_LINES) :]] if last else []
+    longest = max((len(line) for line in (*first, *last)), default=0)
     summary = (
-        f"{label.capitalize()}: {len(lines)} lines, {size} bytes"
+        f"{label.capitalize()}: {line_count} lines, {size} bytes"
         + (f", longest line {longest} characters" if longest > SAMPLE_LINE_CHARS else "")
         + ". Starts with: "
         + " / ".join(line.strip() for line in head[:3] if line.strip())
     )
-    body = [f"type: {data_type.value}", f"bytes: {size}", f"lines: {len(lines)}", "", "head:"]
+    body = [f"type: {data_type.value}", f"bytes: {size}", f"lines: {line_count}", "", "head:"]
     body += head
     if tail:
         body += ["", f"tail (last {len(tail)} lines):", *tail]
@@ -81,7 +98,7 @@ def extract_generic(data_type: DataType, text: str | None, size: int) -> Extract
         kind="generic",
         summary=cap_chars(summary, MAX_SUMMARY_CHARS),
         extraction=cap_bytes("\n".join(body), MAX_EXTRACTION_BYTES),
-        stats={"bytes": size, "lines": len(lines)},
+        stats={"bytes": size, "lines": line_count},
     )
 
 

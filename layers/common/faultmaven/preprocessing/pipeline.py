@@ -8,7 +8,9 @@ version before anything is stored in PostgreSQL, indexed, or shown.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -23,7 +25,7 @@ from faultmaven.preprocessing.artifacts import (
     is_gzip,
     looks_binary,
 )
-from faultmaven.preprocessing.errors import InvalidArtifactError
+from faultmaven.preprocessing.errors import InvalidArtifactError, TransientError
 from faultmaven.preprocessing.extract import (
     MAX_EXTRACTION_BYTES,
     MAX_SUMMARY_CHARS,
@@ -38,18 +40,66 @@ from faultmaven.preprocessing.models import DataType
 
 State = dict[str, Any]
 SAMPLE_BYTES = 64 * 1024
-READ_LIMIT = 11 * 1024 * 1024  # a little over the upload limit: the trigger already checked
+WORK_READ_LIMIT = 1024 * 1024  # extraction JSON: ≤ 8 KB of text plus insights
 _USER_FACING = {"InvalidArtifactError"}
 
 
+_TRANSIENT = {
+    "sqlalchemy.exc": {"OperationalError", "InterfaceError", "TimeoutError", "DisconnectionError"},
+    "redis.exceptions": {"ConnectionError", "TimeoutError", "BusyLoadingError"},
+    "botocore.exceptions": {
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ReadTimeoutError",
+        "ConnectionClosedError",
+    },
+}
+_THROTTLING = {
+    "Throttling",
+    "ThrottlingException",
+    "SlowDown",
+    "RequestTimeout",
+    "ServiceUnavailable",
+}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A store briefly unreachable or throttling: worth the state machine's Retry. Found by
+    class name, so this module imports none of the vendor SDKs."""
+    for cls in type(exc).__mro__:
+        if cls.__name__ in _TRANSIENT.get(cls.__module__, set()):
+            return True
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return code in _THROTTLING
+
+
+def transient_errors(step: Callable[[Any, State], State]) -> Callable[[Any, State], State]:
+    @functools.wraps(step)
+    def run(self: Any, state: State) -> State:
+        try:
+            return step(self, state)
+        except Exception as exc:
+            if is_transient(exc):
+                raise TransientError(f"{type(exc).__name__} in {step.__name__}") from exc
+            raise
+
+    return run
+
+
 class PreprocessingSteps:
-    def __init__(self, evidence: EvidenceService, objects: ObjectStore, jobs: JobService) -> None:
+    def __init__(
+        self, evidence: EvidenceService, objects: ObjectStore, jobs: JobService, *, max_bytes: int
+    ) -> None:
         self._evidence = evidence
         self._objects = objects
         self._jobs = jobs
+        self._read_limit = max_bytes + 1024 * 1024  # the trigger already refused larger files
 
+    @transient_errors
     def classify(self, state: State) -> State:
         from faultmaven.preprocessing.classify import classify
+        from faultmaven.preprocessing.redact import redact
 
         artifact = self._evidence.artifact_of(state["evidence_id"])
         sample = head_sample(
@@ -58,19 +108,33 @@ class PreprocessingSteps:
         override = DataType(artifact.override) if artifact.override else None
         result = classify(artifact.filename, artifact.content_type, sample, override=override)
         details = result.model_dump(mode="json")
+        # Signals quote the content (a shebang, a key name): they are stored, so redacted.
+        details["signals"] = [redact(signal).text for signal in details.get("signals", [])]
         self._evidence.record_classification(state["evidence_id"], result.data_type.value, details)
         self._progress(state, "classified", 20)
         return {**state, "data_type": result.data_type.value, "confidence": result.confidence}
 
-    def extract(self, state: State) -> State:
+    @transient_errors
+    def extract_logs(self, state: State) -> State:
+        """Logs get the analyzer; a "log" that turns out to be binary gets the generic
+        description instead."""
+        data = self._content(state)
+        if looks_binary(data):
+            return self._store_raw(
+                state, extract_generic(DataType(state["data_type"]), None, len(data))
+            )
+        return self._store_raw(state, extract_logs(decode_text(data)))
+
+    @transient_errors
+    def extract_generic(self, state: State) -> State:
         data_type = DataType(state["data_type"])
         data = self._content(state)
         binary = data_type is DataType.VISUAL_EVIDENCE or looks_binary(data)
-        text = None if binary else decode_text(data)
-        if data_type is DataType.LOGS_AND_ERRORS and text is not None:
-            extraction = extract_logs(text)
-        else:
-            extraction = extract_generic(data_type, text, len(data))
+        return self._store_raw(
+            state, extract_generic(data_type, None if binary else decode_text(data), len(data))
+        )
+
+    def _store_raw(self, state: State, extraction: Extraction) -> State:
         raw_key = f"{work_prefix(state['evidence_id'])}extraction.raw.json"
         self._objects.put(
             raw_key, json.dumps(asdict(extraction)).encode(), content_type="application/json"
@@ -78,10 +142,13 @@ class PreprocessingSteps:
         self._progress(state, "extracted", 45)
         return {**state, "raw_key": raw_key}
 
+    @transient_errors
     def redact(self, state: State) -> State:
         from faultmaven.preprocessing.redact import redact
 
-        raw = Extraction(**json.loads(self._objects.read(state["raw_key"], max_bytes=READ_LIMIT)))
+        raw = Extraction(
+            **json.loads(self._objects.read(state["raw_key"], max_bytes=WORK_READ_LIMIT))
+        )
         counts: dict[str, int] = {}
         secrets = pii = False
 
@@ -106,7 +173,7 @@ class PreprocessingSteps:
         self._objects.put(
             clean_key, json.dumps(asdict(sanitized)).encode(), content_type="application/json"
         )
-        self._objects.delete(state["raw_key"])
+        # The raw extraction stays until Finalize clears work/: a retried Redact re-reads it.
         self._progress(state, "redacted", 65)
         return {
             **{k: v for k, v in state.items() if k != "raw_key"},
@@ -114,6 +181,7 @@ class PreprocessingSteps:
             "redaction": {"secrets_detected": secrets, "pii_detected": pii, "counts": counts},
         }
 
+    @transient_errors
     def summarize(self, state: State) -> State:
         """Deterministic for now: the analyzer's own summary, stored with the findings."""
         extraction = self._sanitized(state)
@@ -130,6 +198,7 @@ class PreprocessingSteps:
         self._progress(state, "summarized", 80)
         return state
 
+    @transient_errors
     def index(self, state: State) -> State:
         extraction = self._sanitized(state)
         pieces = chunk_text(extraction.summary + "\n\n" + extraction.extraction)
@@ -137,6 +206,7 @@ class PreprocessingSteps:
         self._progress(state, "indexed", 95)
         return {**state, "chunks": count}
 
+    @transient_errors
     def finalize(self, state: State) -> State:
         self._evidence.complete(state["evidence_id"])
         self._jobs.finish(state["job_id"])
@@ -147,6 +217,7 @@ class PreprocessingSteps:
             "chunks": state.get("chunks", 0),
         }
 
+    @transient_errors
     def mark_failed(self, state: State) -> State:
         """Catch-all: the evidence fails with a reason, the raw artifact stays."""
         reason = failure_reason(state.get("error") or {})
@@ -159,12 +230,12 @@ class PreprocessingSteps:
         return {"evidence_id": state["evidence_id"], "status": "failed", "reason": reason}
 
     def _content(self, state: State) -> bytes:
-        data = self._objects.read(state["key"], max_bytes=READ_LIMIT)
+        data = self._objects.read(state["key"], max_bytes=self._read_limit)
         return gunzip(data) if is_gzip(data) else data
 
     def _sanitized(self, state: State) -> Extraction:
         return Extraction(
-            **json.loads(self._objects.read(state["clean_key"], max_bytes=READ_LIMIT))
+            **json.loads(self._objects.read(state["clean_key"], max_bytes=WORK_READ_LIMIT))
         )
 
     def _progress(self, state: State, stage: str, progress: int) -> None:
@@ -183,7 +254,9 @@ def failure_reason(error: dict[str, Any]) -> str:
     if isinstance(parsed, dict):
         message = parsed.get("errorMessage", "")
         name = str(parsed.get("errorType", name))
-    message = scrub_text(str(message))[:500]
+    from faultmaven.preprocessing.redact import redact
+
+    message = redact(scrub_text(str(message))).text[:500]
     if name in _USER_FACING and message:
         return message
     return f"Processing failed ({name}){': ' + message if message else ''}"[:600]
