@@ -247,3 +247,43 @@ def test_bad_input_ends_with_a_clear_outcome_and_keeps_the_artifact(
     link = api.call("GET", f"/evidence/{accepted.json()['evidence_id']}/download", owner)
     assert link.status_code == 200
     assert httpx.get(link.json()["url"]).content == body
+
+
+def test_unfinished_uploads_can_be_resumed(
+    api: Api, owner: User, case_id: str, container: Container
+) -> None:
+    """What `faultmaven dev` does at start, since moto forgets running executions: an
+    upload marked processing whose execution never ran is started again."""
+    from faultmaven.core.clock import utcnow
+    from faultmaven.core.ids import new_id
+    from faultmaven.db.tables import Evidence
+
+    evidence_id = new_id("evd")
+    key = f"artifacts/{case_id}/{evidence_id}/lost.log"
+    # The notification fires before the row exists and is ignored: the run is "lost".
+    client("s3", container.settings).put_object(
+        Bucket=container.settings.evidence_bucket, Key=key, Body=LOG
+    )
+    job = container.jobs.create(case_id=case_id, evidence_id=evidence_id)
+    with container.database.session() as session:
+        session.add(
+            Evidence(
+                evidence_id=evidence_id,
+                case_id=case_id,
+                uploaded_by=owner.user_id,
+                filename="lost.log",
+                content_type="text/plain",
+                declared_size=len(LOG),
+                s3_key=key,
+                status="processing",
+                job_id=job.job_id,
+                insights=[],
+                redaction_counts={},
+                created_at=utcnow(),
+                updated_at=utcnow(),
+            )
+        )
+    assert container.evidence.resume_unfinished() == 1
+    assert wait_for_job(api, owner, job.job_id).status_code == 303
+    assert api.call("GET", f"/evidence/{evidence_id}", owner).json()["status"] == "completed"
+    assert container.evidence.resume_unfinished() == 0

@@ -13,6 +13,8 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote_plus
 
+from sqlalchemy import select
+
 from faultmaven.adapters.postgres import Database
 from faultmaven.audit import store as audit
 from faultmaven.auth.principal import Principal
@@ -231,6 +233,20 @@ class EvidenceService:
         self._jobs.progress(str(payload["job_id"]), stage="starting", progress=5)
         started = self._workflow().start(str(payload["evidence_id"]), payload)
         return "started" if started else "duplicate"
+
+    def resume_unfinished(self) -> int:
+        """Start again every upload still marked processing (the local runtime's moto
+        forgets running executions when it restarts); AWS never needs this."""
+        with self._db.session() as session:
+            rows = session.scalars(
+                select(Evidence.s3_key).where(Evidence.status == EvidenceStatus.PROCESSING.value)
+            ).all()
+        resumed = 0
+        for key in rows:
+            size = self._objects.head(key)
+            if size is not None and self.on_object_created(key, size) == "started":
+                resumed += 1
+        return resumed
 
     # -- reading -----------------------------------------------------------------------
     def get(self, principal: Principal, evidence_id: str) -> EvidenceDetail:

@@ -75,6 +75,10 @@ def dev(
     try:
         upgrade(settings.sqlalchemy_url)
         application = create_app(settings=settings)
+        if settings.preprocessing_state_machine_arn is not None:
+            resumed = application.state.container.evidence.resume_unfinished()
+            if resumed:
+                typer.echo(f"resumed preprocessing of {resumed} upload(s)", err=True)
         typer.echo(
             f"FaultMaven API on http://{settings.host}:{settings.port} "
             f"(docs: /docs) · state in {settings.state_dir.resolve()}",
