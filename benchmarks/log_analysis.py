@@ -18,12 +18,12 @@ import random
 import statistics
 import sys
 import time
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from _support import ROOT, header
 
+from faultmaven.preprocessing.evaluation import grouping_accuracy
 from faultmaven.preprocessing.log_lines import shape_lines, split_lines
 from faultmaven.preprocessing.log_templates import mine, new_miner
 from faultmaven.preprocessing.logs import analyze_log, line_templates
@@ -178,22 +178,6 @@ def realistic_log(target_bytes: int = TARGET_BYTES) -> str:
             lines.append(line)
             size += len(line) + 1
     return "\n".join(lines) + "\n"
-
-
-def grouping_accuracy(predicted: Sequence[str], truth: Sequence[str]) -> float:
-    """Loghub's grouping accuracy: a line counts when its predicted group holds exactly the
-    lines of its true group."""
-    true_groups: dict[str, set[int]] = defaultdict(set)
-    predicted_groups: dict[str, set[int]] = defaultdict(set)
-    for i, (p, t) in enumerate(zip(predicted, truth, strict=True)):
-        true_groups[t].add(i)
-        predicted_groups[p].add(i)
-    correct = sum(
-        len(members)
-        for members in predicted_groups.values()
-        if true_groups[truth[next(iter(members))]] == members
-    )
-    return correct / len(truth) if truth else 1.0
 
 
 def labeled_systems() -> list[tuple[str, str, list[str]]]:

@@ -11,14 +11,13 @@ import json
 import logging
 import random
 import string
-from collections import defaultdict
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from faultmaven.preprocessing import log_lines
+from faultmaven.preprocessing.evaluation import grouping_accuracy
 from faultmaven.preprocessing.log_models import MAX_EXTRACTION_BYTES, MAX_SUMMARY_CHARS
 from faultmaven.preprocessing.log_templates import new_miner
 from faultmaven.preprocessing.log_time import iso, parse_timestamp
@@ -158,22 +157,6 @@ def test_lines_without_level_or_error_words_have_no_level() -> None:
 
 
 # --- templates -------------------------------------------------------------------------
-
-
-def grouping_accuracy(predicted: Sequence[str], truth: Sequence[str]) -> float:
-    """Loghub's metric: a line is right when its predicted group has exactly the lines of
-    its ground-truth group."""
-    true_groups: dict[str, set[int]] = defaultdict(set)
-    predicted_groups: dict[str, set[int]] = defaultdict(set)
-    for i, (p, t) in enumerate(zip(predicted, truth, strict=True)):
-        true_groups[t].add(i)
-        predicted_groups[p].add(i)
-    correct = sum(
-        len(members)
-        for members in predicted_groups.values()
-        if true_groups[truth[min(members)]] == members
-    )
-    return correct / len(truth)
 
 
 def labeled(system: str) -> tuple[str, list[str]]:
