@@ -61,7 +61,9 @@ def test_handler_exceptions_come_back_as_lambda_errors(settings: Settings) -> No
     )
     assert result["FunctionError"]
     error = json.loads(result["Payload"].read())
-    assert error["errorType"] == "NotFoundError"
+    assert error["errorType"] == "StepFailedError"
+    assert error["errorMessage"].startswith("NotFoundError:")
+    assert all("File " in frame for frame in error["stackTrace"])  # frames, no messages
 
 
 def test_the_state_machine_is_the_repository_file(settings: Settings) -> None:

@@ -8,9 +8,10 @@ import os
 import pytest
 
 from faultmaven.preprocessing.artifacts import decode_text, gunzip, head_sample, looks_binary
-from faultmaven.preprocessing.errors import InvalidArtifactError
+from faultmaven.preprocessing.errors import InvalidArtifactError, StepFailedError
 from faultmaven.preprocessing.extract import cap_bytes, cap_chars, chunk_text, extract_generic
 from faultmaven.preprocessing.models import DataType
+from faultmaven.preprocessing.pipeline import is_transient, transient_errors
 from faultmaven.preprocessing.redact import redact
 
 
@@ -78,3 +79,33 @@ def test_chunks_overlap_and_cover_everything() -> None:
     assert "event 0:" in chunks[0] and "event 499:" in chunks[-1]
     assert chunks[0].split("\n")[-1] in chunks[1]  # the boundary line is in both
     assert chunk_text("   ") == []
+
+
+class _Steps:
+    """A stand-in step owner: the decorator is what is under test."""
+
+    @transient_errors
+    def leaky(self, state: dict[str, object]) -> dict[str, object]:
+        raise ValueError("could not parse password=hunter2 for ops@example.com")
+
+    @transient_errors
+    def refused(self, state: dict[str, object]) -> dict[str, object]:
+        raise InvalidArtifactError("The gzip file is truncated")
+
+
+def test_step_failures_reach_step_functions_redacted() -> None:
+    with pytest.raises(StepFailedError) as failure:
+        _Steps().leaky({})
+    assert str(failure.value).startswith("ValueError:")
+    assert "hunter2" not in str(failure.value)
+    assert "ops@example.com" not in str(failure.value)
+    assert failure.value.__cause__ is None  # the raw message is not chained along
+    with pytest.raises(InvalidArtifactError, match="truncated"):
+        _Steps().refused({})
+
+
+def test_connection_errors_are_transient() -> None:
+    import redis
+
+    assert is_transient(redis.exceptions.ConnectionError("down"))
+    assert not is_transient(ValueError("bad"))

@@ -77,7 +77,8 @@ class Settings(BaseSettings):
     evidence_bucket: str = Field(default="faultmaven-evidence", min_length=3, max_length=63)
     preprocessing_state_machine_arn: str | None = None
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
-    presigned_url_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    # Short: a form can be replayed until it expires (see README, evidence).
+    presigned_url_ttl_seconds: int = Field(default=300, ge=60, le=3600)
     job_ttl_seconds: int = Field(default=86_400, ge=3600, le=7 * 86_400)
 
     # Local runtime.

@@ -131,7 +131,7 @@ def install_dispatcher(registry: HandlerRegistry) -> None:
                 error = {
                     "errorType": type(exc).__name__,
                     "errorMessage": str(exc),
-                    "stackTrace": traceback.format_exception(exc)[-5:],
+                    "stackTrace": traceback.format_tb(exc.__traceback__)[-5:],  # frames only
                 }
                 return json.dumps(error), True, ""
             return json.dumps(result), False, ""

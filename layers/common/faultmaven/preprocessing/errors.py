@@ -8,5 +8,10 @@ class TransientError(Exception):
     """Worth retrying: a store was briefly unreachable."""
 
 
+class StepFailedError(Exception):
+    """Any other failure of a step, with its message redacted: Lambda's error payload is
+    kept in the Step Functions execution history."""
+
+
 class InvalidArtifactError(Exception):
     """The upload cannot be processed; the message is shown to the user as the reason."""

@@ -25,7 +25,7 @@ from faultmaven.preprocessing.artifacts import (
     is_gzip,
     looks_binary,
 )
-from faultmaven.preprocessing.errors import InvalidArtifactError, TransientError
+from faultmaven.preprocessing.errors import InvalidArtifactError, StepFailedError, TransientError
 from faultmaven.preprocessing.extract import (
     MAX_EXTRACTION_BYTES,
     MAX_SUMMARY_CHARS,
@@ -75,14 +75,24 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def transient_errors(step: Callable[[Any, State], State]) -> Callable[[Any, State], State]:
+    """What a step's failure looks like to Step Functions: `TransientError` (retried),
+    `InvalidArtifactError` (its message is the user's reason), or `StepFailedError`
+    naming the original error with a redacted message."""
+
     @functools.wraps(step)
     def run(self: Any, state: State) -> State:
         try:
             return step(self, state)
+        except (InvalidArtifactError, TransientError, StepFailedError):
+            raise
         except Exception as exc:
             if is_transient(exc):
-                raise TransientError(f"{type(exc).__name__} in {step.__name__}") from exc
-            raise
+                raise TransientError(f"{type(exc).__name__} in {step.__name__}") from None
+            from faultmaven.preprocessing.redact import redact
+
+            logger.exception("preprocessing step failed", extra={"step": step.__name__})
+            message = redact(str(exc)).text[:500]
+            raise StepFailedError(f"{type(exc).__name__}: {message}") from None
 
     return run
 
@@ -259,6 +269,8 @@ def failure_reason(error: dict[str, Any]) -> str:
     message = redact(scrub_text(str(message))).text[:500]
     if name in _USER_FACING and message:
         return message
+    if name == "StepFailedError" and message:
+        return f"Processing failed: {message}"[:600]
     return f"Processing failed ({name}){': ' + message if message else ''}"[:600]
 
 
