@@ -8,6 +8,7 @@ instead of the embedded server.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -56,7 +57,9 @@ def _short_dir(path: Path) -> Path:
     path = path.resolve()
     if len(str(path)) <= _MAX_SOCKET_DIR:
         return path
-    link = Path("/tmp") / f"fm-{abs(hash(str(path))) % 10**8}"  # noqa: S108
+    # A stable name (not hash(): it is salted per process), so restarts reuse the link.
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    link = Path("/tmp") / f"fm-{digest}"  # noqa: S108
     if not link.exists():
         link.symlink_to(path, target_is_directory=True)
     return link
