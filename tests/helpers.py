@@ -6,6 +6,9 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from faultmaven.auth.accounts import Accounts
+from faultmaven.auth.models import RegisterRequest
+
 STRONG_PASSWORD = "correct-Horse-battery-staple-42"
 _counter = itertools.count(1)
 
@@ -57,19 +60,28 @@ class Api:
             json={"email": email, "username": name, "password": STRONG_PASSWORD, **extra},
         )
         assert registered.status_code == 201, registered.text
-        tokens = self.call(
-            "POST", "/auth/login", json={"username": name, "password": STRONG_PASSWORD}
+        return _signed_in(registered.json()["user_id"], name, email, self._tokens(name))
+
+    def login(self, username: str, password: str = STRONG_PASSWORD) -> User:
+        """Log an existing account in (its id and email come from /auth/me)."""
+        tokens = self._tokens(username, password)
+        me = self.call("GET", "/auth/me", headers=_bearer(tokens["access_token"])).json()
+        return _signed_in(me["user_id"], username, me["email"], tokens)
+
+    def admin(self, accounts: Accounts) -> User:
+        """An administrator, created the way `faultmaven admin create` does, logged in."""
+        accounts.create_admin(
+            RegisterRequest(email="root@example.com", username="root", password=STRONG_PASSWORD)
         )
-        assert tokens.status_code == 200, tokens.text
-        body = tokens.json()
-        return User(
-            user_id=registered.json()["user_id"],
-            username=name,
-            email=email,
-            token=body["access_token"],
-            refresh_token=body["refresh_token"],
-            headers={"Authorization": f"Bearer {body['access_token']}"},
+        return self.login("root")
+
+    def _tokens(self, username: str, password: str = STRONG_PASSWORD) -> dict[str, Any]:
+        response = self.call(
+            "POST", "/auth/login", json={"username": username, "password": password}
         )
+        assert response.status_code == 200, response.text
+        tokens: dict[str, Any] = response.json()
+        return tokens
 
     def case(self, owner: User, **fields: Any) -> dict[str, Any]:
         response = self.call("POST", "/cases", owner, json={"title": "Checkout latency", **fields})
@@ -85,3 +97,18 @@ class Api:
             json={"user_id": user.user_id, "role": role},
         )
         assert response.status_code in (200, 201), response.text
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _signed_in(user_id: str, username: str, email: str, tokens: dict[str, Any]) -> User:
+    return User(
+        user_id=user_id,
+        username=username,
+        email=email,
+        token=tokens["access_token"],
+        refresh_token=tokens["refresh_token"],
+        headers=_bearer(tokens["access_token"]),
+    )

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Runtime
-from tests.helpers import STRONG_PASSWORD, Api, User, assert_envelope
+from tests.helpers import STRONG_PASSWORD, Api, assert_envelope
 
 pytestmark = pytest.mark.e2e
 
@@ -18,23 +18,6 @@ class HttpxClient:
 
     def request(self, method: str, url: str, **kwargs: object) -> httpx.Response:
         return self._client.request(method, url, **kwargs)  # type: ignore[arg-type]
-
-
-def login(api: Api, username: str, password: str = STRONG_PASSWORD) -> User:
-    tokens = api.call("POST", "/auth/login", json={"username": username, "password": password})
-    assert tokens.status_code == 200, tokens.text
-    me = api.call(
-        "GET", "/auth/me", headers={"Authorization": f"Bearer {tokens.json()['access_token']}"}
-    )
-    body = tokens.json()
-    return User(
-        me.json()["user_id"],
-        username,
-        me.json()["email"],
-        body["access_token"],
-        body["refresh_token"],
-        {"Authorization": f"Bearer {body['access_token']}"},
-    )
 
 
 def test_docs_and_health(runtime: Runtime) -> None:
@@ -74,7 +57,7 @@ def test_register_login_session_case_share_and_restart(runtime: Runtime) -> None
 
     # Users, cases, sessions and the signing key all survive the restart.
     assert api.call("GET", "/auth/me", alice).status_code == 200
-    again = login(api, "alice")
+    again = api.login("alice")
     assert api.call("GET", f"/cases/{case_id}", again).json()["title"] == "Orders API 502s"
     resumed = api.call("POST", "/sessions", again, json={"client_id": "chrome-ext"})
     assert resumed.status_code == 200
@@ -108,7 +91,7 @@ def test_cli_bootstraps_an_admin_who_sees_every_case(runtime: Runtime) -> None:
     )
     assert created.returncode == 0, created.stderr
     assert "roles=user,admin" in created.stdout
-    admin = login(api, "root")
+    admin = api.login("root")
     assert api.call("GET", f"/cases/{case_id}", admin).json()["my_role"] == "owner"
     # Promoting an existing account asks for no password (none is set here, stdin is closed).
     promoted = runtime.cli("admin", "create", "--email", "carol@example.com", "--username", "carol")
@@ -138,7 +121,7 @@ def test_evidence_upload_is_processed_and_survives_a_restart(runtime: Runtime) -
     runtime.stop()
     runtime.start()
 
-    again = login(api, "dora")
+    again = api.login("dora")
     kept = api.call("GET", f"/evidence/{evidence['evidence_id']}", again).json()
     assert kept["summary"] == evidence["summary"]
     link = api.call("GET", f"/evidence/{evidence['evidence_id']}/download", again)

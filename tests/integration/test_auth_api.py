@@ -8,7 +8,6 @@ import jwt
 import pytest
 from sqlalchemy import select
 
-from faultmaven.auth.models import RegisterRequest, Role
 from faultmaven.container import Container
 from faultmaven.db.tables import User as UserRow
 from tests.conftest import TEST_JWT_SECRET
@@ -170,24 +169,7 @@ def test_expired_and_foreign_tokens_are_refused(api: Api) -> None:
 
 
 def make_admin(api: Api, container: Container) -> User:
-    container.auth.accounts.register(
-        RegisterRequest(email="root@example.com", username="root", password=STRONG_PASSWORD),
-        roles=(Role.USER, Role.ADMIN),
-    )
-    tokens = api.call(
-        "POST", "/auth/login", json={"username": "root", "password": STRONG_PASSWORD}
-    ).json()
-    me = api.call(
-        "GET", "/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
-    ).json()
-    return User(
-        me["user_id"],
-        "root",
-        "root@example.com",
-        tokens["access_token"],
-        tokens["refresh_token"],
-        {"Authorization": f"Bearer {tokens['access_token']}"},
-    )
+    return api.admin(container.auth.accounts)
 
 
 def test_deactivating_a_user_revokes_their_tokens_at_once(api: Api, container: Container) -> None:

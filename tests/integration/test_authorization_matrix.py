@@ -12,9 +12,8 @@ from typing import Any
 
 import pytest
 
-from faultmaven.auth.models import RegisterRequest, Role
 from faultmaven.container import Container
-from tests.helpers import STRONG_PASSWORD, Api, User, assert_envelope
+from tests.helpers import Api, User, assert_envelope
 from tests.integration.case_state import fingerprint
 
 READ, WRITE, MANAGE = "read", "write", "manage"
@@ -86,21 +85,7 @@ class World:
 @pytest.fixture
 def world(api: Api, container: Container) -> World:
     owner, collaborator, viewer, stranger, extra = (api.user() for _ in range(5))
-    container.auth.accounts.register(
-        RegisterRequest(email="root@example.com", username="root", password=STRONG_PASSWORD),
-        roles=(Role.USER, Role.ADMIN),
-    )
-    login = api.call(
-        "POST", "/auth/login", json={"username": "root", "password": STRONG_PASSWORD}
-    ).json()
-    admin = User(
-        "admin",
-        "root",
-        "root@example.com",
-        login["access_token"],
-        login["refresh_token"],
-        {"Authorization": f"Bearer {login['access_token']}"},
-    )
+    admin = api.admin(container.auth.accounts)
     case_id = api.case(owner)["case_id"]
     api.share(owner, case_id, collaborator, "collaborator")
     api.share(owner, case_id, viewer, "viewer")

@@ -11,7 +11,7 @@ from faultmaven.preprocessing.artifacts import decode_text, gunzip, head_sample,
 from faultmaven.preprocessing.errors import InvalidArtifactError, StepFailedError
 from faultmaven.preprocessing.extract import cap_bytes, cap_chars, chunk_text, extract_generic
 from faultmaven.preprocessing.models import DataType
-from faultmaven.preprocessing.pipeline import is_transient, transient_errors
+from faultmaven.preprocessing.pipeline import is_transient, step_errors
 from faultmaven.preprocessing.redact import redact
 
 
@@ -84,11 +84,11 @@ def test_chunks_overlap_and_cover_everything() -> None:
 class _Steps:
     """A stand-in step owner: the decorator is what is under test."""
 
-    @transient_errors
+    @step_errors
     def leaky(self, state: dict[str, object]) -> dict[str, object]:
         raise ValueError("could not parse password=hunter2 for ops@example.com")
 
-    @transient_errors
+    @step_errors
     def refused(self, state: dict[str, object]) -> dict[str, object]:
         raise InvalidArtifactError("The gzip file is truncated")
 

@@ -124,12 +124,10 @@ class CaseService:
                 raise ConflictError("The case is archived and read-only", error_code="CASE_CLOSED")
             if placement:
                 visibility = body.visibility or Visibility(case.visibility)
-                if visibility is Visibility.PRIVATE and not {"team_id", "org_id"} & changes.keys():
-                    # Making a case private never needs group membership: an owner who has
-                    # left the team must still be able to stop sharing with it.
-                    case.visibility = visibility.value
-                else:
-                    case.visibility = visibility.value
+                case.visibility = visibility.value
+                # Making a case private never needs group membership: an owner who has
+                # left the team must still be able to stop sharing with it.
+                if visibility is not Visibility.PRIVATE or {"team_id", "org_id"} & changes.keys():
                     case.team_id, case.org_id = self._placement(
                         session,
                         principal,

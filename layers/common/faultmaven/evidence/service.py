@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
 from sqlalchemy import select
@@ -52,8 +52,13 @@ class ArtifactRef:
 ARTIFACTS = "artifacts/"
 WORK = "work/"
 
-# (principal, case_id, needed access, open_case) -> role; raises 404/403/409 like the case routes
-CaseAccess = Callable[..., Any]
+
+class CaseAccess(Protocol):
+    """`CaseService.require_access`: the caller's role, or the case routes' 404/403/409."""
+
+    def __call__(
+        self, principal: Principal, case_id: str, needed: Access, *, open_case: bool = False
+    ) -> object: ...
 
 
 def artifact_key(case_id: str, evidence_id: str, filename: str) -> str:
@@ -281,9 +286,8 @@ class EvidenceService:
         the artifact, its working files and its job."""
         with self._db.session() as session:
             evidence = self._readable(
-                session, principal, evidence_id, needed=Access.WRITE, lock=True
+                session, principal, evidence_id, needed=Access.WRITE, lock=True, open_case=True
             )
-            self._require(principal, evidence.case_id, Access.WRITE, open_case=True)
             key, job_id, case_id, filename = (
                 evidence.s3_key,
                 evidence.job_id,
@@ -314,12 +318,13 @@ class EvidenceService:
         *,
         needed: Access = Access.READ,
         lock: bool = False,
+        open_case: bool = False,
     ) -> Evidence:
         evidence = store.get(session, evidence_id, for_update=lock)
         if evidence is None:
             raise NotFoundError("Evidence not found", error_code="EVIDENCE_NOT_FOUND")
         try:
-            self._require(principal, evidence.case_id, needed)
+            self._require(principal, evidence.case_id, needed, open_case=open_case)
         except NotFoundError:
             raise NotFoundError("Evidence not found", error_code="EVIDENCE_NOT_FOUND") from None
         return evidence

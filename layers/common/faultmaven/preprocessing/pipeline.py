@@ -74,7 +74,7 @@ def is_transient(exc: BaseException) -> bool:
     return code in _THROTTLING
 
 
-def transient_errors(step: Callable[[Any, State], State]) -> Callable[[Any, State], State]:
+def step_errors(step: Callable[[Any, State], State]) -> Callable[[Any, State], State]:
     """What a step's failure looks like to Step Functions: `TransientError` (retried),
     `InvalidArtifactError` (its message is the user's reason), or `StepFailedError`
     naming the original error with a redacted message."""
@@ -106,7 +106,7 @@ class PreprocessingSteps:
         self._jobs = jobs
         self._read_limit = max_bytes + 1024 * 1024  # the trigger already refused larger files
 
-    @transient_errors
+    @step_errors
     def classify(self, state: State) -> State:
         from faultmaven.preprocessing.classify import classify
         from faultmaven.preprocessing.redact import redact
@@ -124,7 +124,7 @@ class PreprocessingSteps:
         self._progress(state, "classified", 20)
         return {**state, "data_type": result.data_type.value, "confidence": result.confidence}
 
-    @transient_errors
+    @step_errors
     def extract_logs(self, state: State) -> State:
         """Logs get the analyzer; a "log" that turns out to be binary gets the generic
         description instead."""
@@ -135,7 +135,7 @@ class PreprocessingSteps:
             )
         return self._store_raw(state, extract_logs(decode_text(data)))
 
-    @transient_errors
+    @step_errors
     def extract_generic(self, state: State) -> State:
         data_type = DataType(state["data_type"])
         data = self._content(state)
@@ -152,7 +152,7 @@ class PreprocessingSteps:
         self._progress(state, "extracted", 45)
         return {**state, "raw_key": raw_key}
 
-    @transient_errors
+    @step_errors
     def redact(self, state: State) -> State:
         from faultmaven.preprocessing.redact import redact
 
@@ -191,7 +191,7 @@ class PreprocessingSteps:
             "redaction": {"secrets_detected": secrets, "pii_detected": pii, "counts": counts},
         }
 
-    @transient_errors
+    @step_errors
     def summarize(self, state: State) -> State:
         """Deterministic for now: the analyzer's own summary, stored with the findings."""
         extraction = self._sanitized(state)
@@ -208,7 +208,7 @@ class PreprocessingSteps:
         self._progress(state, "summarized", 80)
         return state
 
-    @transient_errors
+    @step_errors
     def index(self, state: State) -> State:
         extraction = self._sanitized(state)
         pieces = chunk_text(extraction.summary + "\n\n" + extraction.extraction)
@@ -216,7 +216,7 @@ class PreprocessingSteps:
         self._progress(state, "indexed", 95)
         return {**state, "chunks": count}
 
-    @transient_errors
+    @step_errors
     def finalize(self, state: State) -> State:
         self._evidence.complete(state["evidence_id"])
         self._jobs.finish(state["job_id"])
@@ -227,7 +227,7 @@ class PreprocessingSteps:
             "chunks": state.get("chunks", 0),
         }
 
-    @transient_errors
+    @step_errors
     def mark_failed(self, state: State) -> State:
         """Catch-all: the evidence fails with a reason, the raw artifact stays."""
         reason = failure_reason(state.get("error") or {})
