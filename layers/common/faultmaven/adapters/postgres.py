@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from faultmaven.core.settings import Settings
 
@@ -53,6 +53,8 @@ class Database:
             pool_pre_ping=True,
             pool_recycle=1800,
         )
+        if settings.database_iam_auth:
+            _sign_each_connection(engine, settings)
         return engine, sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
     @contextmanager
@@ -80,3 +82,23 @@ class Database:
         """Drop pooled connections (after a SnapStart restore or a fork)."""
         if self._engine is not None:
             self._engine.dispose()
+
+
+def _sign_each_connection(engine: Engine, settings: Settings) -> None:
+    """RDS IAM authentication: the password of every new connection is a token signed
+    with the function's role (valid 15 minutes, so it is made per connection, never
+    cached). Signing is local; no AWS call happens here."""
+    from sqlalchemy import event
+
+    from faultmaven.adapters.aws import client
+
+    url = engine.url
+    host, port, user = url.host, url.port or 5432, url.username
+
+    @event.listens_for(engine, "do_connect")
+    def _provide_token(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+        cparams["password"] = client("rds", settings).generate_db_auth_token(
+            DBHostname=host, Port=port, DBUsername=user, Region=settings.aws_region
+        )
+        # IAM authentication is refused without TLS.
+        cparams.setdefault("sslmode", "require")

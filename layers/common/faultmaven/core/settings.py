@@ -10,6 +10,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Self
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,6 +50,9 @@ class Settings(BaseSettings):
     database_url: Annotated[
         str | None, Field(validation_alias=_aliases("database_url", "DATABASE_URL"))
     ] = None
+    # On AWS the functions reach Aurora through RDS Proxy with IAM authentication: the URL
+    # names the user and no password, and each new connection signs a 15-minute token.
+    database_iam_auth: bool = False
     db_pool_size: int = Field(default=5, ge=1, le=50)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
     redis_url: Annotated[str | None, Field(validation_alias=_aliases("redis_url", "REDIS_URL"))] = (
@@ -98,6 +102,13 @@ class Settings(BaseSettings):
             ("redis://", "rediss://", "unix://")
         ):
             raise ValueError("redis_url must be a redis://, rediss:// or unix:// URL")
+        if self.database_iam_auth and self.database_url is not None:
+            parsed = urlsplit(self.database_url)
+            if not parsed.username or not parsed.hostname or parsed.password:
+                raise ValueError(
+                    "database_url must name a user and host and carry no password "
+                    "when database_iam_auth is on"
+                )
         if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("jwt_secret must be at least 32 characters")
         if self.environment is Environment.AWS:
