@@ -3,6 +3,7 @@ up again cleanly."""
 
 from __future__ import annotations
 
+import importlib.util
 import secrets
 from collections.abc import Iterator
 
@@ -12,8 +13,11 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
+from faultmaven.core.settings import get_settings
 from faultmaven.db import migrate
 from faultmaven.db.tables import Base
+from faultmaven.local.aws import LambdaContext
+from tests.conftest import ROOT
 
 
 def test_migrated_schema_matches_the_declared_tables(database_url: str) -> None:
@@ -61,3 +65,33 @@ def test_downgrade_to_base_and_upgrade_again(scratch_database: str) -> None:
 def test_upgrade_is_idempotent(scratch_database: str) -> None:
     migrate.upgrade(scratch_database)
     migrate.upgrade(scratch_database)  # a second run (every cold deploy) changes nothing
+
+
+def test_the_deploy_trigger_function_migrates_an_empty_database(
+    scratch_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """functions/migrate, as the CDK Trigger invokes it: configured by environment only."""
+    monkeypatch.setenv("DATABASE_URL", scratch_database)
+    get_settings.cache_clear()
+    spec = importlib.util.spec_from_file_location(
+        "migrate_handler", ROOT / "functions" / "migrate" / "handler.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        result = module.handler({"RequestType": "Create"}, LambdaContext("faultmaven-migrate"))
+        result_again = module.handler(
+            {"RequestType": "Update"}, LambdaContext("faultmaven-migrate")
+        )
+    finally:
+        get_settings.cache_clear()
+    assert result == result_again == {"revision": migrate.current_head()}
+    engine = create_engine(scratch_database)
+    try:
+        assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+        with engine.connect() as connection:
+            version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        assert version == migrate.current_head()
+    finally:
+        engine.dispose()

@@ -4,9 +4,13 @@ the package so the same code migrates from a laptop, CI or a Lambda trigger."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -31,3 +35,12 @@ def current_head() -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config("postgresql://")).get_current_head()
+
+
+def upgrade_engine(engine: Engine, revision: str = "head") -> None:
+    """Migrate over an engine the caller built, so its connection hooks (the RDS IAM
+    token on AWS) apply to Alembic's connection too."""
+    config = alembic_config(engine.url.render_as_string(hide_password=True))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
