@@ -20,6 +20,7 @@ SCRIPTS = (
     "log_analysis.py",
     "redaction.py",
     "preprocessing_pipeline.py",
+    "lambda_assets.py",
 )
 
 
