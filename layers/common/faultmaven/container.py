@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from faultmaven.jobs.service import JobService
     from faultmaven.organizations.service import OrganizationService
     from faultmaven.preprocessing.pipeline import PreprocessingSteps
+    from faultmaven.retention.service import RetentionService
     from faultmaven.sessions.service import SessionService
 
 
@@ -130,6 +131,17 @@ class Container:
 
         return PreprocessingSteps(
             self.evidence, self.objects, self.jobs, max_bytes=self.settings.max_upload_bytes
+        )
+
+    @cached_property
+    def retention(self) -> RetentionService:
+        from faultmaven.retention.service import RetentionPolicy, RetentionService
+
+        return RetentionService(
+            self.database,
+            self.kv,
+            self.objects,
+            policy=RetentionPolicy.from_settings(self.settings),
         )
 
     def close(self) -> None:

@@ -13,6 +13,13 @@ if redis.call('TTL', KEYS[1]) < tonumber(ARGV[2]) then
 end
 """
 
+_DELETE_IF_VALUE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
 
 class RedisKeyValueStore:
     def __init__(self, client: redis.Redis) -> None:
@@ -88,6 +95,13 @@ class RedisKeyValueStore:
 
     def set_members(self, key: str) -> set[str]:
         return {str(m) for m in self._client.smembers(key)}
+
+    def scan(self, match: str, *, cursor: int = 0, count: int = 500) -> tuple[int, list[str]]:
+        next_cursor, keys = self._client.scan(cursor=cursor, match=match, count=count)
+        return int(next_cursor), [str(key) for key in keys]
+
+    def delete_if_value(self, key: str, expected: str) -> bool:
+        return bool(self._client.eval(_DELETE_IF_VALUE, 1, key, expected))
 
     def ping(self) -> bool:
         return bool(self._client.ping())

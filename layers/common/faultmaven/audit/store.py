@@ -3,9 +3,10 @@ as the change itself so the trail can never disagree with the data."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from faultmaven.core.clock import utcnow
@@ -50,3 +51,25 @@ def events_for_case(
         .order_by(AuditEvent.created_at, AuditEvent.event_id)
     )
     return page_of(session, query, limit=limit, offset=offset)
+
+
+def created_before(
+    session: Session, cutoff: datetime, *, after: str | None, limit: int
+) -> list[str]:
+    """Up to `limit` ids of events recorded at or before `cutoff`, after the id `after`
+    (key order, so a batched sweep never loads the whole trail)."""
+    query = select(AuditEvent.event_id).where(AuditEvent.created_at <= cutoff)
+    if after is not None:
+        query = query.where(AuditEvent.event_id > after)
+    return list(session.scalars(query.order_by(AuditEvent.event_id).limit(limit)))
+
+
+def delete_created_before(session: Session, event_ids: list[str], cutoff: datetime) -> int:
+    if not event_ids:
+        return 0
+    result = session.execute(
+        delete(AuditEvent).where(
+            AuditEvent.event_id.in_(event_ids), AuditEvent.created_at <= cutoff
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

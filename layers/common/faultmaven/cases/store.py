@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from faultmaven.cases.models import CasePriority, ParticipantRole, Visibility
+from faultmaven.audit import store as audit
+from faultmaven.cases import lifecycle
+from faultmaven.cases.models import CasePriority, CaseStatus, ParticipantRole, Visibility
+from faultmaven.core.ids import new_id
 from faultmaven.db.queries import page_of
 from faultmaven.db.tables import (
     Case,
@@ -108,3 +112,110 @@ CHILD_MODELS = {
     "solutions": Solution,
     "transitions": CaseStatusTransition,
 }
+
+
+def record_transition(
+    session: Session,
+    case: Case,
+    target: CaseStatus,
+    *,
+    actor_id: str | None,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Move a case to `target` and keep its trail exactly as a move through the API does:
+    the timestamps, a `case_status_transitions` row and the audit event, all in the
+    caller's transaction. `actor_id` None is the system (retention). The caller has
+    locked the row and checked `lifecycle.can_transition`."""
+    current = case.status
+    case.status = target.value
+    case.status_changed_at = case.updated_at = now
+    if target is CaseStatus.RESOLVED:
+        case.resolved_at = now
+    elif target is CaseStatus.INVESTIGATING:
+        case.resolved_at = None  # reopened
+    if target in lifecycle.CLOSED:
+        case.closed_at = now
+    session.add(
+        CaseStatusTransition(
+            transition_id=new_id("cst"),
+            case_id=case.case_id,
+            from_status=current,
+            to_status=target.value,
+            changed_by=actor_id,
+            reason=reason,
+            created_at=now,
+        )
+    )
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action="case.status_changed",
+        object_type="case",
+        object_id=case.case_id,
+        case_id=case.case_id,
+        details={"from": current, "to": target.value, "reason": reason},
+    )
+
+
+# -- retention: bounded batches in key order, so a sweep resumes where it stopped --------
+def in_status_since(
+    session: Session,
+    statuses: Collection[CaseStatus],
+    changed_before: datetime,
+    *,
+    after: str | None,
+    limit: int,
+) -> list[str]:
+    """Up to `limit` ids of live cases in one of `statuses` whose last status move was
+    at or before `changed_before`, after the id `after`."""
+    query = select(Case.case_id).where(
+        Case.deleted_at.is_(None),
+        Case.status.in_([s.value for s in statuses]),
+        Case.status_changed_at <= changed_before,
+    )
+    if after is not None:
+        query = query.where(Case.case_id > after)
+    return list(session.scalars(query.order_by(Case.case_id).limit(limit)))
+
+
+def lock_live(session: Session, case_ids: Sequence[str]) -> list[Case]:
+    """Those live cases, locked for update until the transaction ends (a concurrent
+    status move waits, then sees the new state)."""
+    if not case_ids:
+        return []
+    query = (
+        select(Case)
+        .where(Case.case_id.in_(case_ids), Case.deleted_at.is_(None))
+        .order_by(Case.case_id)
+        .with_for_update()
+    )
+    return list(session.scalars(query))
+
+
+def closed_before(
+    session: Session,
+    case_ids: Sequence[str],
+    statuses: Collection[CaseStatus],
+    cutoff: datetime,
+    *,
+    lock: bool = False,
+) -> list[str]:
+    """Those of `case_ids` in one of `statuses` that closed at or before `cutoff`: closing
+    is resolving, or archiving a case that never was resolved. `lock` share-locks them,
+    so a reopen cannot slip between this check and what the caller does next."""
+    if not case_ids:
+        return []
+    closed_at = func.coalesce(Case.resolved_at, Case.closed_at)
+    query = (
+        select(Case.case_id)
+        .where(
+            Case.case_id.in_(case_ids),
+            Case.status.in_([s.value for s in statuses]),
+            closed_at <= cutoff,
+        )
+        .order_by(Case.case_id)
+    )
+    if lock:
+        query = query.with_for_update(read=True)
+    return list(session.scalars(query))

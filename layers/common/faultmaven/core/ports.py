@@ -53,6 +53,17 @@ class KeyValueStore(Protocol):
 
     def set_members(self, key: str) -> set[str]: ...
 
+    def scan(self, match: str, *, cursor: int = 0, count: int = 500) -> tuple[int, list[str]]:
+        """One step of a keyspace walk: keys matching the glob `match` and the cursor to
+        continue from (0 when the walk is over). Bounded work per call, so sweepers never
+        block the store; a key may come back twice, so callers must be idempotent."""
+        ...
+
+    def delete_if_value(self, key: str, expected: str) -> bool:
+        """Delete `key` only while it still holds `expected` (atomically), so a sweeper
+        cannot remove a value someone rewrote after it was read."""
+        ...
+
     def ping(self) -> bool: ...
 
 

@@ -92,6 +92,14 @@ class Settings(BaseSettings):
     moto_port: int = Field(default=8001, ge=1, le=65_535)
     cors_origins: list[str] = Field(default_factory=list)
 
+    # Retention (EventBridge schedules on AWS, `faultmaven retention run` locally). Finished
+    # jobs follow `job_ttl_seconds`; session indexes are swept once their sessions are gone.
+    retention_case_archive_days: int = Field(default=90, ge=1, le=3650)
+    retention_artifact_days: int = Field(default=90, ge=1, le=3650)
+    retention_case_memory_days: int = Field(default=7, ge=1, le=365)
+    retention_audit_days: int = Field(default=365, ge=30, le=3650)
+    retention_batch_size: int = Field(default=500, ge=1, le=5000)
+
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
         if self.database_url is not None and not self.database_url.startswith(

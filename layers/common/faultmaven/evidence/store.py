@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlalchemy import ColumnElement, and_, delete, func, select
 from sqlalchemy.orm import Session
 
 from faultmaven.core.ids import looks_like_id
@@ -31,3 +34,76 @@ def replace_chunks(session: Session, evidence: Evidence, chunks: list[EvidenceCh
     """Idempotent: a retried Index step leaves exactly one set of chunks."""
     session.execute(delete(EvidenceChunk).where(EvidenceChunk.evidence_id == evidence.evidence_id))
     session.add_all(chunks)
+
+
+# -- retention: bounded batches in key order, so a sweep resumes where it stopped --------
+class StoredEvidence(NamedTuple):
+    """What deleting an evidence row leaves to clean up outside PostgreSQL."""
+
+    evidence_id: str
+    case_id: str
+    s3_key: str
+    job_id: str
+    filename: str
+
+
+_STORED = (
+    Evidence.evidence_id,
+    Evidence.case_id,
+    Evidence.s3_key,
+    Evidence.job_id,
+    Evidence.filename,
+)
+
+
+def created_before(
+    session: Session, cutoff: datetime, *, after: str | None, limit: int
+) -> list[StoredEvidence]:
+    """Up to `limit` evidence rows created at or before `cutoff`, after the id `after`."""
+    query = select(*_STORED).where(Evidence.created_at <= cutoff)
+    if after is not None:
+        query = query.where(Evidence.evidence_id > after)
+    rows = session.execute(query.order_by(Evidence.evidence_id).limit(limit))
+    return [StoredEvidence(*row) for row in rows]
+
+
+def delete_created_before(
+    session: Session, evidence_ids: list[str], cutoff: datetime
+) -> list[StoredEvidence]:
+    """Delete those rows (their chunks go by ON DELETE CASCADE) and return what was
+    really deleted: a row removed meanwhile by someone else is not counted twice."""
+    if not evidence_ids:
+        return []
+    rows = session.execute(
+        delete(Evidence)
+        .where(Evidence.evidence_id.in_(evidence_ids), Evidence.created_at <= cutoff)
+        .returning(*_STORED)
+    )
+    return [StoredEvidence(*row) for row in rows]
+
+
+def cases_with_chunks(session: Session, *, after: str | None, limit: int) -> list[str]:
+    """Up to `limit` ids of cases holding working-memory chunks, after the id `after`."""
+    query = select(EvidenceChunk.case_id).distinct()
+    if after is not None:
+        query = query.where(EvidenceChunk.case_id > after)
+    return list(session.scalars(query.order_by(EvidenceChunk.case_id).limit(limit)))
+
+
+def _chunks_of(case_ids: list[str], created_before: datetime) -> ColumnElement[bool]:
+    return and_(EvidenceChunk.case_id.in_(case_ids), EvidenceChunk.created_at <= created_before)
+
+
+def count_chunks(session: Session, case_ids: list[str], created_before: datetime) -> int:
+    if not case_ids:
+        return 0
+    query = select(func.count()).select_from(EvidenceChunk)
+    return int(session.scalar(query.where(_chunks_of(case_ids, created_before))) or 0)
+
+
+def delete_chunks(session: Session, case_ids: list[str], created_before: datetime) -> int:
+    """Delete those cases' chunks created at or before the cutoff; the evidence rows stay."""
+    if not case_ids:
+        return 0
+    result = session.execute(delete(EvidenceChunk).where(_chunks_of(case_ids, created_before)))
+    return int(result.rowcount)  # type: ignore[attr-defined]

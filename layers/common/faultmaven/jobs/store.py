@@ -6,9 +6,11 @@ from __future__ import annotations
 from faultmaven.core.ports import KeyValueStore
 from faultmaven.jobs.models import Job
 
+_PREFIX = "job:"
+
 
 def job_key(job_id: str) -> str:
-    return f"job:{job_id}"
+    return f"{_PREFIX}{job_id}"
 
 
 class JobStore:
@@ -25,3 +27,13 @@ class JobStore:
 
     def delete(self, job_id: str) -> None:
         self._kv.delete(job_key(job_id))
+
+    def scan(self, cursor: int, count: int) -> tuple[int, list[str]]:
+        """One step of a walk over every job: ids and the cursor to continue from (0 when
+        done)."""
+        cursor, keys = self._kv.scan(f"{_PREFIX}*", cursor=cursor, count=count)
+        return cursor, [key.removeprefix(_PREFIX) for key in keys]
+
+    def get_many(self, job_ids: list[str]) -> list[Job | None]:
+        raws = self._kv.get_many([job_key(j) for j in job_ids])
+        return [None if raw is None else Job.model_validate_json(raw) for raw in raws]

@@ -12,12 +12,15 @@ from typing import Annotated
 import typer
 
 from faultmaven.core.settings import Settings, SettingsError, load_settings
+from faultmaven.retention.models import Schedule
 
 app = typer.Typer(help="FaultMaven Serverless: local runtime and operations.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 admin_app = typer.Typer(help="Administrator accounts.", no_args_is_help=True)
+retention_app = typer.Typer(help="The retention jobs (EventBridge runs them on AWS).")
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
+app.add_typer(retention_app, name="retention")
 
 
 def _settings(**overrides: object) -> Settings:
@@ -180,6 +183,71 @@ def admin_create(
         finally:
             database.dispose()
     typer.echo(f"administrator {user.username} ({user.user_id}) roles={','.join(user.roles)}")
+
+
+@retention_app.command("run")
+def retention_run(
+    schedule: Annotated[
+        Schedule, typer.Option(help="hourly: session indexes, finished jobs; daily: the rest")
+    ] = Schedule.ALL,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="report what would go, change nothing")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Run the retention jobs once, now (locally nothing fires EventBridge's schedules).
+
+    Uses DATABASE_URL / REDIS_URL / FAULTMAVEN_AWS_ENDPOINT_URL when set and the embedded
+    servers otherwise; while `faultmaven dev` runs, its moto server is used, so deleted
+    artifacts also leave its on-disk mirror.
+    """
+    from faultmaven.container import build_container
+    from faultmaven.db.migrate import upgrade
+    from faultmaven.local.runtime import port_is_free, start_embedded
+
+    settings = _settings()
+    embedded_database = settings.database_url is None
+    if settings.aws_endpoint_url is None and not port_is_free(settings.host, settings.moto_port):
+        # Most likely `faultmaven dev`: its moto server holds the bucket and its mirror.
+        settings = _settings(
+            **_plain(settings), aws_endpoint_url=f"http://{settings.host}:{settings.moto_port}"
+        )
+    settings, services = start_embedded(settings)
+    try:
+        if embedded_database:
+            upgrade(settings.sqlalchemy_url)
+        container = build_container(settings)
+        try:
+            report = container.retention.run(schedule, dry_run=dry_run)
+        finally:
+            container.close()
+    finally:
+        services.stop()
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    typer.echo(
+        f"retention {schedule.value} at {report.now.isoformat(timespec='seconds')}"
+        + (" — dry run: nothing changed, counts are what a real run would do" if dry_run else "")
+    )
+    header = f"{'job':<16} {'cutoff':<20} {'examined':>9} {'deleted':>8} {'archived':>8}  notes"
+    typer.echo(header)
+    for job in report.jobs:
+        cutoff = job.cutoff.strftime("%Y-%m-%d %H:%M") if job.cutoff else "-"
+        notes = ", ".join(f"{k}={v}" for k, v in job.details.items())
+        if not job.complete:
+            notes = ", ".join(filter(None, [notes, "incomplete"]))
+        typer.echo(
+            f"{job.job.value:<16} {cutoff:<20} {job.examined:>9} {job.deleted:>8} "
+            f"{job.archived:>8}  {notes}"
+        )
+
+
+def _plain(settings: Settings) -> dict[str, object]:
+    values = settings.model_dump()
+    if settings.jwt_secret is not None:
+        values["jwt_secret"] = settings.jwt_secret.get_secret_value()
+    return values
 
 
 def main() -> None:

@@ -23,6 +23,10 @@ def user_index_key(user_id: str) -> str:
     return f"user_sessions:{user_id}"
 
 
+_CLIENT_PREFIX = "session_client:"
+_USER_INDEX_PREFIX = "user_sessions:"
+
+
 class SessionStore:
     def __init__(self, kv: KeyValueStore) -> None:
         self._kv = kv
@@ -82,3 +86,34 @@ class SessionStore:
             keys.append(client_key(record.user_id, record.client_id))
         self._kv.delete(*keys)
         self.forget(record.user_id, record.session_id)
+
+    # -- sweeping (retention): the indexes outlive the sessions they point at ------------
+    def scan_user_indexes(self, cursor: int, count: int) -> tuple[int, list[str]]:
+        """One step of a walk over the users that have a session index: their ids and
+        the cursor to continue from (0 when done)."""
+        cursor, keys = self._kv.scan(f"{_USER_INDEX_PREFIX}*", cursor=cursor, count=count)
+        return cursor, [key.removeprefix(_USER_INDEX_PREFIX) for key in keys]
+
+    def scan_client_pointers(self, cursor: int, count: int) -> tuple[int, list[tuple[str, str]]]:
+        """One step of a walk over the client pointers: (user id, client id) pairs."""
+        cursor, keys = self._kv.scan(f"{_CLIENT_PREFIX}*", cursor=cursor, count=count)
+        pairs = []
+        for key in keys:
+            # User ids never hold a colon; client ids may.
+            user_id, colon, client_id = key.removeprefix(_CLIENT_PREFIX).partition(":")
+            if colon:
+                pairs.append((user_id, client_id))
+        return cursor, pairs
+
+    def client_session_ids(self, pointers: list[tuple[str, str]]) -> list[str | None]:
+        return self._kv.get_many([client_key(user, client) for user, client in pointers])
+
+    def existing(self, session_ids: list[str]) -> set[str]:
+        """Those of `session_ids` whose record is still there (not expired or ended)."""
+        raws = self._kv.get_many([session_key(s) for s in session_ids])
+        return {sid for sid, raw in zip(session_ids, raws, strict=True) if raw is not None}
+
+    def release_client(self, user_id: str, client_id: str, session_id: str) -> bool:
+        """Drop a client's pointer only while it still names `session_id`: a create for
+        that client may have re-pointed it since it was read."""
+        return self._kv.delete_if_value(client_key(user_id, client_id), session_id)
