@@ -11,7 +11,7 @@ from faultmaven.adapters.postgres import Database
 from faultmaven.core.settings import SettingsError, load_settings
 
 
-class _Stop(Exception):
+class _StopError(Exception):
     """Raised by the test's listener so no network connection is attempted."""
 
 
@@ -21,9 +21,9 @@ def _connect_params(database: Database) -> dict[str, Any]:
     @event.listens_for(database.engine, "do_connect")
     def _record(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
         seen.update(cparams)
-        raise _Stop
+        raise _StopError
 
-    with pytest.raises(_Stop):
+    with pytest.raises(_StopError):
         database.engine.connect()
     return seen
 
@@ -67,5 +67,5 @@ def test_without_iam_auth_the_url_password_is_used() -> None:
     ],
 )
 def test_iam_auth_refuses_urls_it_cannot_sign_for(url: str) -> None:
-    with pytest.raises(SettingsError, match="FAULTMAVEN_SETTINGS|database_iam_auth"):
+    with pytest.raises(SettingsError, match="database_iam_auth"):
         load_settings(database_url=url, database_iam_auth=True)

@@ -1,0 +1,1 @@
+"""FaultMaven's AWS infrastructure: thin stacks composed of one construct per capability."""

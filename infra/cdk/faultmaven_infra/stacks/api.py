@@ -1,0 +1,91 @@
+"""The API stack: one function per domain behind the HTTP API, SnapStart-published and
+integrated through their `live` alias."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from faultmaven_infra.config import OPENAPI_DOCUMENT
+from faultmaven_infra.constructs.function import ServiceFunction
+from faultmaven_infra.constructs.http_api import HttpApi
+from faultmaven_infra.constructs.layers import Layers
+from faultmaven_infra.runtime import ARTIFACTS, WORK_FILES, Runtime
+
+
+@dataclass(frozen=True)
+class ApiFunction:
+    source: str
+    construct_id: str
+    description: str
+    tags: tuple[str, ...]
+
+
+API_FUNCTIONS = (
+    ApiFunction("api_auth", "Auth", "auth, organizations and teams API", ("auth", "organizations")),
+    ApiFunction("api_sessions", "Sessions", "sessions API and health", ("sessions", "health")),
+    ApiFunction("api_cases", "Cases", "cases API", ("cases",)),
+    ApiFunction("api_evidence", "Evidence", "evidence and jobs API", ("evidence", "jobs")),
+)
+DEFAULT_FUNCTION = "api_sessions"  # the lightest: answers unknown routes with a 404 envelope
+
+
+class ApiStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        runtime: Runtime,
+        preprocessing: sfn.IStateMachine,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        config = runtime.config
+        layers = Layers(self, "Layers", assets_dir=config.assets_dir)
+        self.functions: dict[str, ServiceFunction] = {}
+        for spec in API_FUNCTIONS:
+            function = ServiceFunction(
+                self,
+                spec.construct_id,
+                source=spec.source,
+                description=spec.description,
+                layers=layers.service,
+                network=runtime.network,
+                environment=runtime.environment(
+                    FAULTMAVEN_PREPROCESSING_STATE_MACHINE_ARN=preprocessing.state_machine_arn
+                ),
+                log_retention_days=config.log_retention_days,
+                snap_start=config.snap_start,
+            )
+            runtime.grant_api(function.role)
+            self.functions[spec.source] = function
+
+        evidence = self.functions["api_evidence"].role
+        # Presigned upload form and download, size checks, deletion with the evidence.
+        runtime.grant_objects(
+            evidence, ARTIFACTS, "s3:PutObject", "s3:GetObject", "s3:DeleteObject"
+        )
+        runtime.grant_objects(evidence, WORK_FILES, "s3:DeleteObject")
+        preprocessing.grant_start_execution(evidence)  # pasted text skips the upload
+
+        self.http_api = HttpApi(
+            self,
+            "HttpApi",
+            openapi_document=OPENAPI_DOCUMENT,
+            functions_by_tag={
+                tag: self.functions[spec.source].invocable
+                for spec in API_FUNCTIONS
+                for tag in spec.tags
+            },
+            default_function=self.functions[DEFAULT_FUNCTION].invocable,
+            allowed_origins=config.allowed_origins,
+            rate_limit=config.api_rate_limit,
+            burst_limit=config.api_burst_limit,
+            log_retention_days=config.log_retention_days,
+        )
+        CfnOutput(self, "ApiUrl", value=self.http_api.url, description="Base URL of the API")

@@ -1,0 +1,130 @@
+"""The HTTP API: every operation of the OpenAPI contract reaches the function of its
+domain through the SnapStart alias; throttled, logged, CORS for the configured origins."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk.assertions import Match, Template
+from faultmaven_infra.app import Deployment
+from faultmaven_infra.constructs.http_api import operations
+from faultmaven_infra.stacks.api import API_FUNCTIONS
+
+from tests.conftest import ROOT
+from tests.infra.helpers import logical_id, resources
+
+EXPECTED_FUNCTION = {
+    "/api/v1/auth/login": "api_auth",
+    "/api/v1/organizations/{org_id}/teams": "api_auth",
+    "/api/v1/teams/{team_id}/members": "api_auth",
+    "/api/v1/sessions/{session_id}/heartbeat": "api_sessions",
+    "/health": "api_sessions",
+    "/api/v1/cases/{case_id}": "api_cases",
+    "/api/v1/cases/{case_id}/hypotheses/{hypothesis_id}": "api_cases",
+    "/api/v1/cases/{case_id}/evidence": "api_evidence",
+    "/api/v1/cases/{case_id}/evidence/text": "api_evidence",
+    "/api/v1/evidence/{evidence_id}/download": "api_evidence",
+    "/api/v1/jobs/{job_id}": "api_evidence",
+}
+
+
+def _integration_targets(deployment: Deployment, template: Template) -> dict[str, str]:
+    """Integration logical id → the API function whose alias it invokes."""
+    alias_ids = {
+        logical_id(function.alias): source  # type: ignore[arg-type]
+        for source, function in deployment.api.functions.items()
+    }
+    targets = {}
+    for integration_id, integration in resources(
+        template, "AWS::ApiGatewayV2::Integration"
+    ).items():
+        uri = json.dumps(integration["Properties"]["IntegrationUri"])
+        matches = [source for alias, source in alias_ids.items() if f'"{alias}"' in uri]
+        assert len(matches) == 1, uri
+        targets[integration_id] = matches[0]
+    return targets
+
+
+def test_every_operation_routes_to_its_domain_function(
+    deployment: Deployment, templates: dict[str, Template]
+) -> None:
+    template = templates["api"]
+    targets = _integration_targets(deployment, template)
+    routed = {}
+    for route in resources(template, "AWS::ApiGatewayV2::Route").values():
+        key = route["Properties"]["RouteKey"]
+        integration = route["Properties"]["Target"]["Fn::Join"][1][1]["Ref"]
+        routed[key] = targets[integration]
+    contract = operations(ROOT / "docs" / "openapi.json")
+    assert len(contract) > 40
+    tag_owner = {tag: spec.source for spec in API_FUNCTIONS for tag in spec.tags}
+    for operation in contract:
+        key = f"{operation.method} {operation.path}"
+        assert routed.pop(key) == tag_owner[operation.tag], key
+    # Unknown routes go to the lightest function, which answers with the error envelope.
+    assert routed == {"$default": "api_sessions"}
+    for path, source in EXPECTED_FUNCTION.items():
+        owners = {tag_owner[o.tag] for o in contract if o.path == path}
+        assert owners == {source}, path
+
+
+def test_the_stage_is_throttled_and_logged_without_headers(templates: dict[str, Template]) -> None:
+    stage = next(iter(resources(templates["api"], "AWS::ApiGatewayV2::Stage").values()))
+    properties = stage["Properties"]
+    assert properties["StageName"] == "$default"
+    assert properties["AutoDeploy"] is True
+    assert properties["DefaultRouteSettings"] == {
+        "ThrottlingBurstLimit": 100,
+        "ThrottlingRateLimit": 50,
+    }
+    log_format = json.loads(properties["AccessLogSettings"]["Format"])
+    assert {"requestId", "routeKey", "status", "ip"} <= set(log_format)
+    assert not any("header" in value.lower() for value in log_format.values())
+
+
+def test_cors_allows_exactly_the_configured_origins(templates: dict[str, Template]) -> None:
+    templates["api"].has_resource_properties(
+        "AWS::ApiGatewayV2::Api",
+        {
+            "ProtocolType": "HTTP",
+            "CorsConfiguration": Match.object_like(
+                {
+                    "AllowOrigins": [
+                        "https://app.example.com",
+                        "chrome-extension://abcdefghijklmnop",
+                    ],
+                    "AllowHeaders": ["authorization", "content-type", "x-request-id"],
+                }
+            ),
+        },
+    )
+
+
+def test_the_api_url_is_an_output(templates: dict[str, Template]) -> None:
+    outputs = templates["api"].find_outputs("ApiUrl")
+    assert len(outputs) == 1
+    value = json.dumps(next(iter(outputs.values()))["Value"])
+    assert value.endswith('"/api/v1"]]}')
+
+
+def test_api_roles_reach_only_what_their_domain_needs(
+    deployment: Deployment, templates: dict[str, Template]
+) -> None:
+    from tests.infra.helpers import statements
+
+    for source, function in deployment.api.functions.items():
+        actions = {
+            action
+            for statement in statements(templates["api"], logical_id(function.role))
+            for action in (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
+        }
+        assert "rds-db:connect" in actions
+        assert "secretsmanager:GetSecretValue" in actions
+        touches_objects = any(a.startswith("s3:") for a in actions)
+        starts_pipeline = "states:StartExecution" in actions
+        assert touches_objects is (source == "api_evidence"), source
+        assert starts_pipeline is (source == "api_evidence"), source

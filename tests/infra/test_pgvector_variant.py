@@ -1,0 +1,68 @@
+"""The other deployment shape: `vectorStore=pgvector` (no OpenSearch collection at all)
+and `snapStart=false` (the API integrates the functions directly). Its own synth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from aws_cdk.assertions import Template
+from faultmaven_infra.app import Deployment, build_app
+from faultmaven_infra.config import ContextError
+
+from tests.infra.helpers import resources
+
+
+@pytest.fixture(scope="module")
+def variant(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    outdir = tmp_path_factory.mktemp("cdk.out.pgvector")
+    deployment = build_app(
+        {"vectorStore": "pgvector", "snapStart": "false", "stackPrefix": "FmTest"},
+        outdir=str(outdir),
+    )
+    deployment.app.synth()
+    return deployment
+
+
+def test_no_opensearch_anywhere(variant: Deployment) -> None:
+    for stack in variant.stacks:
+        text = json.dumps(Template.from_stack(stack).to_json())
+        assert "AWS::OpenSearchServerless" not in text
+        assert "aoss:" not in text
+    functions = resources(Template.from_stack(variant.api), "AWS::Lambda::Function")
+    for function in functions.values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["FAULTMAVEN_VECTOR_STORE"] == "pgvector"
+        assert "FAULTMAVEN_OPENSEARCH_URL" not in variables
+
+
+def test_without_snapstart_the_api_invokes_the_functions(variant: Deployment) -> None:
+    template = Template.from_stack(variant.api)
+    template.resource_count_is("AWS::Lambda::Alias", 0)
+    for function in resources(template, "AWS::Lambda::Function").values():
+        assert "SnapStart" not in function["Properties"]
+    for integration in resources(template, "AWS::ApiGatewayV2::Integration").values():
+        assert "Function" in json.dumps(integration["Properties"]["IntegrationUri"])
+    # No origins configured: no CORS at all rather than a permissive one.
+    assert "CorsConfiguration" not in json.dumps(template.to_json())
+    names = {s.stack_name for s in variant.stacks}
+    assert names == {f"FmTest-{n}" for n in ("Network", "Data", "Pipelines", "Api", "Schedules")}
+    assert variant.config.evidence_bucket_name == "fmtest-evidence-123456789012-us-east-1"
+
+
+@pytest.mark.parametrize(
+    ("context", "named"),
+    [
+        ({"vectorStore": "elasticsearch"}, "vectorStore"),
+        ({"snapStart": "maybe"}, "snapStart"),
+        ({"allowedOrigins": "http://evil.example.com"}, "allowedOrigins"),
+        ({"stackPrefix": "has space"}, "stackPrefix"),
+        ({"logRetentionDays": "0"}, "logRetentionDays"),
+    ],
+)
+def test_bad_context_fails_the_synth_naming_the_key(
+    context: dict[str, str], named: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ContextError, match=named):
+        build_app(context, outdir=str(tmp_path), nag=False)

@@ -1,0 +1,101 @@
+"""The preprocessing state machine (the repository's ASL file, every placeholder bound to
+its step function), the upload notification, and the retention schedules."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from aws_cdk.assertions import Template
+from faultmaven_infra.app import Deployment
+
+from faultmaven.preprocessing.statemachine import TASK_HANDLERS, definition_path, placeholders
+from tests.conftest import ROOT
+from tests.infra.helpers import as_list, logical_id, resources, statements
+
+
+def test_the_state_machine_is_the_repository_file_with_every_placeholder_bound(
+    deployment: Deployment, templates: dict[str, Template], synth_dir: Path
+) -> None:
+    machine = next(
+        iter(resources(templates["pipelines"], "AWS::StepFunctions::StateMachine").values())
+    )
+    properties = machine["Properties"]
+    source = definition_path(ROOT).read_text()
+    assert placeholders(source) == set(TASK_HANDLERS)
+    # CDK ships the file itself as an asset and binds the placeholders separately, so
+    # AWS runs byte for byte what moto runs locally.
+    shipped = synth_dir / f"asset.{properties['DefinitionS3Location']['Key']}"
+    assert shipped.read_text() == source
+    substitutions = properties["DefinitionSubstitutions"]
+    assert set(substitutions) == set(TASK_HANDLERS)
+    for placeholder, step in deployment.pipelines.steps.items():
+        assert substitutions[placeholder] == {"Fn::GetAtt": [logical_id(step.function), "Arn"]}
+        handler = deployment.pipelines.resolve(step.function.node.default_child.handler)  # type: ignore[union-attr]
+        assert handler == f"handler.{TASK_HANDLERS[placeholder]}"
+    assert properties["TracingConfiguration"] == {"Enabled": True}
+    assert properties["LoggingConfiguration"]["Level"] == "ALL"
+    assert properties["LoggingConfiguration"]["IncludeExecutionData"] is False
+
+
+def test_the_state_machine_may_invoke_exactly_its_steps(
+    deployment: Deployment, templates: dict[str, Template]
+) -> None:
+    template = templates["pipelines"]
+    role = logical_id(deployment.pipelines.state_machine.role)
+    invoked = set()
+    for statement in statements(template, role):
+        if "lambda:InvokeFunction" in as_list(statement["Action"]):
+            for resource in as_list(statement["Resource"]):
+                text = json.dumps(resource)
+                invoked.add(re.search(r'"([A-Za-z]+Step[A-Za-z]+[0-9A-F]{8})"', text).group(1))  # type: ignore[union-attr]
+    assert invoked == {logical_id(step.function) for step in deployment.pipelines.steps.values()}
+
+
+def test_uploads_under_artifacts_notify_the_trigger(
+    deployment: Deployment, templates: dict[str, Template]
+) -> None:
+    template = templates["pipelines"]
+    notifications = resources(template, "Custom::S3BucketNotifications")
+    assert len(notifications) == 1
+    properties = next(iter(notifications.values()))["Properties"]
+    assert properties["BucketName"] == deployment.config.evidence_bucket_name
+    [configuration] = properties["NotificationConfiguration"]["LambdaFunctionConfigurations"]
+    assert configuration["Events"] == ["s3:ObjectCreated:*"]
+    assert configuration["Filter"]["Key"]["FilterRules"] == [
+        {"Name": "prefix", "Value": "artifacts/"}
+    ]
+    trigger = logical_id(deployment.pipelines.upload_trigger.function)
+    assert configuration["LambdaFunctionArn"] == {"Fn::GetAtt": [trigger, "Arn"]}
+    trigger_statements = statements(template, logical_id(deployment.pipelines.upload_trigger.role))
+    starts = [s for s in trigger_statements if "states:StartExecution" in as_list(s["Action"])]
+    assert [s["Resource"] for s in starts] == [
+        {"Ref": logical_id(deployment.pipelines.state_machine)}
+    ]
+
+
+def test_retention_runs_hourly_and_daily_from_named_rules(
+    deployment: Deployment, templates: dict[str, Template]
+) -> None:
+    rules = resources(templates["schedules"], "AWS::Events::Rule")
+    by_name = {r["Properties"]["Name"]: r["Properties"] for r in rules.values()}
+    assert by_name["FaultMaven-retention-hourly"]["ScheduleExpression"] == "rate(1 hour)"
+    assert by_name["FaultMaven-retention-daily"]["ScheduleExpression"] == "cron(17 3 * * ? *)"
+    retention = logical_id(deployment.schedules.retention.function)
+    for rule in by_name.values():
+        [target] = rule["Targets"]
+        assert target["Arn"] == {"Fn::GetAtt": [retention, "Arn"]}
+        assert "DeadLetterConfig" in target
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2
+
+
+def test_the_sample_scheduled_events_come_from_these_rules() -> None:
+    """The retention handler picks its cadence from the rule name; the samples in
+    `events/` must look like what these rules deliver."""
+    for cadence in ("hourly", "daily"):
+        event = json.loads(
+            (ROOT / "events" / "eventbridge" / f"retention_{cadence}.json").read_text()
+        )
+        assert event["detail-type"] == "Scheduled Event"
+        assert event["resources"][0].endswith(f":rule/FaultMaven-retention-{cadence}")
