@@ -3,6 +3,8 @@ users, cases and sessions."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -127,3 +129,23 @@ def test_evidence_upload_is_processed_and_survives_a_restart(runtime: Runtime) -
     link = api.call("GET", f"/evidence/{evidence['evidence_id']}/download", again)
     assert link.status_code == 200, link.text
     assert httpx.get(link.json()["url"]).content == log
+
+
+def test_retention_runs_beside_a_running_dev_server(runtime: Runtime) -> None:
+    """`faultmaven retention run` while `faultmaven dev` holds the embedded servers: it
+    joins them (moto included) instead of failing or starting a second copy."""
+    result = runtime.cli("retention", "run", "--dry-run", "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout[result.stdout.index("{\n") :])
+    assert report["dry_run"] is True
+    assert [job["job"] for job in report["jobs"]] == [
+        "session_indexes",
+        "finished_jobs",
+        "resolved_cases",
+        "case_memory",
+        "artifacts",
+        "audit_events",
+    ]
+    assert all(job["complete"] for job in report["jobs"])
+    health = httpx.get(f"{runtime.base_url}/health", timeout=10)
+    assert health.status_code == 200, health.text  # the dev server is unharmed

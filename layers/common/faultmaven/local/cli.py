@@ -203,15 +203,20 @@ def retention_run(
     """
     from faultmaven.container import build_container
     from faultmaven.db.migrate import upgrade
-    from faultmaven.local.runtime import port_is_free, start_embedded
+    from faultmaven.local.runtime import (
+        port_is_free,
+        start_embedded,
+        use_moto_credentials,
+    )
 
     settings = _settings()
     embedded_database = settings.database_url is None
     if settings.aws_endpoint_url is None and not port_is_free(settings.host, settings.moto_port):
         # Most likely `faultmaven dev`: its moto server holds the bucket and its mirror.
-        settings = _settings(
-            **_plain(settings), aws_endpoint_url=f"http://{settings.host}:{settings.moto_port}"
-        )
+        values = _plain(settings)
+        values["aws_endpoint_url"] = f"http://{settings.host}:{settings.moto_port}"
+        settings = _settings(**values)
+        use_moto_credentials()
     settings, services = start_embedded(settings)
     try:
         if embedded_database:

