@@ -233,3 +233,18 @@ def test_migrations_run_at_deploy_after_the_database_exists(
     cluster = logical_id(deployment.data.runtime.database.cluster)
     assert any(d.startswith(cluster) for d in depends)
     assert any("Proxy" in d for d in depends)
+
+
+def test_the_secret_rotation_function_reaches_secrets_manager(
+    deployment: Deployment, templates: dict[str, Template]
+) -> None:
+    network = deployment.network.network
+    endpoints_group = logical_id(network.endpoints_security_group)
+    sources = [json.dumps(s) for s in _ingress_sources(templates["network"], endpoints_group)]
+    rotation_group = logical_id(network.rotation_security_group)
+    assert json.dumps({"Fn::GetAtt": [rotation_group, "GroupId"]}) in sources
+    rotation = resources(templates["data"], "AWS::Serverless::Application")
+    [application] = rotation.values()
+    assert "SecretRotation" in json.dumps(
+        application["Properties"]["Parameters"]["vpcSecurityGroupIds"]
+    )

@@ -63,7 +63,14 @@ class Runtime:
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=list(actions), resources=[f"{self.bucket_arn}/{prefix}*"])
         )
-        if "s3:DeleteObject" in actions:  # deleting a prefix lists it first
+        if "s3:GetObject" in actions:
+            # Without ListBucket, S3 answers a HeadObject of a missing key (expired by the
+            # lifecycle rule, never uploaded) with 403 instead of 404; HeadObject carries
+            # no s3:prefix, so this grant cannot be narrowed by a condition.
+            role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["s3:ListBucket"], resources=[self.bucket_arn])
+            )
+        elif "s3:DeleteObject" in actions:  # deleting a prefix lists it first
             role.add_to_principal_policy(
                 iam.PolicyStatement(
                     actions=["s3:ListBucket"],

@@ -79,11 +79,13 @@ class Database(Construct):
         )
         assert self.cluster.secret is not None
         self.secret = self.cluster.secret
-        # Given the endpoint, the rotation function's group is admitted to it by CDK.
+        # The rotation function reaches Aurora directly (CDK admits it to the cluster)
+        # and Secrets Manager through the endpoint (its group is admitted by the network).
         self.cluster.add_rotation_single_user(
             automatically_after=Duration.days(30),
             endpoint=network.endpoints["SecretsManager"],
             vpc_subnets=ISOLATED,
+            security_group=network.rotation_security_group,
         )
 
         self.proxy = self.cluster.add_proxy(

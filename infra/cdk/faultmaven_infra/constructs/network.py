@@ -59,6 +59,17 @@ class Network(Construct):
         self.endpoints_security_group.add_ingress_rule(
             self.functions_security_group, ec2.Port.tcp(443), "functions call AWS APIs"
         )
+        # The database secret's rotation function calls Secrets Manager too.
+        self.rotation_security_group = ec2.SecurityGroup(
+            self,
+            "SecretRotation",
+            vpc=self.vpc,
+            description="Aurora secret rotation function",
+            allow_all_outbound=True,  # isolated subnets: outbound reaches only the VPC
+        )
+        self.endpoints_security_group.add_ingress_rule(
+            self.rotation_security_group, ec2.Port.tcp(443), "secret rotation"
+        )
         self.vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3)
         self.endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {
             name: self.vpc.add_interface_endpoint(
