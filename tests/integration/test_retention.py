@@ -336,12 +336,16 @@ def test_artifacts_past_retention_go_with_their_rows_chunks_and_jobs(
     old = upload(api, owner, case_id, "old.log", body)
     recent = upload(api, owner, case_id, "recent.log", body)
     never_uploaded = pending_evidence(api, owner, case_id, "never.log")
+    move(api, owner, case_id, "investigating", "resolved")
+    # An investigation still open keeps its evidence, however old.
+    ongoing = upload(api, owner, api.case(owner)["case_id"], "ongoing.log", body)
     now = utcnow()
     cutoff = now - timedelta(days=container.settings.retention_artifact_days)
     for evidence_id, when in (
         (old["evidence_id"], cutoff),
         (never_uploaded, cutoff - 10 * DAY),
         (recent["evidence_id"], cutoff + MICROSECOND),
+        (ongoing["evidence_id"], cutoff - 10 * DAY),
     ):
         execute(
             container,
@@ -373,10 +377,14 @@ def test_artifacts_past_retention_go_with_their_rows_chunks_and_jobs(
 
     def state() -> tuple[Any, ...]:
         return (
-            set(column(container, "SELECT evidence_id FROM evidence")),
+            set(column(container, "SELECT evidence_id FROM evidence")) - {ongoing["evidence_id"]},
             {e: container.objects.head(key) for e, key in keys.items()},
             container.objects.head(work_prefix(old["evidence_id"]) + "extraction.raw.json"),
-            column(container, "SELECT count(*) FROM evidence_chunks")[0],
+            column(
+                container,
+                "SELECT count(*) FROM evidence_chunks WHERE evidence_id <> :o",
+                o=ongoing["evidence_id"],
+            )[0],
             [container.kv.get(job_key(j)) is not None for j in job_ids],
         )
 
@@ -395,6 +403,10 @@ def test_artifacts_past_retention_go_with_their_rows_chunks_and_jobs(
         )[0]
     )
     assert jobs == [False, False]
+    assert column(
+        container, "SELECT count(*) FROM evidence WHERE evidence_id = :e", e=ongoing["evidence_id"]
+    ) == [1]
+    assert api.call("GET", f"/evidence/{ongoing['evidence_id']}/download", owner).status_code == 200
     assert api.call("GET", f"/evidence/{old['evidence_id']}", owner).status_code == 404
     assert api.call("GET", f"/evidence/{recent['evidence_id']}/download", owner).status_code == 200
     trail = api.call("GET", f"/cases/{case_id}/audit", owner).json()["items"]

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, and_, delete, func, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from faultmaven.core.ids import looks_like_id
 from faultmaven.db.queries import page_of
-from faultmaven.db.tables import Evidence, EvidenceChunk
+from faultmaven.db.tables import Case, Evidence, EvidenceChunk
 
 
 def get(session: Session, evidence_id: str, *, for_update: bool = False) -> Evidence | None:
@@ -56,11 +57,27 @@ _STORED = (
 )
 
 
+def _of_closed_cases(closed_states: Collection[str]) -> ColumnElement[bool]:
+    """Evidence whose case is over (one of `closed_states`) or deleted: retention never
+    takes the evidence of an investigation still going on, however old."""
+    return Evidence.case_id.in_(
+        select(Case.case_id).where(
+            or_(Case.status.in_(list(closed_states)), Case.deleted_at.is_not(None))
+        )
+    )
+
+
 def created_before(
-    session: Session, cutoff: datetime, *, after: str | None, limit: int
+    session: Session,
+    cutoff: datetime,
+    closed_states: Collection[str],
+    *,
+    after: str | None,
+    limit: int,
 ) -> list[StoredEvidence]:
-    """Up to `limit` evidence rows created at or before `cutoff`, after the id `after`."""
-    query = select(*_STORED).where(Evidence.created_at <= cutoff)
+    """Up to `limit` evidence rows created at or before `cutoff` in closed or deleted
+    cases, after the id `after`."""
+    query = select(*_STORED).where(Evidence.created_at <= cutoff, _of_closed_cases(closed_states))
     if after is not None:
         query = query.where(Evidence.evidence_id > after)
     rows = session.execute(query.order_by(Evidence.evidence_id).limit(limit))
@@ -68,7 +85,7 @@ def created_before(
 
 
 def delete_created_before(
-    session: Session, evidence_ids: list[str], cutoff: datetime
+    session: Session, evidence_ids: list[str], cutoff: datetime, closed_states: Collection[str]
 ) -> list[StoredEvidence]:
     """Delete those rows (their chunks go by ON DELETE CASCADE) and return what was
     really deleted: a row removed meanwhile by someone else is not counted twice."""
@@ -76,7 +93,11 @@ def delete_created_before(
         return []
     rows = session.execute(
         delete(Evidence)
-        .where(Evidence.evidence_id.in_(evidence_ids), Evidence.created_at <= cutoff)
+        .where(
+            Evidence.evidence_id.in_(evidence_ids),
+            Evidence.created_at <= cutoff,
+            _of_closed_cases(closed_states),  # a case reopened meanwhile keeps its evidence
+        )
         .returning(*_STORED)
     )
     return [StoredEvidence(*row) for row in rows]

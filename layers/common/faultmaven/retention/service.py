@@ -261,7 +261,9 @@ class RetentionService:
         report.details = {"cases": closed_cases}
 
     def _artifacts(self, report: JobReport, now: datetime, stop: StopWhen) -> None:
-        """Evidence past the artifact period: as `EvidenceService.delete` does it, the
+        """Evidence past the artifact period, of cases that are over (closed or deleted;
+        an open investigation keeps its evidence rows, and the bucket's lifecycle rule
+        alone expires their raw files). As `EvidenceService.delete` does it, the
         row (its chunks cascade) and an audit event first, committed, then the raw
         artifact, the working files and the job. A failure after the commit leaves only
         unreferenced objects, which the bucket's lifecycle rule expires; the reverse
@@ -271,7 +273,7 @@ class RetentionService:
         while True:
             with self._db.session() as session:
                 batch = evidence.created_before(
-                    session, cutoff, after=after, limit=self.policy.batch_size
+                    session, cutoff, CLOSED_STATES, after=after, limit=self.policy.batch_size
                 )
                 if not batch:
                     return
@@ -282,7 +284,7 @@ class RetentionService:
                     gone = []
                 else:
                     gone = evidence.delete_created_before(
-                        session, [e.evidence_id for e in batch], cutoff
+                        session, [e.evidence_id for e in batch], cutoff, CLOSED_STATES
                     )
                     for item in gone:
                         audit.record(
