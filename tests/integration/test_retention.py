@@ -298,10 +298,11 @@ def test_working_memory_goes_a_while_after_the_case_closes(api: Api, container: 
         return case_id, evidence_id
 
     old = cutoff - DAY
-    resolved_long_ago, evidence_kept = case_with_chunks("resolved", chunk_times=[old, old])
+    # Exactly at the cutoff counts as past it (for the closure and for the chunk).
+    resolved_long_ago, evidence_kept = case_with_chunks("resolved", chunk_times=[old, cutoff])
     set_case_times(container, resolved_long_ago, resolved_at=cutoff)
     # Closed long ago, but one chunk came later (evidence added to the resolved case).
-    late_chunk, _ = case_with_chunks("documenting", chunk_times=[old, cutoff + SECOND])
+    late_chunk, _ = case_with_chunks("documenting", chunk_times=[old, cutoff + MICROSECOND])
     set_case_times(container, late_chunk, resolved_at=cutoff - 2 * DAY)
     archived_unresolved, _ = case_with_chunks("archived", chunk_times=[old])
     set_case_times(container, archived_unresolved, closed_at=cutoff - SECOND)
@@ -309,6 +310,8 @@ def test_working_memory_goes_a_while_after_the_case_closes(api: Api, container: 
     set_case_times(container, resolved_recently, resolved_at=cutoff + MICROSECOND)
     reopened, _ = case_with_chunks("resolved", chunk_times=[old])
     move(api, owner, reopened, "investigating")
+    # Even with a resolution time long past left on the row, an open case keeps it all.
+    set_case_times(container, reopened, resolved_at=cutoff - DAY)
     still_open, _ = case_with_chunks("active", chunk_times=[old])
 
     def state() -> set[str]:
