@@ -46,7 +46,6 @@ from faultmaven.db.tables import (
     Case,
     CaseMessage,
     CaseParticipant,
-    CaseStatusTransition,
     Hypothesis,
     Organization,
     Solution,
@@ -213,34 +212,13 @@ class CaseService:
                         "allowed": [s.value for s in lifecycle.allowed_targets(current)],
                     },
                 )
-            now = utcnow()
-            case.status = body.status.value
-            case.status_changed_at = case.updated_at = now
-            if body.status is CaseStatus.RESOLVED:
-                case.resolved_at = now
-            elif body.status is CaseStatus.INVESTIGATING:
-                case.resolved_at = None  # reopened
-            if body.status in lifecycle.CLOSED:
-                case.closed_at = now
-            session.add(
-                CaseStatusTransition(
-                    transition_id=new_id("cst"),
-                    case_id=case_id,
-                    from_status=current.value,
-                    to_status=body.status.value,
-                    changed_by=principal.user_id,
-                    reason=body.reason,
-                    created_at=now,
-                )
-            )
-            audit.record(
+            store.record_transition(
                 session,
+                case,
+                body.status,
                 actor_id=principal.user_id,
-                action="case.status_changed",
-                object_type="case",
-                object_id=case_id,
-                case_id=case_id,
-                details={"from": current.value, "to": body.status.value, "reason": body.reason},
+                reason=body.reason,
+                now=utcnow(),
             )
             return _case_out(case, role)
 
