@@ -457,7 +457,7 @@ def test_batches_stop_when_time_runs_out_and_the_next_run_continues(
     small = RetentionService(
         container.database,
         container.kv,
-        container.objects,
+        container.evidence,
         policy=replace(container.retention.policy, batch_size=1),
     )
     calls = itertools.count()

@@ -143,7 +143,7 @@ def test_nothing_unexpired_is_ever_deleted(api: Api, container: Container) -> No
         service = RetentionService(
             container.database,
             container.kv,
-            container.objects,
+            container.evidence,
             policy=replace(base, batch_size=batch_size),
         )
         before = survivors()

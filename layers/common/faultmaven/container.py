@@ -140,7 +140,7 @@ class Container:
         return RetentionService(
             self.database,
             self.kv,
-            self.objects,
+            self.evidence,
             policy=RetentionPolicy.from_settings(self.settings),
         )
 

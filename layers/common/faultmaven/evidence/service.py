@@ -304,11 +304,18 @@ class EvidenceService:
                 case_id=case_id,
                 details={"filename": filename},
             )
-        # After the commit. A failure here leaves an unreferenced object, which the
-        # bucket's lifecycle rule expires; the reverse order could lose a live artifact.
-        self._objects.delete(key)
-        self._objects.delete_prefix(work_prefix(evidence_id))
-        self._jobs.delete(job_id)
+        self.discard_files(store.StoredEvidence(evidence_id, case_id, key, job_id, filename))
+
+    def discard_files(self, *deleted: store.StoredEvidence) -> None:
+        """What deleted evidence rows leave outside PostgreSQL: the artifacts, their
+        working files, their jobs. Call it after the deletion committed: a failure here
+        leaves unreferenced objects, which the bucket's lifecycle rule expires; the
+        reverse order could lose a live artifact."""
+        if deleted:
+            self._objects.delete(*(item.s3_key for item in deleted))
+        for item in deleted:
+            self._objects.delete_prefix(work_prefix(item.evidence_id))
+            self._jobs.delete(item.job_id)
 
     def _readable(
         self,

@@ -25,10 +25,10 @@ from faultmaven.cases import store as cases
 from faultmaven.cases.models import CaseStatus
 from faultmaven.core.clock import utcnow
 from faultmaven.core.logging import logger
-from faultmaven.core.ports import KeyValueStore, ObjectStore
+from faultmaven.core.ports import KeyValueStore
 from faultmaven.core.settings import Settings
 from faultmaven.evidence import store as evidence
-from faultmaven.evidence.service import work_prefix
+from faultmaven.evidence.service import EvidenceService
 from faultmaven.jobs.models import FINISHED
 from faultmaven.jobs.store import JobStore
 from faultmaven.retention.models import (
@@ -79,12 +79,12 @@ class RetentionService:
         self,
         database: Database,
         kv: KeyValueStore,
-        objects: ObjectStore,
+        evidence_service: EvidenceService,
         *,
         policy: RetentionPolicy,
     ) -> None:
         self._db = database
-        self._objects = objects
+        self._evidence = evidence_service
         self._sessions = SessionStore(kv)
         self._jobs = JobStore(kv, int(policy.finished_jobs_after.total_seconds()))
         self.policy = policy
@@ -265,9 +265,7 @@ class RetentionService:
         an open investigation keeps its evidence rows, and the bucket's lifecycle rule
         alone expires their raw files). As `EvidenceService.delete` does it, the
         row (its chunks cascade) and an audit event first, committed, then the raw
-        artifact, the working files and the job. A failure after the commit leaves only
-        unreferenced objects, which the bucket's lifecycle rule expires; the reverse
-        order could leave a row pointing at nothing."""
+        artifact, the working files and the job (`EvidenceService.discard_files`)."""
         cutoff = report.cutoff = now - self.policy.artifacts_after
         after: str | None = None
         while True:
@@ -297,11 +295,7 @@ class RetentionService:
                             details={"filename": item.filename, "reason": "retention"},
                         )
                     report.deleted += len(gone)
-            if gone:
-                self._objects.delete(*(item.s3_key for item in gone))
-                for item in gone:
-                    self._objects.delete_prefix(work_prefix(item.evidence_id))
-                    self._jobs.delete(item.job_id)
+            self._evidence.discard_files(*gone)
             if not self._more(len(batch), stop):
                 return
 
