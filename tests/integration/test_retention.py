@@ -160,6 +160,34 @@ def test_session_indexes_drop_the_sessions_that_expired(api: Api, container: Con
     assert [s["session_id"] for s in listing["items"]] == [kept["session_id"]]
 
 
+def test_a_sweep_stopped_by_its_time_budget_reports_what_it_removed(
+    api: Api, container: Container
+) -> None:
+    users = [api.user() for _ in range(12)]
+    for user in users:
+        session = api.call("POST", "/sessions", user).json()
+        container.kv.delete(f"session:{session['session_id']}")
+
+    def stale() -> int:
+        return sum(len(container.kv.set_members(f"user_sessions:{u.user_id}")) for u in users)
+
+    before = stale()
+    assert before == len(users)
+    small = RetentionService(
+        container.database,
+        container.kv,
+        container.evidence,
+        policy=replace(container.retention.policy, batch_size=1),
+    )
+    calls = itertools.count()
+    report = run(small, Schedule.HOURLY, utcnow(), stop_when=lambda: next(calls) >= 3)
+    sweep = report[J.SESSION_INDEXES]
+    assert not sweep.complete  # stopped part-way through the keyspace walk
+    removed = before - stale()
+    assert 0 < removed < len(users)
+    assert sweep.deleted == sweep.details["user_index_entries"] == removed
+
+
 def test_a_client_pointer_rewritten_meanwhile_is_kept(api: Api, container: Container) -> None:
     """The sweep deletes a pointer only while it still names the expired session."""
     user = api.user()

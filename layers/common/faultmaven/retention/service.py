@@ -136,7 +136,8 @@ class RetentionService:
         """Entries of `user_sessions:{user}` and `session_client:{user}:{client}` that name
         a session whose record has expired or was ended. Nothing else can remove the
         entries of a user who never lists or creates sessions again."""
-        entries = pointers = 0
+        # Counted as they happen: a run stopped by its time budget reports what it did.
+        report.details = {"user_index_entries": 0, "client_pointers": 0}
         for user_ids in self._walk(self._sessions.scan_user_indexes, stop):
             for user_id in user_ids:
                 members = sorted(self._sessions.user_session_ids(user_id))
@@ -144,9 +145,10 @@ class RetentionService:
                     live = self._sessions.existing(chunk)
                     stale = [m for m in chunk if m not in live]
                     report.examined += len(chunk)
-                    entries += len(stale)
                     if stale and not report.dry_run:
                         self._sessions.forget(user_id, *stale)
+                    report.details["user_index_entries"] += len(stale)
+                    report.deleted += len(stale)
         for pairs in self._walk(self._sessions.scan_client_pointers, stop):
             targets = self._sessions.client_session_ids(pairs)
             named = [t for t in targets if t is not None]
@@ -158,9 +160,8 @@ class RetentionService:
                 if target in live:
                     continue
                 if report.dry_run or self._sessions.release_client(user_id, client_id, target):
-                    pointers += 1
-        report.deleted = entries + pointers
-        report.details = {"user_index_entries": entries, "client_pointers": pointers}
+                    report.details["client_pointers"] += 1
+                    report.deleted += 1
 
     def _finished_jobs(self, report: JobReport, now: datetime, stop: StopWhen) -> None:
         """Jobs expire by their Redis TTL, and no index refers to them, so normally there
