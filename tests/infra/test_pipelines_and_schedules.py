@@ -99,3 +99,17 @@ def test_the_sample_scheduled_events_come_from_these_rules() -> None:
         )
         assert event["detail-type"] == "Scheduled Event"
         assert event["resources"][0].endswith(f":rule/FaultMaven-retention-{cadence}")
+
+
+def test_retention_may_delete_but_not_read_evidence(
+    deployment: Deployment, templates: dict[str, Template]
+) -> None:
+    role = logical_id(deployment.schedules.retention.role)
+    actions = {
+        action
+        for statement in statements(templates["schedules"], role)
+        for action in as_list(statement["Action"])
+    }
+    assert {"rds-db:connect", "s3:DeleteObject"} <= actions
+    assert not {"s3:GetObject", "s3:PutObject", "aoss:APIAccessAll"} & actions
+    assert "secretsmanager:GetSecretValue" not in actions  # it signs no tokens

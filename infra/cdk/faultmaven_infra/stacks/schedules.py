@@ -14,7 +14,6 @@ from constructs import Construct
 from faultmaven_infra.constructs.failures import failure_queue
 from faultmaven_infra.constructs.function import ServiceFunction
 from faultmaven_infra.constructs.layers import Layers
-from faultmaven_infra.constructs.vectors import VectorAccess
 from faultmaven_infra.runtime import ARTIFACTS, WORK_FILES, Runtime
 
 SCHEDULES = {
@@ -46,7 +45,7 @@ class SchedulesStack(Stack):
         )
         role = self.retention.role
         runtime.grant_stores(role)
-        runtime.grant_objects(role, ARTIFACTS, "s3:GetObject", "s3:DeleteObject")
+        runtime.grant_objects(role, ARTIFACTS, "s3:DeleteObject")
         runtime.grant_objects(role, WORK_FILES, "s3:DeleteObject")
         self.rules: dict[str, events.Rule] = {}
         for cadence, schedule in SCHEDULES.items():
@@ -64,12 +63,4 @@ class SchedulesStack(Stack):
                         dead_letter_queue=failures,
                     )
                 ],
-            )
-        if runtime.vectors is not None:
-            VectorAccess(
-                self,
-                "VectorAccess",
-                collection_name=runtime.vectors.name,
-                collection_arn=runtime.vectors.arn,
-                roles=[role],
             )
