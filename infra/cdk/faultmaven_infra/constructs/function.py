@@ -100,7 +100,6 @@ class ServiceFunction(Construct):
             on_failure=destinations.SqsDestination(on_failure) if on_failure else None,
             retry_attempts=2 if on_failure else None,
         )
-        self.snap_start = snap_start
         self.alias: lambda_.Alias | None = None
         if snap_start:
             self.alias = lambda_.Alias(

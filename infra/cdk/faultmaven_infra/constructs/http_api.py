@@ -127,7 +127,6 @@ class HttpApi(Construct):
                 apigw.LogGroupLogDestination(log_group(self, "AccessLogs", days=log_retention_days))
             ),
         )
-        self.routes: dict[str, str] = {}
         for operation in operations(openapi_document):
             if operation.tag not in functions_by_tag:
                 raise ValueError(
@@ -138,7 +137,6 @@ class HttpApi(Construct):
                 methods=[_METHODS[operation.method]],
                 integration=integration(functions_by_tag[operation.tag]),
             )
-            self.routes[f"{operation.method} {operation.path}"] = operation.tag
 
     @property
     def url(self) -> str:

@@ -8,7 +8,6 @@ block the next deploy."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from aws_cdk import aws_lambda as lambda_
@@ -29,8 +28,6 @@ class Layers(Construct):
             raise AssetsNotBuiltError(
                 f"{manifest_path} is missing: build the Lambda layers first (`make assets`)"
             )
-        manifest = json.loads(manifest_path.read_text())
-        self.compiled = bool(manifest.get("compiled"))
         self.by_name: dict[str, lambda_.LayerVersion] = {}
         for name in LAYER_NAMES:
             directory = assets_dir / "layers" / name
