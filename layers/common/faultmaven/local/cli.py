@@ -205,6 +205,7 @@ def retention_run(
     from faultmaven.db.migrate import upgrade
     from faultmaven.local.runtime import (
         port_is_free,
+        settings_values,
         start_embedded,
         use_moto_credentials,
     )
@@ -213,7 +214,7 @@ def retention_run(
     embedded_database = settings.database_url is None
     if settings.aws_endpoint_url is None and not port_is_free(settings.host, settings.moto_port):
         # Most likely `faultmaven dev`: its moto server holds the bucket and its mirror.
-        values = _plain(settings)
+        values = settings_values(settings)
         values["aws_endpoint_url"] = f"http://{settings.host}:{settings.moto_port}"
         settings = _settings(**values)
         use_moto_credentials()
@@ -246,13 +247,6 @@ def retention_run(
             f"{job.job.value:<16} {cutoff:<20} {job.examined:>9} {job.deleted:>8} "
             f"{job.archived:>8}  {notes}"
         )
-
-
-def _plain(settings: Settings) -> dict[str, object]:
-    values = settings.model_dump()
-    if settings.jwt_secret is not None:
-        values["jwt_secret"] = settings.jwt_secret.get_secret_value()
-    return values
 
 
 def main() -> None:

@@ -161,17 +161,17 @@ def start_embedded(settings: Settings) -> tuple[Settings, EmbeddedServices]:
             server, url = start_moto(settings.moto_port)
             services.handles.append(server)
             overrides["aws_endpoint_url"] = url
-        resolved = load_settings(**{**_explicit(settings), **overrides})
+        resolved = load_settings(**{**settings_values(settings), **overrides})
         if resolved.jwt_secret is None and resolved.jwt_secret_arn is None:
             arn = _store_jwt_secret(resolved, _persistent_jwt_secret(state_dir))
-            resolved = load_settings(**{**_explicit(resolved), "jwt_secret_arn": arn})
+            resolved = load_settings(**{**settings_values(resolved), "jwt_secret_arn": arn})
         if "aws_endpoint_url" in overrides and resolved.preprocessing_state_machine_arn is None:
             # Our own moto server: build the bucket, functions and state machine on it.
             from faultmaven.local.aws import S3Mirror, export_environment, provision
 
             arn = provision(resolved, mirror=S3Mirror(state_dir / "s3"))
             resolved = load_settings(
-                **{**_explicit(resolved), "preprocessing_state_machine_arn": arn}
+                **{**settings_values(resolved), "preprocessing_state_machine_arn": arn}
             )
             export_environment(resolved)
     except BaseException:
@@ -181,7 +181,9 @@ def start_embedded(settings: Settings) -> tuple[Settings, EmbeddedServices]:
     return resolved, services
 
 
-def _explicit(settings: Settings) -> dict[str, Any]:
+def settings_values(settings: Settings) -> dict[str, Any]:
+    """Every value of `settings`, secrets in clear: what `load_settings` needs to build
+    them again with some values changed."""
     values = settings.model_dump()
     if settings.jwt_secret is not None:
         values["jwt_secret"] = settings.jwt_secret.get_secret_value()
