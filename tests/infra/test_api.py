@@ -11,7 +11,7 @@ from faultmaven_infra.constructs.http_api import operations
 from faultmaven_infra.stacks.api import API_FUNCTIONS
 
 from tests.conftest import ROOT
-from tests.infra.helpers import logical_id, resources
+from tests.infra.helpers import as_list, logical_id, resources, statements
 
 EXPECTED_FUNCTION = {
     "/api/v1/auth/login": "api_auth",
@@ -110,17 +110,11 @@ def test_the_api_url_is_an_output(templates: dict[str, Template]) -> None:
 def test_api_roles_reach_only_what_their_domain_needs(
     deployment: Deployment, templates: dict[str, Template]
 ) -> None:
-    from tests.infra.helpers import statements
-
     for source, function in deployment.api.functions.items():
         actions = {
             action
             for statement in statements(templates["api"], logical_id(function.role))
-            for action in (
-                statement["Action"]
-                if isinstance(statement["Action"], list)
-                else [statement["Action"]]
-            )
+            for action in as_list(statement["Action"])
         }
         assert "rds-db:connect" in actions
         assert "secretsmanager:GetSecretValue" in actions
