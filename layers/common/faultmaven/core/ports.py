@@ -27,10 +27,6 @@ class KeyValueStore(Protocol):
         store nothing and return False when the key exists (or does not)."""
         ...
 
-    def put_many(self, values: Mapping[str, str], ttl_seconds: int) -> None:
-        """Store several keys atomically with one expiry."""
-        ...
-
     def increment(self, key: str, ttl_seconds: int) -> int:
         """Add one and return the new count; the expiry is set when the key is created,
         so a window does not slide with every hit."""
