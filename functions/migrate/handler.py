@@ -15,7 +15,8 @@ from faultmaven.lambda_entry import event_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, str | None]:
     database = Database.from_settings(get_settings())
     try:
-        upgrade_engine(database.engine)
+        # The Trigger's own timeout is 5 minutes; leave time for the migration itself.
+        upgrade_engine(database.engine, connect_within_seconds=180)
     finally:
         database.dispose()
     head = current_head()

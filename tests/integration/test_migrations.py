@@ -10,8 +10,9 @@ from collections.abc import Iterator
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from faultmaven.core.settings import get_settings
 from faultmaven.db import migrate
@@ -93,5 +94,24 @@ def test_the_deploy_trigger_function_migrates_an_empty_database(
         with engine.connect() as connection:
             version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
         assert version == migrate.current_head()
+    finally:
+        engine.dispose()
+
+
+def test_connecting_is_retried_until_the_deadline_then_fails(scratch_database: str) -> None:
+    """A proxy still warming up refuses connections; the migration keeps trying for a
+    while, then reports the refusal instead of hanging the deployment."""
+    engine = create_engine(make_url(scratch_database).set(host="127.0.0.1", port=1))
+    attempts = []
+    event.listen(engine, "do_connect", lambda *args: attempts.append(1))
+    try:
+        with pytest.raises(OperationalError):
+            migrate.upgrade_engine(engine, connect_within_seconds=2.5)
+    finally:
+        engine.dispose()
+    assert len(attempts) >= 2  # tried again after the first refusal
+    engine = create_engine(scratch_database)
+    try:
+        assert "alembic_version" not in inspect(engine).get_table_names()
     finally:
         engine.dispose()
