@@ -232,6 +232,13 @@ def test_migrations_run_at_deploy_after_the_database_exists(
     cluster = logical_id(deployment.data.runtime.database.cluster)
     assert any(d.startswith(cluster) for d in depends)
     assert any("Proxy" in d for d in depends)
+    # ...and after the rule that lets the functions (this one included) reach the proxy.
+    proxy_ingress = [
+        rule_id
+        for rule_id, rule in resources(data, "AWS::EC2::SecurityGroupIngress").items()
+        if "DatabaseProxySecurityGroup" in json.dumps(rule["Properties"]["GroupId"])
+    ]
+    assert proxy_ingress and set(proxy_ingress) <= set(depends)
 
 
 def test_the_secret_rotation_function_reaches_secrets_manager(

@@ -92,7 +92,7 @@ class DataStack(Stack):
             self,
             "RunMigrations",
             handler=self.migrate.function,
-            execute_after=[database.cluster, database.proxy],
+            execute_after=[database],  # cluster, proxy and the security group rules between
             execute_on_handler_change=True,
             timeout=Duration.minutes(5),
         )
