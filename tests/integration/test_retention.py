@@ -89,6 +89,16 @@ def set_case_times(container: Container, case_id: str, **times: datetime | None)
     execute(container, sql, case_id=case_id, **times)
 
 
+def in_batches_of(container: Container, batch_size: int) -> RetentionService:
+    """The container's retention service, with another batch size."""
+    return RetentionService(
+        container.database,
+        container.kv,
+        container.evidence,
+        policy=replace(container.retention.policy, batch_size=batch_size),
+    )
+
+
 def statuses(container: Container, case_ids: list[str]) -> dict[str, str]:
     with container.database.engine.connect() as connection:
         rows = connection.execute(
@@ -173,12 +183,7 @@ def test_a_sweep_stopped_by_its_time_budget_reports_what_it_removed(
 
     before = stale()
     assert before == len(users)
-    small = RetentionService(
-        container.database,
-        container.kv,
-        container.evidence,
-        policy=replace(container.retention.policy, batch_size=1),
-    )
+    small = in_batches_of(container, 1)
     calls = itertools.count()
     report = run(small, Schedule.HOURLY, utcnow(), stop_when=lambda: next(calls) >= 3)
     sweep = report[J.SESSION_INDEXES]
@@ -482,12 +487,7 @@ def test_batches_stop_when_time_runs_out_and_the_next_run_continues(
     due = [case_in(api, owner, "resolved") for _ in range(3)]
     for case_id in due:
         set_case_times(container, case_id, status_changed_at=cutoff - DAY)
-    small = RetentionService(
-        container.database,
-        container.kv,
-        container.evidence,
-        policy=replace(container.retention.policy, batch_size=1),
-    )
+    small = in_batches_of(container, 1)
     calls = itertools.count()
     first = run(small, Schedule.DAILY, now, stop_when=lambda: next(calls) >= 2)
     assert first[J.RESOLVED_CASES].archived == 2

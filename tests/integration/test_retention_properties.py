@@ -5,7 +5,7 @@ survivors are exactly the unexpired ones. Small batch sizes exercise the keyset 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hypothesis import given, settings
@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 from faultmaven.container import Container
 from faultmaven.core.clock import utcnow
 from faultmaven.retention.models import Schedule
-from faultmaven.retention.service import RetentionService
 from tests.helpers import Api
 from tests.integration.test_retention import (
     PATHS,
     column,
     execute,
+    in_batches_of,
     move,
     pending_evidence,
     set_case_times,
@@ -140,12 +140,7 @@ def test_nothing_unexpired_is_ever_deleted(api: Api, container: Container) -> No
                 ),
             )
 
-        service = RetentionService(
-            container.database,
-            container.kv,
-            container.evidence,
-            policy=replace(base, batch_size=batch_size),
-        )
+        service = in_batches_of(container, batch_size)
         before = survivors()
         service.run(Schedule.DAILY, now=now, dry_run=True)
         assert survivors() == before
