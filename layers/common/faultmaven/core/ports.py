@@ -3,8 +3,11 @@ import a vendor SDK."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
+
+from faultmaven.core.vectors import ChunkRecord, IndexSpec, SearchFilter, VectorHit
 
 
 class KeyValueStore(Protocol):
@@ -102,4 +105,67 @@ class Workflow(Protocol):
     def start(self, name: str, payload: Mapping[str, Any]) -> bool:
         """Start an execution named `name`; False when one of that name already ran,
         which makes a duplicated trigger a no-op."""
+        ...
+
+
+class Embedder(Protocol):
+    """Turns text into unit-length vectors (a local model, or Bedrock Titan on AWS)."""
+
+    @property
+    def spec(self) -> IndexSpec:
+        """The model and dimension, recorded by the index that stores the vectors."""
+        ...
+
+    @property
+    def batch_size(self) -> int:
+        """How many texts one `embed` call handles efficiently."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One normalized vector per text, in order."""
+        ...
+
+
+class VectorStore(Protocol):
+    """Chunks with their vectors and access metadata (pgvector or OpenSearch).
+
+    Every search is filtered inside the backend's query by `SearchFilter`, so a chunk the
+    caller may not read is never a candidate, whatever the query vector.
+    """
+
+    def ensure(self, spec: IndexSpec) -> None:
+        """Create the index for `spec` if it does not exist. Raises IndexMismatchError
+        when it exists for another model or dimension. Idempotent."""
+        ...
+
+    def upsert(self, chunks: Sequence[ChunkRecord]) -> None:
+        """Insert or replace chunks by `chunk_id`. Raises IndexMismatchError when a
+        vector's length is not the index's dimension."""
+        ...
+
+    def set_readers(self, document_id: str, readers: frozenset[str]) -> int:
+        """Replace the reader tokens of every chunk of a document (its access changed);
+        returns how many chunks were updated."""
+        ...
+
+    def delete(
+        self,
+        *,
+        document_id: str | None = None,
+        case_id: str | None = None,
+        owner_id: str | None = None,
+        indexed_before: datetime | None = None,
+    ) -> int:
+        """Delete the chunks matching every given criterion (at least one of document,
+        case or owner is required); returns how many were deleted."""
+        ...
+
+    def count(self, *, document_id: str | None = None, case_id: str | None = None) -> int: ...
+
+    def search(self, vector: Sequence[float], where: SearchFilter, k: int) -> list[VectorHit]:
+        """The `k` nearest chunks by cosine similarity among those `where` admits."""
+        ...
+
+    def keyword_search(self, text: str, where: SearchFilter, k: int) -> list[VectorHit]:
+        """The `k` best chunks by full-text relevance among those `where` admits."""
         ...
