@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
@@ -22,6 +22,16 @@ class Environment(StrEnum):
     LOCAL = "local"
     TEST = "test"
     AWS = "aws"
+
+
+class VectorBackend(StrEnum):
+    PGVECTOR = "pgvector"
+    OPENSEARCH = "opensearch"
+
+
+class EmbedderKind(StrEnum):
+    LOCAL = "local"
+    BEDROCK = "bedrock"
 
 
 class SettingsError(RuntimeError):
@@ -85,6 +95,24 @@ class Settings(BaseSettings):
     presigned_url_ttl_seconds: int = Field(default=300, ge=60, le=3600)
     job_ttl_seconds: int = Field(default=86_400, ge=3600, le=7 * 86_400)
 
+    # Knowledge. pgvector lives in the application database; OpenSearch (Serverless on
+    # AWS, signed with the function's role when `opensearch_sigv4`) is the other backend.
+    vector_store: VectorBackend = VectorBackend.PGVECTOR
+    opensearch_url: Annotated[
+        str | None, Field(validation_alias=_aliases("opensearch_url", "OPENSEARCH_URL"))
+    ] = None
+    opensearch_index: str = Field(
+        default="faultmaven-chunks", pattern=r"^[a-z0-9][a-z0-9_-]{0,80}$"
+    )
+    opensearch_sigv4: bool = False
+    # The local model ships in a package; Bedrock Titan Text Embeddings v2 on AWS.
+    embedder: EmbedderKind = EmbedderKind.LOCAL
+    bedrock_embedding_model: str = "amazon.titan-embed-text-v2:0"
+    bedrock_embedding_dimension: Literal[256, 512, 1024] = 1024
+    embedding_cache_ttl_seconds: int = Field(default=7 * 86_400, ge=0, le=90 * 86_400)
+    # Documents posted inline; larger files go through the presigned upload.
+    knowledge_max_document_bytes: int = Field(default=1024 * 1024, ge=1024, le=4 * 1024 * 1024)
+
     # Local runtime.
     state_dir: Path = Path(".faultmaven")
     host: str = "127.0.0.1"
@@ -117,6 +145,8 @@ class Settings(BaseSettings):
                     "database_url must name a user and host and carry no password "
                     "when database_iam_auth is on"
                 )
+        if self.vector_store is VectorBackend.OPENSEARCH and self.opensearch_url is None:
+            raise ValueError("opensearch_url is required when vector_store is opensearch")
         if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("jwt_secret must be at least 32 characters")
         if self.environment is Environment.AWS:

@@ -1,0 +1,1 @@
+"""Embedding adapters: a local model shipped in a package, and Bedrock Titan."""
