@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     CheckConstraint,
+    Computed,
     DateTime,
     Float,
     ForeignKey,
@@ -19,7 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -310,4 +312,113 @@ class EvidenceChunk(Base):
     __table_args__ = (
         UniqueConstraint("evidence_id", "ordinal", name="uq_evidence_chunks_ordinal"),
         Index("ix_evidence_chunks_case", "case_id"),
+    )
+
+
+class KnowledgeDocument(Base):
+    """A knowledge base article: a user's runbook (shareable) or a global KB article.
+    The text is the source of truth; its chunks and vectors can always be rebuilt."""
+
+    __tablename__ = "kb_documents"
+
+    document_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.user_id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    content: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(32))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    visibility: Mapped[str] = mapped_column(String(16), server_default="private")
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("teams.team_id", ondelete="SET NULL"))
+    org_id: Mapped[str | None] = mapped_column(
+        ForeignKey("organizations.org_id", ondelete="SET NULL")
+    )
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(64)), server_default="{}")
+    slug: Mapped[str | None] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(16))
+    chunk_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    embedding_model: Mapped[str | None] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    created_at: Mapped[datetime] = mapped_column(TS)
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+    __table_args__ = (
+        Index("ix_kb_documents_owner", "owner_id", "updated_at"),
+        Index("ix_kb_documents_team", "team_id"),
+        Index("ix_kb_documents_org", "org_id"),
+        # The seed loads global articles by slug, so running it twice updates in place.
+        Index(
+            "uq_kb_documents_global_slug",
+            "slug",
+            unique=True,
+            postgresql_where=text("scope = 'global' AND slug IS NOT NULL"),
+        ),
+    )
+
+
+class KnowledgeShare(Base):
+    """A grant of a user document to a user, a team or an organization."""
+
+    __tablename__ = "kb_shares"
+
+    share_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    document_id: Mapped[str] = mapped_column(
+        ForeignKey("kb_documents.document_id", ondelete="CASCADE")
+    )
+    grantee_type: Mapped[str] = mapped_column(String(8))
+    grantee_id: Mapped[str] = mapped_column(ID)
+    permission: Mapped[str] = mapped_column(String(8))
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.user_id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(TS)
+
+    __table_args__ = (
+        UniqueConstraint("document_id", "grantee_type", "grantee_id", name="uq_kb_shares_grantee"),
+        Index("ix_kb_shares_grantee", "grantee_type", "grantee_id"),
+    )
+
+
+class VectorIndex(Base):
+    """Which model and dimension built the pgvector index; a mismatch is refused."""
+
+    __tablename__ = "vector_index"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200))
+    dimension: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(TS)
+
+
+class VectorChunk(Base):
+    """A searchable chunk (pgvector backend). The column is dimensionless so one schema
+    serves any model; the HNSW index is an expression index on `embedding::vector(n)`,
+    created by the adapter for the dimension recorded in `vector_index`."""
+
+    __tablename__ = "vector_chunks"
+
+    chunk_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    document_id: Mapped[str] = mapped_column(ID)
+    scope: Mapped[str] = mapped_column(String(16))
+    ordinal: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200), server_default="")
+    heading_path: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    source: Mapped[str] = mapped_column(Text, server_default="")
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(64)), server_default="{}")
+    owner_id: Mapped[str | None] = mapped_column(ID)
+    case_id: Mapped[str | None] = mapped_column(ID)
+    readers: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    text: Mapped[str] = mapped_column(Text)
+    embedding: Mapped[Any] = mapped_column(Vector())
+    search: Mapped[Any] = mapped_column(
+        TSVECTOR,
+        Computed("to_tsvector('english', title || ' ' || text)", persisted=True),
+    )
+    indexed_at: Mapped[datetime] = mapped_column(TS)
+
+    __table_args__ = (
+        Index("ix_vector_chunks_document", "document_id"),
+        Index("ix_vector_chunks_case", "case_id", "indexed_at"),
+        Index("ix_vector_chunks_owner", "owner_id"),
+        Index("ix_vector_chunks_readers", "readers", postgresql_using="gin"),
+        Index("ix_vector_chunks_search", "search", postgresql_using="gin"),
     )
