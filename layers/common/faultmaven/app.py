@@ -24,10 +24,11 @@ def all_routers() -> list[APIRouter]:
     from faultmaven.cases.api import router as cases
     from faultmaven.evidence.api import router as evidence
     from faultmaven.jobs.api import router as jobs
+    from faultmaven.knowledge.api import router as knowledge
     from faultmaven.organizations.api import router as organizations
     from faultmaven.sessions.api import router as sessions
 
-    return [auth, sessions, cases, evidence, jobs, organizations]
+    return [auth, sessions, cases, evidence, jobs, organizations, knowledge]
 
 
 def openapi_document() -> dict[str, Any]:

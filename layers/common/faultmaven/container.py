@@ -21,9 +21,10 @@ if TYPE_CHECKING:
     from faultmaven.auth.service import AuthService
     from faultmaven.auth.tokens import Tokens
     from faultmaven.cases.service import CaseService
-    from faultmaven.core.ports import ObjectStore, Workflow
+    from faultmaven.core.ports import Embedder, ObjectStore, VectorStore, Workflow
     from faultmaven.evidence.service import EvidenceService
     from faultmaven.jobs.service import JobService
+    from faultmaven.knowledge.service import KnowledgeService
     from faultmaven.organizations.service import OrganizationService
     from faultmaven.preprocessing.pipeline import PreprocessingSteps
     from faultmaven.retention.service import RetentionService
@@ -131,6 +132,49 @@ class Container:
 
         return PreprocessingSteps(
             self.evidence, self.objects, self.jobs, max_bytes=self.settings.max_upload_bytes
+        )
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        """The configured model behind a Redis cache keyed by content hash. The local
+        model loads its weights on first use, not here."""
+        from faultmaven.core.settings import EmbedderKind
+        from faultmaven.knowledge.embedding_cache import CachedEmbedder
+
+        settings = self.settings
+        model: Embedder
+        if settings.embedder is EmbedderKind.BEDROCK:
+            from faultmaven.adapters.embeddings.bedrock import BedrockTitanEmbedder
+
+            model = BedrockTitanEmbedder(settings)
+        else:
+            from faultmaven.adapters.embeddings.local import LocalEmbedder
+
+            model = LocalEmbedder()
+        return CachedEmbedder(model, self.kv, ttl_seconds=settings.embedding_cache_ttl_seconds)
+
+    @cached_property
+    def vectors(self) -> VectorStore:
+        from faultmaven.core.settings import VectorBackend
+
+        if self.settings.vector_store is VectorBackend.OPENSEARCH:
+            from faultmaven.adapters.vectors.opensearch import OpenSearchVectorStore
+
+            return OpenSearchVectorStore.from_settings(self.settings)
+        from faultmaven.adapters.vectors.pgvector import PgVectorStore
+
+        return PgVectorStore(self.database)
+
+    @cached_property
+    def knowledge(self) -> KnowledgeService:
+        from faultmaven.knowledge.service import KnowledgeService
+
+        return KnowledgeService(
+            self.database,
+            self.vectors,
+            self.embedder,
+            require_case_access=self.cases.require_access,
+            max_document_bytes=self.settings.knowledge_max_document_bytes,
         )
 
     @cached_property

@@ -24,3 +24,10 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return Role.ADMIN in self.roles
+
+
+def require_admin(principal: Principal) -> None:
+    from faultmaven.core.errors import ForbiddenError
+
+    if not principal.is_admin:
+        raise ForbiddenError("Administrators only", error_code="ADMIN_ONLY")

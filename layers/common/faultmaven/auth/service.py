@@ -16,10 +16,11 @@ from faultmaven.auth.models import (
     UserOut,
 )
 from faultmaven.auth.passwords import Passwords
+from faultmaven.auth.principal import require_admin
 from faultmaven.auth.throttle import LoginThrottle, account_key
 from faultmaven.auth.tokens import TokenClaims, Tokens, TokenType
 from faultmaven.core.clock import utcnow
-from faultmaven.core.errors import ConflictError, ForbiddenError, NotFoundError, UnauthorizedError
+from faultmaven.core.errors import ConflictError, NotFoundError, UnauthorizedError
 from faultmaven.core.logging import logger
 from faultmaven.core.pagination import Page, PageRequest
 
@@ -104,7 +105,7 @@ class AuthService:
     def list_users(
         self, principal: Principal, page: PageRequest, text: str | None
     ) -> Page[UserOut]:
-        _require_admin(principal)
+        require_admin(principal)
         with self._db.session() as session:
             users, total = store.search(session, text, limit=page.page_size, offset=page.offset)
             return Page[UserOut].of([UserOut.model_validate(u) for u in users], total, page)
@@ -112,7 +113,7 @@ class AuthService:
     def update_user(self, principal: Principal, user_id: str, body: UserAdminUpdate) -> UserOut:
         """Change roles or deactivate; every live token of the user is revoked, so the
         change applies to the very next request."""
-        _require_admin(principal)
+        require_admin(principal)
         changes = body.model_dump(exclude_unset=True)
         if user_id == principal.user_id and (
             changes.get("is_active") is False
@@ -145,7 +146,7 @@ class AuthService:
     def delete_user(self, principal: Principal, user_id: str) -> None:
         """Soft delete: the row stays for the audit trail, the email and username are free
         again, and every token dies."""
-        _require_admin(principal)
+        require_admin(principal)
         if user_id == principal.user_id:
             raise ConflictError(
                 "Administrators cannot delete themselves", error_code="SELF_LOCKOUT"
@@ -179,8 +180,3 @@ class AuthService:
             refresh_token=self._tokens.issue(user_id, TokenType.REFRESH),
             refresh_expires_in=self._tokens.refresh_ttl,
         )
-
-
-def _require_admin(principal: Principal) -> None:
-    if not principal.is_admin:
-        raise ForbiddenError("Administrators only", error_code="ADMIN_ONLY")

@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     bedrock_embedding_dimension: Literal[256, 512, 1024] = 1024
     embedding_cache_ttl_seconds: int = Field(default=7 * 86_400, ge=0, le=90 * 86_400)
     # Documents posted inline; larger files go through the presigned upload.
-    knowledge_max_document_bytes: int = Field(default=1024 * 1024, ge=1024, le=4 * 1024 * 1024)
+    knowledge_max_document_bytes: int = Field(default=512 * 1024, ge=1024, le=960 * 1024)
 
     # Local runtime.
     state_dir: Path = Path(".faultmaven")

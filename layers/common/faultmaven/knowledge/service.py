@@ -1,0 +1,828 @@
+"""Knowledge bases: user runbooks (shareable), the global KB, case working memory, and
+search over whichever of them the caller may read.
+
+PostgreSQL holds documents and shares (the truth); the vector store holds derived chunks
+with their reader tokens. Writes embed first (nothing is stored if the model fails), then
+commit the row, then write the chunks; deletes remove chunks first, then the row. Search
+filters by reader tokens inside the vector query and checks every result against the
+database again, so a stale chunk (a share revoked while its tokens were being updated,
+a document deleted while its chunks were) is never returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from faultmaven.adapters.postgres import Database
+from faultmaven.audit import store as audit
+from faultmaven.auth.principal import Principal, require_admin
+from faultmaven.cases.access import Access
+from faultmaven.core.clock import utcnow
+from faultmaven.core.errors import (
+    ConflictError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ServiceUnavailableError,
+    ValidationFailedError,
+)
+from faultmaven.core.ids import new_id
+from faultmaven.core.logging import logger
+from faultmaven.core.pagination import Page, PageRequest
+from faultmaven.core.ports import Embedder, VectorStore
+from faultmaven.core.vectors import (
+    ChunkRecord,
+    Scope,
+    SearchFilter,
+    VectorHit,
+    case_token,
+)
+from faultmaven.db.queries import LIKE_ESCAPE, contains_pattern, page_of
+from faultmaven.db.tables import KnowledgeDocument, KnowledgeShare
+from faultmaven.knowledge import access, ranking
+from faultmaven.knowledge import store as kb
+from faultmaven.knowledge.access import DocumentAccess, DocumentFacts
+from faultmaven.knowledge.chunking import Chunk, chunk_markdown, chunk_plain
+from faultmaven.knowledge.models import (
+    ContentType,
+    DocumentCreate,
+    DocumentDetail,
+    DocumentOut,
+    DocumentStatus,
+    DocumentUpdate,
+    GlobalDocumentCreate,
+    GranteeType,
+    SearchHit,
+    SearchRequest,
+    SearchResponse,
+    ShareCreate,
+    ShareOut,
+    Visibility,
+)
+from faultmaven.organizations.models import Scopes
+from faultmaven.organizations.store import organization, scopes_in
+
+RequireCaseAccess = Callable[[Principal, str, Access], object]
+Mode = Literal["hybrid", "vector", "keyword"]
+# Each list is fetched deeper than `k`: fusion and the re-check need room to reorder.
+CANDIDATE_FACTOR = 4
+MIN_CANDIDATES = 20
+
+
+class KnowledgeService:
+    def __init__(
+        self,
+        database: Database,
+        vectors: VectorStore,
+        embedder: Embedder,
+        *,
+        require_case_access: RequireCaseAccess,
+        max_document_bytes: int,
+    ) -> None:
+        self._db = database
+        self._vectors = vectors
+        self._embedder = embedder
+        self._require_case_access = require_case_access
+        self._max_bytes = max_document_bytes
+        self._ready = False
+
+    # -- documents ---------------------------------------------------------------
+
+    def create_document(self, principal: Principal, body: DocumentCreate) -> DocumentDetail:
+        self._check_size(body.content)
+        with self._db.session() as session:
+            team_id, org_id = _placement(
+                session, principal, body.visibility, body.team_id, body.org_id
+            )
+        document = KnowledgeDocument(
+            document_id=new_id("kbd"),
+            scope=Scope.USER.value,
+            owner_id=principal.user_id,
+            title=body.title,
+            content=body.content,
+            content_type=body.content_type.value,
+            visibility=body.visibility.value,
+            team_id=team_id,
+            org_id=org_id,
+            tags=body.tags,
+            slug=None,
+        )
+        return self._store_new(principal, document, DocumentAccess.MANAGE)
+
+    def create_global_document(
+        self, principal: Principal, body: GlobalDocumentCreate
+    ) -> DocumentDetail:
+        require_admin(principal)
+        self._check_size(body.content)
+        if body.slug is not None:
+            with self._db.session() as session:
+                existing = kb.global_by_slug(session, body.slug)
+            if existing is not None:
+                raise ConflictError(
+                    "A global document with this slug exists",
+                    error_code="DOCUMENT_EXISTS",
+                    details={"document_id": existing.document_id},
+                )
+        document = KnowledgeDocument(
+            document_id=new_id("kbd"),
+            scope=Scope.GLOBAL.value,
+            owner_id=principal.user_id,
+            title=body.title,
+            content=body.content,
+            content_type=body.content_type.value,
+            visibility=Visibility.ORGANIZATION.value,
+            team_id=None,
+            org_id=None,
+            tags=body.tags,
+            slug=body.slug,
+        )
+        return self._store_new(principal, document, DocumentAccess.MANAGE)
+
+    def seed_global(
+        self, articles: Sequence[tuple[str, GlobalDocumentCreate]], *, owner_id: str
+    ) -> dict[str, int]:
+        """Load or refresh the global KB by slug: new articles are added, changed ones
+        re-indexed, unchanged ones left alone (so seeding twice costs nothing)."""
+        counts = {"created": 0, "updated": 0, "unchanged": 0}
+        for slug, body in articles:
+            with self._db.session() as session:
+                existing = kb.global_by_slug(session, slug)
+                existing_id = existing.document_id if existing is not None else None
+                same = existing is not None and (
+                    existing.content_hash == _hash(body.content)
+                    and existing.title == body.title
+                    and list(existing.tags) == body.tags
+                    and existing.embedding_model == self._embedder.spec.model
+                    and existing.chunk_count > 0
+                )
+            if same:
+                counts["unchanged"] += 1
+                continue
+            if existing_id is None:
+                document = KnowledgeDocument(
+                    document_id=new_id("kbd"),
+                    scope=Scope.GLOBAL.value,
+                    owner_id=owner_id,
+                    title=body.title,
+                    content=body.content,
+                    content_type=body.content_type.value,
+                    visibility=Visibility.ORGANIZATION.value,
+                    team_id=None,
+                    org_id=None,
+                    tags=body.tags,
+                    slug=slug,
+                )
+                self._store_new(None, document, DocumentAccess.MANAGE)
+                counts["created"] += 1
+            else:
+                self._rewrite(
+                    None,
+                    existing_id,
+                    {"title": body.title, "content": body.content, "tags": body.tags},
+                )
+                counts["updated"] += 1
+        return counts
+
+    def list_documents(
+        self,
+        principal: Principal,
+        page: PageRequest,
+        *,
+        relation: str = "all",
+        text: str | None = None,
+        tag: str | None = None,
+    ) -> Page[DocumentOut]:
+        with self._db.session() as session:
+            scopes = scopes_in(session, principal.user_id)
+            query = kb.visible_documents_query(principal.user_id, scopes, relation)
+            query = _narrow(query, text, tag).order_by(
+                KnowledgeDocument.updated_at.desc(), KnowledgeDocument.document_id
+            )
+            documents, total = page_of(session, query, limit=page.page_size, offset=page.offset)
+            found = kb.grants_of(session, [d.document_id for d in documents])
+            items = [
+                _out(d, self._access(principal, scopes, kb.facts(d, found[d.document_id])))
+                for d in documents
+            ]
+        return Page.of(items, total, page)
+
+    def list_global(
+        self, principal: Principal, page: PageRequest, *, text: str | None, tag: str | None
+    ) -> Page[DocumentOut]:
+        permission = DocumentAccess.MANAGE if principal.is_admin else DocumentAccess.READ
+        with self._db.session() as session:
+            query = _narrow(kb.global_documents_query(), text, tag).order_by(
+                KnowledgeDocument.title, KnowledgeDocument.document_id
+            )
+            documents, total = page_of(session, query, limit=page.page_size, offset=page.offset)
+        return Page.of([_out(d, permission) for d in documents], total, page)
+
+    def get_document(self, principal: Principal, document_id: str) -> DocumentDetail:
+        with self._db.session() as session:
+            document, granted = self._authorize(
+                session, principal, document_id, DocumentAccess.READ
+            )
+            return _detail(document, granted)
+
+    def update_document(
+        self, principal: Principal, document_id: str, body: DocumentUpdate
+    ) -> DocumentDetail:
+        changes = body.model_dump(exclude_unset=True)
+        if "content" in changes:
+            self._check_size(changes["content"])
+        return self._rewrite(principal, document_id, changes)
+
+    def delete_document(self, principal: Principal, document_id: str) -> None:
+        with self._db.session() as session:
+            document, _ = self._authorize(session, principal, document_id, DocumentAccess.MANAGE)
+            title = document.title
+        # Chunks first: if this fails the document is still there to delete again.
+        self._vectors.delete(document_id=document_id)
+        with self._db.session() as session:
+            document, _ = self._authorize(
+                session, principal, document_id, DocumentAccess.MANAGE, for_update=True
+            )
+            session.delete(document)  # its shares go with it (ON DELETE CASCADE)
+            audit.record(
+                session,
+                actor_id=principal.user_id,
+                action="kb.document.deleted",
+                object_type="kb_document",
+                object_id=document_id,
+                details={"title": title},
+            )
+
+    # -- shares --------------------------------------------------------------------
+
+    def list_shares(self, principal: Principal, document_id: str) -> list[ShareOut]:
+        with self._db.session() as session:
+            self._authorize(session, principal, document_id, DocumentAccess.MANAGE)
+            return [ShareOut.model_validate(s) for s in kb.shares_of(session, document_id)]
+
+    def add_share(self, principal: Principal, document_id: str, body: ShareCreate) -> ShareOut:
+        with self._db.session() as session:
+            document, _ = self._authorize(
+                session, principal, document_id, DocumentAccess.MANAGE, for_update=True
+            )
+            if document.scope != Scope.USER.value:
+                raise ConflictError(
+                    "Global documents are read by everyone and cannot be shared",
+                    error_code="DOCUMENT_NOT_SHAREABLE",
+                )
+            scopes = scopes_in(session, principal.user_id)
+            _check_grantee(session, principal, scopes, document, body)
+            if any(
+                (s.grantee_type, s.grantee_id) == (body.grantee_type.value, body.grantee_id)
+                for s in kb.shares_of(session, document_id)
+            ):
+                raise ConflictError(
+                    "The document is already shared with this grantee",
+                    error_code="SHARE_EXISTS",
+                )
+            share = KnowledgeShare(
+                share_id=new_id("shr"),
+                document_id=document_id,
+                grantee_type=body.grantee_type.value,
+                grantee_id=body.grantee_id,
+                permission=body.permission.value,
+                created_by=principal.user_id,
+                created_at=utcnow(),
+            )
+            session.add(share)
+            previous = document.visibility
+            if document.visibility == Visibility.PRIVATE.value:
+                document.visibility = Visibility.SHARED.value
+            document.updated_at = utcnow()
+            audit.record(
+                session,
+                actor_id=principal.user_id,
+                action="kb.share.created",
+                object_type="kb_document",
+                object_id=document_id,
+                details={
+                    "share_id": share.share_id,
+                    "grantee_type": body.grantee_type.value,
+                    "grantee_id": body.grantee_id,
+                    "permission": body.permission.value,
+                    "visibility": {"from": previous, "to": document.visibility},
+                },
+            )
+            session.flush()
+            readers = self._readers(session, document)
+            out = ShareOut.model_validate(share)
+        self._vectors.set_readers(document_id, readers)
+        return out
+
+    def remove_share(self, principal: Principal, document_id: str, share_id: str) -> None:
+        with self._db.session() as session:
+            document, _ = self._authorize(
+                session, principal, document_id, DocumentAccess.MANAGE, for_update=True
+            )
+            share = session.get(KnowledgeShare, share_id)
+            if share is None or share.document_id != document_id:
+                raise NotFoundError("Share not found", error_code="SHARE_NOT_FOUND")
+            session.delete(share)
+            document.updated_at = utcnow()
+            audit.record(
+                session,
+                actor_id=principal.user_id,
+                action="kb.share.deleted",
+                object_type="kb_document",
+                object_id=document_id,
+                details={
+                    "share_id": share_id,
+                    "grantee_type": share.grantee_type,
+                    "grantee_id": share.grantee_id,
+                },
+            )
+            session.flush()
+            readers = self._readers(session, document)
+        self._vectors.set_readers(document_id, readers)
+
+    # -- search --------------------------------------------------------------------
+
+    def search(
+        self, principal: Principal, body: SearchRequest, *, mode: Mode = "hybrid"
+    ) -> SearchResponse:
+        with self._db.session() as session:
+            scopes = scopes_in(session, principal.user_id)
+        tokens = set(access.caller_tokens(principal.user_id, scopes))
+        if body.case_id is not None:
+            self._require_case_access(principal, body.case_id, Access.READ)
+            tokens.add(case_token(body.case_id))
+        where = SearchFilter(
+            scopes=frozenset(body.scopes),
+            readers=frozenset(tokens),
+            document_ids=frozenset(body.filters.document_ids),
+            tags=frozenset(t.lower() for t in body.filters.tags),
+        )
+        self._ensure()
+        depth = max(body.k * CANDIDATE_FACTOR, MIN_CANDIDATES)
+        vector_hits: list[VectorHit] = []
+        keyword_hits: list[VectorHit] = []
+        if mode != "keyword":
+            query_vector = self._embedder.embed([body.query])[0]
+            vector_hits = self._vectors.search(query_vector, where, depth)
+        if mode != "vector":
+            keyword_hits = self._vectors.keyword_search(body.query, where, depth)
+        if mode == "hybrid":
+            ranked = ranking.fuse(vector_hits, keyword_hits)
+        else:
+            ranked = ranking.only(vector_hits or keyword_hits, is_vector=mode == "vector")
+        allowed = self._recheck(principal, scopes, body.case_id, [r.hit for r in ranked])
+        items = [
+            SearchHit(
+                document_id=r.hit.document_id,
+                chunk_id=r.hit.chunk_id,
+                scope=r.hit.scope,
+                title=r.hit.title,
+                text=r.hit.text,
+                score=round(r.score, 6),
+                similarity=None if r.similarity is None else round(r.similarity, 6),
+                source=r.hit.source,
+                heading_path=list(r.hit.heading_path),
+                case_id=r.hit.case_id,
+            )
+            for r in ranked
+            if r.hit.chunk_id in allowed
+        ][: body.k]
+        return SearchResponse(items=items, model=self._embedder.spec.model)
+
+    # -- case working memory -----------------------------------------------------------
+
+    def index_case_memory(
+        self,
+        *,
+        case_id: str,
+        evidence_id: str,
+        source: str,
+        chunks: Sequence[tuple[str, str]],
+    ) -> int:
+        """Embed and store the chunks of one piece of evidence (`(chunk_id, text)` in
+        order), replacing what it had: the preprocessing Index step."""
+        self._ensure()
+        vectors = self._embed([text for _, text in chunks])
+        records = [
+            ChunkRecord(
+                chunk_id=chunk_id,
+                document_id=evidence_id,
+                scope=Scope.CASE,
+                ordinal=ordinal,
+                text=text,
+                embedding=vector,
+                readers=frozenset({case_token(case_id)}),
+                title=source[:200],
+                heading_path=(source,),
+                source=source,
+                case_id=case_id,
+            )
+            for ordinal, ((chunk_id, text), vector) in enumerate(zip(chunks, vectors, strict=True))
+        ]
+        self._vectors.delete(document_id=evidence_id)
+        self._vectors.upsert(records)
+        return len(records)
+
+    def forget_evidence(self, evidence_id: str) -> int:
+        return self._vectors.delete(document_id=evidence_id)
+
+    def forget_case(self, case_id: str, *, indexed_before: datetime | None = None) -> int:
+        return self._vectors.delete(case_id=case_id, indexed_before=indexed_before)
+
+    def forget_owner(self, user_id: str) -> int:
+        return self._vectors.delete(owner_id=user_id)
+
+    def reindex(self) -> int:
+        """Rebuild every KB document's chunks from PostgreSQL (after switching models, or
+        to repair the vector store); case memory is re-indexed by reprocessing."""
+        with self._db.session() as session:
+            ids = list(session.scalars(select(KnowledgeDocument.document_id)))
+        total = 0
+        for document_id in ids:
+            with self._db.session() as session:
+                document = kb.get(session, document_id)
+                if document is None:
+                    continue
+                readers = self._readers(session, document)
+            total += self._index(document, readers)
+            with self._db.session() as session:
+                document = kb.get(session, document_id, for_update=True)
+                if document is not None:
+                    document.embedding_model = self._embedder.spec.model
+        return total
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _ensure(self) -> None:
+        if not self._ready:
+            self._vectors.ensure(self._embedder.spec)
+            self._ready = True
+
+    def _embed(self, texts: Sequence[str]) -> list[list[float]]:
+        try:
+            return self._embedder.embed(texts)
+        except Exception as exc:  # a model or Bedrock failure: nothing was stored
+            logger.exception("embedding failed")
+            raise ServiceUnavailableError(
+                "The embedding model is unavailable; nothing was stored",
+                error_code="EMBEDDING_UNAVAILABLE",
+            ) from exc
+
+    def _check_size(self, content: str) -> None:
+        size = len(content.encode())
+        if size > self._max_bytes:
+            raise PayloadTooLargeError(
+                "The document is too large to post inline; upload it as a file",
+                error_code="DOCUMENT_TOO_LARGE",
+                details={"size_bytes": size, "max_bytes": self._max_bytes},
+            )
+
+    def _store_new(
+        self, principal: Principal | None, document: KnowledgeDocument, granted: DocumentAccess
+    ) -> DocumentDetail:
+        self._ensure()
+        chunks = _chunk(document)
+        vectors = self._embed([c.embedding_text for c in chunks])
+        now = utcnow()
+        document.content_hash = _hash(document.content)
+        document.size_bytes = len(document.content.encode())
+        document.status = DocumentStatus.READY.value
+        document.chunk_count = len(chunks)
+        document.embedding_model = self._embedder.spec.model
+        document.version = 1
+        document.created_at = document.updated_at = now
+        with self._db.session() as session:
+            session.add(document)
+            audit.record(
+                session,
+                actor_id=principal.user_id if principal else None,
+                action="kb.document.created",
+                object_type="kb_document",
+                object_id=document.document_id,
+                details={"scope": document.scope, "title": document.title},
+            )
+            session.flush()
+            readers = self._readers(session, document)
+        try:
+            self._vectors.upsert(_records(document, chunks, vectors, readers))
+        except Exception:
+            # Leave nothing half-made: no chunks, no row.
+            self._vectors.delete(document_id=document.document_id)
+            with self._db.session() as session:
+                stored = kb.get(session, document.document_id, for_update=True)
+                if stored is not None:
+                    session.delete(stored)
+            raise
+        return _detail(document, granted)
+
+    def _rewrite(
+        self, principal: Principal | None, document_id: str, changes: dict[str, object]
+    ) -> DocumentDetail:
+        placement = {"visibility", "team_id", "org_id"} & changes.keys()
+        needed = DocumentAccess.MANAGE if placement else DocumentAccess.WRITE
+        with self._db.session() as session:
+            if principal is None:
+                document = kb.get(session, document_id)
+                if document is None:
+                    raise NotFoundError("Document not found", error_code="DOCUMENT_NOT_FOUND")
+                before_grants: tuple[access.Grant, ...] = ()
+                granted = DocumentAccess.MANAGE
+            else:
+                document, granted = self._authorize(session, principal, document_id, needed)
+                before_grants = kb.grants_of(session, [document_id])[document_id]
+            draft: dict[str, object] = {
+                "title": document.title,
+                "content": document.content,
+                "content_type": document.content_type,
+                "tags": list(document.tags),
+                "visibility": document.visibility,
+                "team_id": document.team_id,
+                "org_id": document.org_id,
+            }
+            for name, value in changes.items():
+                draft[name] = value.value if isinstance(value, ContentType | Visibility) else value
+            if placement:
+                if document.scope != Scope.USER.value:
+                    raise ValidationFailedError(
+                        "Global documents have no visibility to change",
+                        error_code="VALIDATION_FAILED",
+                    )
+                assert principal is not None
+                if draft["visibility"] == Visibility.PRIVATE.value and before_grants:
+                    raise ConflictError(
+                        "Remove the document's shares before making it private",
+                        error_code="DOCUMENT_HAS_SHARES",
+                    )
+                draft["team_id"], draft["org_id"] = _placement(
+                    session,
+                    principal,
+                    Visibility(str(draft["visibility"])),
+                    _opt(draft["team_id"]),
+                    _opt(draft["org_id"]),
+                )
+        reindex = any(
+            draft[name] != value
+            for name, value in (
+                ("title", document.title),
+                ("content", document.content),
+                ("content_type", document.content_type),
+                ("tags", list(document.tags)),
+            )
+        )
+        preview = KnowledgeDocument(
+            document_id=document_id,
+            scope=document.scope,
+            owner_id=document.owner_id,
+            title=str(draft["title"]),
+            content=str(draft["content"]),
+            content_type=str(draft["content_type"]),
+            tags=[str(t) for t in draft["tags"]],  # type: ignore[attr-defined]
+            visibility=str(draft["visibility"]),
+            team_id=_opt(draft["team_id"]),
+            org_id=_opt(draft["org_id"]),
+        )
+        chunks = _chunk(preview) if reindex else []
+        vectors = self._embed([c.embedding_text for c in chunks]) if reindex else []
+        if reindex:
+            self._ensure()
+        with self._db.session() as session:
+            document = kb.get(session, document_id, for_update=True)
+            if document is None:
+                raise NotFoundError("Document not found", error_code="DOCUMENT_NOT_FOUND")
+            for name in ("title", "content", "content_type", "tags", "visibility"):
+                setattr(document, name, getattr(preview, name))
+            document.team_id, document.org_id = preview.team_id, preview.org_id
+            document.updated_at = utcnow()
+            if reindex:
+                document.version += 1
+                document.content_hash = _hash(document.content)
+                document.size_bytes = len(document.content.encode())
+                document.chunk_count = len(chunks)
+                document.embedding_model = self._embedder.spec.model
+            audit.record(
+                session,
+                actor_id=principal.user_id if principal else None,
+                action="kb.document.updated",
+                object_type="kb_document",
+                object_id=document_id,
+                details={"fields": sorted(changes), "reindexed": reindex},
+            )
+            session.flush()
+            readers = self._readers(session, document)
+            out = _detail(document, granted)
+        if reindex:
+            self._vectors.delete(document_id=document_id)
+            self._vectors.upsert(_records(document, chunks, vectors, readers))
+        elif placement:
+            self._vectors.set_readers(document_id, readers)
+        return out
+
+    def _index(self, document: KnowledgeDocument, readers: frozenset[str]) -> int:
+        self._ensure()
+        chunks = _chunk(document)
+        vectors = self._embed([c.embedding_text for c in chunks])
+        self._vectors.delete(document_id=document.document_id)
+        self._vectors.upsert(_records(document, chunks, vectors, readers))
+        return len(chunks)
+
+    def _readers(self, session: Session, document: KnowledgeDocument) -> frozenset[str]:
+        found = kb.grants_of(session, [document.document_id])
+        return access.readers_of(kb.facts(document, found[document.document_id]))
+
+    def _access(self, principal: Principal, scopes: Scopes, facts: DocumentFacts) -> DocumentAccess:
+        return access.access_of(principal.user_id, principal.is_admin, scopes, facts)
+
+    def _authorize(
+        self,
+        session: Session,
+        principal: Principal,
+        document_id: str,
+        needed: DocumentAccess,
+        *,
+        for_update: bool = False,
+    ) -> tuple[KnowledgeDocument, DocumentAccess]:
+        document = kb.get(session, document_id, for_update=for_update)
+        if document is None:
+            raise NotFoundError("Document not found", error_code="DOCUMENT_NOT_FOUND")
+        scopes = scopes_in(session, principal.user_id)
+        facts = kb.facts(document, kb.grants_of(session, [document_id])[document_id])
+        granted = self._access(principal, scopes, facts)
+        access.require(granted, needed)
+        return document, granted
+
+    def _recheck(
+        self,
+        principal: Principal,
+        scopes: Scopes,
+        case_id: str | None,
+        hits: Sequence[VectorHit],
+    ) -> set[str]:
+        """The chunk ids the caller may read according to PostgreSQL, not the index."""
+        document_ids = {h.document_id for h in hits if h.scope is not Scope.CASE}
+        with self._db.session() as session:
+            documents = {
+                d.document_id: d
+                for d in session.scalars(
+                    select(KnowledgeDocument).where(KnowledgeDocument.document_id.in_(document_ids))
+                )
+            }
+            found = kb.grants_of(session, documents)
+        allowed = set()
+        for hit in hits:
+            if hit.scope is Scope.CASE:
+                if case_id is not None and hit.case_id == case_id:
+                    allowed.add(hit.chunk_id)
+                continue
+            document = documents.get(hit.document_id)
+            if document is None or document.scope != hit.scope.value:
+                continue
+            facts = kb.facts(document, found[document.document_id])
+            if self._access(principal, scopes, facts) >= DocumentAccess.READ:
+                allowed.add(hit.chunk_id)
+        return allowed
+
+
+def _hash(content: str) -> str:
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def _opt(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _chunk(document: KnowledgeDocument) -> list[Chunk]:
+    if document.content_type == ContentType.PLAIN.value:
+        return chunk_plain(document.content, title=document.title)
+    return chunk_markdown(document.content, title=document.title)
+
+
+def _records(
+    document: KnowledgeDocument,
+    chunks: Sequence[Chunk],
+    vectors: Sequence[Sequence[float]],
+    readers: frozenset[str],
+) -> list[ChunkRecord]:
+    scope = Scope(document.scope)
+    return [
+        ChunkRecord(
+            chunk_id=f"{document.document_id}-{chunk.ordinal}",
+            document_id=document.document_id,
+            scope=scope,
+            ordinal=chunk.ordinal,
+            text=chunk.text,
+            embedding=vector,
+            readers=readers,
+            title=document.title,
+            heading_path=chunk.heading_path,
+            source=f"kb:{document.slug}" if document.slug else f"kb:{document.document_id}",
+            tags=tuple(document.tags),
+            owner_id=document.owner_id if scope is Scope.USER else None,
+        )
+        for chunk, vector in zip(chunks, vectors, strict=True)
+    ]
+
+
+def _placement(
+    session: Session,
+    principal: Principal,
+    visibility: Visibility,
+    team_id: str | None,
+    org_id: str | None,
+) -> tuple[str | None, str | None]:
+    """The team and organization a document is placed in: ones the caller belongs to,
+    the organization implied by the team, and one required by team/organization
+    visibility."""
+    scopes = scopes_in(session, principal.user_id)
+    if team_id is not None:
+        team = kb.team(session, team_id)
+        if team is None or (team_id not in scopes.team_ids and not principal.is_admin):
+            raise ValidationFailedError(
+                "You are not a member of this team", error_code="TEAM_NOT_AVAILABLE"
+            )
+        if org_id is not None and org_id != team.org_id:
+            raise ValidationFailedError(
+                "The team belongs to another organization", error_code="VALIDATION_FAILED"
+            )
+        org_id = team.org_id
+    if org_id is not None and (
+        organization(session, org_id) is None
+        or (org_id not in scopes.org_ids and not principal.is_admin)
+    ):
+        raise ValidationFailedError(
+            "You are not a member of this organization", error_code="ORGANIZATION_NOT_AVAILABLE"
+        )
+    if visibility is Visibility.TEAM and team_id is None:
+        raise ValidationFailedError(
+            "team visibility needs a team_id", error_code="VALIDATION_FAILED"
+        )
+    if visibility is Visibility.ORGANIZATION and org_id is None:
+        raise ValidationFailedError(
+            "organization visibility needs an org_id", error_code="VALIDATION_FAILED"
+        )
+    return team_id, org_id
+
+
+def _check_grantee(
+    session: Session,
+    principal: Principal,
+    scopes: Scopes,
+    document: KnowledgeDocument,
+    body: ShareCreate,
+) -> None:
+    if body.grantee_type is GranteeType.USER:
+        if body.grantee_id == document.owner_id:
+            raise ValidationFailedError(
+                "The owner already has every permission", error_code="VALIDATION_FAILED"
+            )
+        if kb.live_user(session, body.grantee_id) is None:
+            raise NotFoundError("User not found", error_code="USER_NOT_FOUND")
+        return
+    # Sharing with a group is sharing with its members: only from inside the group.
+    if body.grantee_type is GranteeType.TEAM:
+        if kb.team(session, body.grantee_id) is None or (
+            body.grantee_id not in scopes.team_ids and not principal.is_admin
+        ):
+            raise NotFoundError("Team not found", error_code="TEAM_NOT_FOUND")
+        return
+    if organization(session, body.grantee_id) is None or (
+        body.grantee_id not in scopes.org_ids and not principal.is_admin
+    ):
+        raise NotFoundError("Organization not found", error_code="ORGANIZATION_NOT_FOUND")
+
+
+def _narrow(
+    query: Select[KnowledgeDocument], text: str | None, tag: str | None
+) -> Select[KnowledgeDocument]:
+    if text:
+        pattern = contains_pattern(text)
+        query = query.where(
+            or_(
+                KnowledgeDocument.title.ilike(pattern, escape=LIKE_ESCAPE),
+                KnowledgeDocument.content.ilike(pattern, escape=LIKE_ESCAPE),
+            )
+        )
+    if tag:
+        query = query.where(KnowledgeDocument.tags.contains([tag.lower()]))
+    return query
+
+
+def _fields(document: KnowledgeDocument, granted: DocumentAccess) -> dict[str, object]:
+    names = DocumentOut.model_fields.keys() - {"my_permission"}
+    return {
+        **{name: getattr(document, name) for name in names},
+        "my_permission": granted.name.lower(),
+    }
+
+
+def _out(document: KnowledgeDocument, granted: DocumentAccess) -> DocumentOut:
+    return DocumentOut.model_validate(_fields(document, granted))
+
+
+def _detail(document: KnowledgeDocument, granted: DocumentAccess) -> DocumentDetail:
+    return DocumentDetail.model_validate(
+        {**_fields(document, granted), "content": document.content}
+    )

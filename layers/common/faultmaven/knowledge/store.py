@@ -1,0 +1,135 @@
+"""Persistence of knowledge documents and their shares."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Select, and_, false, or_, select
+from sqlalchemy.orm import Session
+
+from faultmaven.core.vectors import Scope
+from faultmaven.db.tables import KnowledgeDocument, KnowledgeShare, Team, User
+from faultmaven.knowledge.access import DocumentFacts, Grant, grants
+from faultmaven.knowledge.models import GranteeType, Visibility
+from faultmaven.organizations.models import Scopes
+
+
+def get(
+    session: Session, document_id: str, *, for_update: bool = False
+) -> KnowledgeDocument | None:
+    query = select(KnowledgeDocument).where(KnowledgeDocument.document_id == document_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def global_by_slug(session: Session, slug: str) -> KnowledgeDocument | None:
+    return session.scalars(
+        select(KnowledgeDocument).where(
+            KnowledgeDocument.scope == Scope.GLOBAL.value, KnowledgeDocument.slug == slug
+        )
+    ).first()
+
+
+def shares_of(session: Session, document_id: str) -> list[KnowledgeShare]:
+    return list(
+        session.scalars(
+            select(KnowledgeShare)
+            .where(KnowledgeShare.document_id == document_id)
+            .order_by(KnowledgeShare.created_at, KnowledgeShare.share_id)
+        )
+    )
+
+
+def grants_of(session: Session, document_ids: Iterable[str]) -> dict[str, tuple[Grant, ...]]:
+    ids = list(document_ids)
+    found: dict[str, list[tuple[str, str, str]]] = {i: [] for i in ids}
+    if ids:
+        rows = session.execute(
+            select(
+                KnowledgeShare.document_id,
+                KnowledgeShare.grantee_type,
+                KnowledgeShare.grantee_id,
+                KnowledgeShare.permission,
+            ).where(KnowledgeShare.document_id.in_(ids))
+        )
+        for document_id, kind, grantee, permission in rows:
+            found[document_id].append((kind, grantee, permission))
+    return {document_id: grants(rows) for document_id, rows in found.items()}
+
+
+def facts(document: KnowledgeDocument, document_grants: tuple[Grant, ...]) -> DocumentFacts:
+    return DocumentFacts(
+        scope=Scope(document.scope),
+        owner_id=document.owner_id,
+        visibility=Visibility(document.visibility),
+        team_id=document.team_id,
+        org_id=document.org_id,
+        grants=document_grants,
+    )
+
+
+def visible_documents_query(
+    user_id: str, scopes: Scopes, relation: str
+) -> Select[KnowledgeDocument]:
+    """User documents the caller can read, narrowed by `relation`: owned, shared with
+    them (directly, through a team or an organization, or by visibility), or both.
+    The same rules as `access.access_of`, as SQL."""
+    granted_to_me = [
+        and_(
+            KnowledgeShare.grantee_type == GranteeType.USER.value,
+            KnowledgeShare.grantee_id == user_id,
+        )
+    ]
+    if scopes.team_ids:
+        granted_to_me.append(
+            and_(
+                KnowledgeShare.grantee_type == GranteeType.TEAM.value,
+                KnowledgeShare.grantee_id.in_(scopes.team_ids),
+            )
+        )
+    if scopes.org_ids:
+        granted_to_me.append(
+            and_(
+                KnowledgeShare.grantee_type == GranteeType.ORGANIZATION.value,
+                KnowledgeShare.grantee_id.in_(scopes.org_ids),
+            )
+        )
+    shared_ids = select(KnowledgeShare.document_id).where(or_(*granted_to_me))
+    via_team = (
+        and_(
+            KnowledgeDocument.visibility == Visibility.TEAM.value,
+            KnowledgeDocument.team_id.in_(scopes.team_ids),
+        )
+        if scopes.team_ids
+        else false()
+    )
+    via_org = (
+        and_(
+            KnowledgeDocument.visibility == Visibility.ORGANIZATION.value,
+            KnowledgeDocument.org_id.in_(scopes.org_ids),
+        )
+        if scopes.org_ids
+        else false()
+    )
+    owned = KnowledgeDocument.owner_id == user_id
+    shared = and_(
+        KnowledgeDocument.visibility != Visibility.PRIVATE.value,
+        or_(KnowledgeDocument.document_id.in_(shared_ids), via_team, via_org),
+    )
+    condition = {"owned": owned, "shared": and_(~owned, shared)}.get(relation, or_(owned, shared))
+    return select(KnowledgeDocument).where(KnowledgeDocument.scope == Scope.USER.value, condition)
+
+
+def global_documents_query() -> Select[KnowledgeDocument]:
+    return select(KnowledgeDocument).where(KnowledgeDocument.scope == Scope.GLOBAL.value)
+
+
+def live_user(session: Session, user_id: str) -> User | None:
+    return session.scalars(
+        select(User).where(User.user_id == user_id, User.deleted_at.is_(None))
+    ).first()
+
+
+def team(session: Session, team_id: str) -> Team | None:
+    return session.get(Team, team_id)
