@@ -76,7 +76,9 @@ class Container:
     def cases(self) -> CaseService:
         from faultmaven.cases.service import CaseService
 
-        return CaseService(self.database)
+        return CaseService(
+            self.database, forget_memory=lambda case_id: self.knowledge.forget_case(case_id)
+        )
 
     @cached_property
     def organizations(self) -> OrganizationService:
@@ -124,6 +126,7 @@ class Container:
             workflow=self.workflow,
             max_upload_bytes=self.settings.max_upload_bytes,
             url_ttl_seconds=self.settings.presigned_url_ttl_seconds,
+            memory=lambda: self.knowledge,
         )
 
     @cached_property
@@ -186,6 +189,7 @@ class Container:
             self.kv,
             self.evidence,
             policy=RetentionPolicy.from_settings(self.settings),
+            memory=lambda: self.knowledge,
         )
 
     def close(self) -> None:

@@ -3,6 +3,7 @@ their role on the case before reading or writing anything (see `access.py`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -40,6 +41,7 @@ from faultmaven.cases.models import (
 from faultmaven.core.clock import utcnow
 from faultmaven.core.errors import ConflictError, NotFoundError, ValidationFailedError
 from faultmaven.core.ids import looks_like_id, new_id
+from faultmaven.core.logging import logger
 from faultmaven.core.pagination import Page, PageRequest
 from faultmaven.db.queries import LIKE_ESCAPE, contains_pattern, count_rows
 from faultmaven.db.tables import (
@@ -58,8 +60,12 @@ Out = TypeVar("Out", bound=BaseModel)
 
 
 class CaseService:
-    def __init__(self, database: Database) -> None:
+    def __init__(
+        self, database: Database, *, forget_memory: Callable[[str], object] | None = None
+    ) -> None:
         self._db = database
+        # The case's working memory lives in the vector store: it goes with the case.
+        self._forget_memory = forget_memory
 
     # -- cases -----------------------------------------------------------------------
     def create(self, principal: Principal, body: CaseCreate) -> CaseOut:
@@ -164,6 +170,11 @@ class CaseService:
                 object_id=case_id,
                 case_id=case_id,
             )
+        if self._forget_memory is not None:
+            try:
+                self._forget_memory(case_id)
+            except Exception:  # the case is gone; retention removes what is left
+                logger.exception("could not delete the case's working memory")
 
     def list(
         self,

@@ -169,3 +169,18 @@ class VectorStore(Protocol):
     def keyword_search(self, text: str, where: SearchFilter, k: int) -> list[VectorHit]:
         """The `k` best chunks by full-text relevance among those `where` admits."""
         ...
+
+
+class CaseMemory(Protocol):
+    """A case's working memory: its evidence chunks, embedded and searchable by whoever
+    may read the case (the knowledge service implements it)."""
+
+    def index_case_memory(
+        self, *, case_id: str, evidence_id: str, source: str, chunks: Sequence[tuple[str, str]]
+    ) -> int:
+        """Embed and store one evidence's `(chunk_id, text)` pieces, replacing its old ones."""
+        ...
+
+    def forget_evidence(self, evidence_id: str) -> int: ...
+
+    def forget_case(self, case_id: str, *, indexed_before: datetime | None = None) -> int: ...

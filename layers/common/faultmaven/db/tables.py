@@ -323,7 +323,8 @@ class KnowledgeDocument(Base):
 
     document_id: Mapped[str] = mapped_column(ID, primary_key=True)
     scope: Mapped[str] = mapped_column(String(16))
-    owner_id: Mapped[str] = mapped_column(ForeignKey("users.user_id", ondelete="CASCADE"))
+    # None for global articles loaded by `faultmaven kb seed` (no user wrote them).
+    owner_id: Mapped[str | None] = mapped_column(ForeignKey("users.user_id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(200))
     content: Mapped[str] = mapped_column(Text)
     content_type: Mapped[str] = mapped_column(String(32))

@@ -24,7 +24,7 @@ from faultmaven.core.errors import NotFoundError, PayloadTooLargeError
 from faultmaven.core.ids import looks_like_id, new_id
 from faultmaven.core.logging import logger
 from faultmaven.core.pagination import Page, PageRequest
-from faultmaven.core.ports import ObjectStore, Workflow
+from faultmaven.core.ports import CaseMemory, ObjectStore, Workflow
 from faultmaven.db.tables import Evidence, EvidenceChunk
 from faultmaven.evidence import store
 from faultmaven.evidence.models import (
@@ -80,8 +80,10 @@ class EvidenceService:
         workflow: Callable[[], Workflow],
         max_upload_bytes: int,
         url_ttl_seconds: int,
+        memory: Callable[[], CaseMemory] | None = None,
     ) -> None:
         self._db = database
+        self._memory = memory
         self._objects = objects
         self._jobs = jobs
         self._require = require_case_access
@@ -314,6 +316,8 @@ class EvidenceService:
         if deleted:
             self._objects.delete(*(item.s3_key for item in deleted))
         for item in deleted:
+            if self._memory is not None:
+                self._memory().forget_evidence(item.evidence_id)
             self._objects.delete_prefix(work_prefix(item.evidence_id))
             self._jobs.delete(item.job_id)
 
@@ -376,25 +380,32 @@ class EvidenceService:
         )
 
     def replace_chunks(self, evidence_id: str, pieces: list[str]) -> int:
+        """Store the sanitized pieces (the truth of the case's working memory), then
+        embed them into the vector store when one is wired."""
         now = utcnow()
         with self._db.session() as session:
             evidence = store.get(session, evidence_id, for_update=True)
             if evidence is None:
                 raise NotFoundError("Evidence not found", error_code="EVIDENCE_NOT_FOUND")
-            store.replace_chunks(
-                session,
-                evidence,
-                [
-                    EvidenceChunk(
-                        chunk_id=new_id("chk"),
-                        evidence_id=evidence_id,
-                        case_id=evidence.case_id,
-                        ordinal=ordinal,
-                        content=piece,
-                        created_at=now,
-                    )
-                    for ordinal, piece in enumerate(pieces)
-                ],
+            case_id, filename = evidence.case_id, evidence.filename
+            chunks = [
+                EvidenceChunk(
+                    chunk_id=new_id("chk"),
+                    evidence_id=evidence_id,
+                    case_id=case_id,
+                    ordinal=ordinal,
+                    content=piece,
+                    created_at=now,
+                )
+                for ordinal, piece in enumerate(pieces)
+            ]
+            store.replace_chunks(session, evidence, chunks)
+        if self._memory is not None:
+            self._memory().index_case_memory(
+                case_id=case_id,
+                evidence_id=evidence_id,
+                source=filename,
+                chunks=[(c.chunk_id, c.content) for c in chunks],
             )
         return len(pieces)
 

@@ -37,7 +37,7 @@ class Grant:
 @dataclass(frozen=True, slots=True)
 class DocumentFacts:
     scope: Scope
-    owner_id: str
+    owner_id: str | None  # None only for seeded global articles
     visibility: Visibility
     team_id: str | None
     org_id: str | None
@@ -65,7 +65,7 @@ def readers_of(facts: DocumentFacts) -> frozenset[str]:
     """The tokens stored with every chunk of the document."""
     if facts.scope is Scope.GLOBAL:
         return frozenset({EVERYONE})
-    readers = {user_token(facts.owner_id)}
+    readers = {user_token(facts.owner_id)} if facts.owner_id else set()
     if facts.visibility is Visibility.PRIVATE:
         return frozenset(readers)
     readers |= {grant_token(g) for g in facts.grants}

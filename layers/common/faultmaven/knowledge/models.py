@@ -4,14 +4,33 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar, Self
+from typing import Annotated, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from faultmaven.core.models import PatchModel, RequestModel
 from faultmaven.core.vectors import Scope
 
 MAX_K = 50
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty or only whitespace")
+    return value
+
+
+# Stored exactly as sent (request models trim other strings).
+Content = Annotated[
+    str, StringConstraints(strip_whitespace=False, min_length=1), AfterValidator(_not_blank)
+]
 
 
 class Visibility(StrEnum):
@@ -45,7 +64,7 @@ class Permission(StrEnum):
 
 class DocumentCreate(RequestModel):
     title: str = Field(min_length=1, max_length=200)
-    content: str = Field(min_length=1, description="markdown or plain text")
+    content: Content = Field(description="markdown or plain text")
     content_type: ContentType = ContentType.MARKDOWN
     tags: list[str] = Field(default_factory=list, max_length=20)
     visibility: Visibility = Visibility.PRIVATE
@@ -60,7 +79,7 @@ class DocumentCreate(RequestModel):
 
 class GlobalDocumentCreate(RequestModel):
     title: str = Field(min_length=1, max_length=200)
-    content: str = Field(min_length=1)
+    content: Content
     content_type: ContentType = ContentType.MARKDOWN
     tags: list[str] = Field(default_factory=list, max_length=20)
     slug: str | None = Field(default=None, min_length=1, max_length=120, pattern=r"^[a-z0-9-]+$")
@@ -75,7 +94,7 @@ class DocumentUpdate(PatchModel):
     clearable: ClassVar[frozenset[str]] = frozenset({"team_id", "org_id"})
 
     title: str | None = Field(default=None, min_length=1, max_length=200)
-    content: str | None = Field(default=None, min_length=1)
+    content: Content | None = None
     content_type: ContentType | None = None
     tags: list[str] | None = Field(default=None, max_length=20)
     visibility: Visibility | None = None
@@ -105,7 +124,7 @@ class DocumentOut(BaseModel):
     document_id: str
     scope: Scope
     title: str
-    owner_id: str
+    owner_id: str | None
     content_type: ContentType
     visibility: Visibility
     team_id: str | None

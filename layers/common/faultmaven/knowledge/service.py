@@ -144,7 +144,7 @@ class KnowledgeService:
         return self._store_new(principal, document, DocumentAccess.MANAGE)
 
     def seed_global(
-        self, articles: Sequence[tuple[str, GlobalDocumentCreate]], *, owner_id: str
+        self, articles: Sequence[tuple[str, GlobalDocumentCreate]], *, owner_id: str | None
     ) -> dict[str, int]:
         """Load or refresh the global KB by slug: new articles are added, changed ones
         re-indexed, unchanged ones left alone (so seeding twice costs nothing)."""
@@ -671,10 +671,13 @@ class KnowledgeService:
                 )
             }
             found = kb.grants_of(session, documents)
+            evidence = kb.evidence_of_case(
+                session, case_id, {h.document_id for h in hits if h.scope is Scope.CASE}
+            )
         allowed = set()
         for hit in hits:
             if hit.scope is Scope.CASE:
-                if case_id is not None and hit.case_id == case_id:
+                if case_id is not None and hit.case_id == case_id and hit.document_id in evidence:
                     allowed.add(hit.chunk_id)
                 continue
             document = documents.get(hit.document_id)

@@ -8,7 +8,7 @@ from sqlalchemy import Select, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from faultmaven.core.vectors import Scope
-from faultmaven.db.tables import KnowledgeDocument, KnowledgeShare, Team, User
+from faultmaven.db.tables import Evidence, KnowledgeDocument, KnowledgeShare, Team, User
 from faultmaven.knowledge.access import DocumentFacts, Grant, grants
 from faultmaven.knowledge.models import GranteeType, Visibility
 from faultmaven.organizations.models import Scopes
@@ -129,6 +129,20 @@ def live_user(session: Session, user_id: str) -> User | None:
     return session.scalars(
         select(User).where(User.user_id == user_id, User.deleted_at.is_(None))
     ).first()
+
+
+def evidence_of_case(session: Session, case_id: str | None, evidence_ids: set[str]) -> set[str]:
+    """Which of these evidence ids still exist in the case (case memory is re-checked
+    against them: chunks of deleted evidence are never returned)."""
+    if case_id is None or not evidence_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Evidence.evidence_id).where(
+                Evidence.case_id == case_id, Evidence.evidence_id.in_(evidence_ids)
+            )
+        )
+    )
 
 
 def team(session: Session, team_id: str) -> Team | None:

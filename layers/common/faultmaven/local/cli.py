@@ -7,20 +7,26 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from faultmaven.core.settings import Settings, SettingsError, load_settings
 from faultmaven.retention.models import Schedule
 
+if TYPE_CHECKING:
+    from faultmaven.container import Container
+
 app = typer.Typer(help="FaultMaven Serverless: local runtime and operations.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 admin_app = typer.Typer(help="Administrator accounts.", no_args_is_help=True)
 retention_app = typer.Typer(help="The retention jobs (EventBridge runs them on AWS).")
+kb_app = typer.Typer(help="Knowledge bases.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 app.add_typer(retention_app, name="retention")
+app.add_typer(kb_app, name="kb")
 
 
 def _settings(**overrides: object) -> Settings:
@@ -78,6 +84,7 @@ def dev(
     try:
         upgrade(settings.sqlalchemy_url)
         application = create_app(settings=settings)
+        _seed(application.state.container)
         if settings.preprocessing_state_machine_arn is not None:
             resumed = application.state.container.evidence.resume_unfinished()
             if resumed:
@@ -201,6 +208,40 @@ def retention_run(
     servers otherwise; while `faultmaven dev` runs, its moto server is used, so deleted
     artifacts also leave its on-disk mirror.
     """
+    with _container() as container:
+        report = container.retention.run(schedule, dry_run=dry_run)
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    typer.echo(
+        f"retention {schedule.value} at {report.now.isoformat(timespec='seconds')}"
+        + (" — dry run: nothing changed, counts are what a real run would do" if dry_run else "")
+    )
+    header = f"{'job':<16} {'cutoff':<20} {'examined':>9} {'deleted':>8} {'archived':>8}  notes"
+    typer.echo(header)
+    for job in report.jobs:
+        cutoff = job.cutoff.strftime("%Y-%m-%d %H:%M") if job.cutoff else "-"
+        notes = ", ".join(f"{k}={v}" for k, v in job.details.items())
+        if not job.complete:
+            notes = ", ".join(filter(None, [notes, "incomplete"]))
+        typer.echo(
+            f"{job.job.value:<16} {cutoff:<20} {job.examined:>9} {job.deleted:>8} "
+            f"{job.archived:>8}  {notes}"
+        )
+
+
+def _seed(container: Container) -> None:
+    from faultmaven.knowledge.seed import load_articles
+
+    typer.echo("loading the global knowledge base…", err=True)
+    counts = container.knowledge.seed_global(load_articles(), owner_id=None)
+    typer.echo("global KB: " + ", ".join(f"{n} {state}" for state, n in counts.items()), err=True)
+
+
+@contextmanager
+def _container() -> Iterator[Container]:
+    """A container on the configured stores, or on embedded ones (joining a running
+    `faultmaven dev`'s servers when there is one)."""
     from faultmaven.container import build_container
     from faultmaven.db.migrate import upgrade
     from faultmaven.local.runtime import (
@@ -224,29 +265,35 @@ def retention_run(
             upgrade(settings.sqlalchemy_url)
         container = build_container(settings)
         try:
-            report = container.retention.run(schedule, dry_run=dry_run)
+            yield container
         finally:
             container.close()
     finally:
         services.stop()
-    if as_json:
-        typer.echo(report.model_dump_json(indent=2))
-        return
-    typer.echo(
-        f"retention {schedule.value} at {report.now.isoformat(timespec='seconds')}"
-        + (" — dry run: nothing changed, counts are what a real run would do" if dry_run else "")
-    )
-    header = f"{'job':<16} {'cutoff':<20} {'examined':>9} {'deleted':>8} {'archived':>8}  notes"
-    typer.echo(header)
-    for job in report.jobs:
-        cutoff = job.cutoff.strftime("%Y-%m-%d %H:%M") if job.cutoff else "-"
-        notes = ", ".join(f"{k}={v}" for k, v in job.details.items())
-        if not job.complete:
-            notes = ", ".join(filter(None, [notes, "incomplete"]))
-        typer.echo(
-            f"{job.job.value:<16} {cutoff:<20} {job.examined:>9} {job.deleted:>8} "
-            f"{job.archived:>8}  {notes}"
-        )
+
+
+@kb_app.command("seed")
+def kb_seed(
+    path: Annotated[
+        Path | None, typer.Option(help="a directory with index.json and <slug>.md files")
+    ] = None,
+) -> None:
+    """Load or refresh the global knowledge base (unchanged articles are skipped)."""
+    from faultmaven.knowledge.seed import GLOBAL_KB, load_articles
+
+    articles = load_articles(path or GLOBAL_KB)
+    with _container() as container:
+        counts = container.knowledge.seed_global(articles, owner_id=None)
+    typer.echo(", ".join(f"{n} {state}" for state, n in counts.items()))
+
+
+@kb_app.command("reindex")
+def kb_reindex() -> None:
+    """Rebuild every KB document's chunks and vectors from PostgreSQL, e.g. after the
+    vector store lost data (evidence is re-indexed by reprocessing)."""
+    with _container() as container:
+        total = container.knowledge.reindex()
+    typer.echo(f"re-indexed {total} chunks")
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from faultmaven.cases import store as cases
 from faultmaven.cases.models import CaseStatus
 from faultmaven.core.clock import utcnow
 from faultmaven.core.logging import logger
-from faultmaven.core.ports import KeyValueStore
+from faultmaven.core.ports import CaseMemory, KeyValueStore
 from faultmaven.core.settings import Settings
 from faultmaven.evidence import store as evidence
 from faultmaven.evidence.service import EvidenceService
@@ -82,9 +82,11 @@ class RetentionService:
         evidence_service: EvidenceService,
         *,
         policy: RetentionPolicy,
+        memory: Callable[[], CaseMemory] | None = None,
     ) -> None:
         self._db = database
         self._evidence = evidence_service
+        self._memory = memory
         self._sessions = SessionStore(kv)
         self._jobs = JobStore(kv, int(policy.finished_jobs_after.total_seconds()))
         self.policy = policy
@@ -257,6 +259,11 @@ class RetentionService:
                     )
                     report.deleted += count
                     closed_cases += len(closed)
+            if closed and not report.dry_run and self._memory is not None:
+                # The vectors of the chunks just deleted (same cutoff, after the commit).
+                memory = self._memory()
+                for case_id in closed:
+                    memory.forget_case(case_id, indexed_before=cutoff)
             if not self._more(len(ids), stop):
                 break
         report.details = {"cases": closed_cases}

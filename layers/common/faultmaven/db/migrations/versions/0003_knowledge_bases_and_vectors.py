@@ -75,7 +75,7 @@ def upgrade() -> None:
         "kb_documents",
         sa.Column("document_id", sa.String(length=40), nullable=False),
         sa.Column("scope", sa.String(length=16), nullable=False),
-        sa.Column("owner_id", sa.String(length=40), nullable=False),
+        sa.Column("owner_id", sa.String(length=40), nullable=True),
         sa.Column("title", sa.String(length=200), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
         sa.Column("content_type", sa.String(length=32), nullable=False),
