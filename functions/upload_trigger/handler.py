@@ -1,4 +1,4 @@
-"""S3 ObjectCreated → start the preprocessing state machine for the uploaded artifact."""
+"""S3 ObjectCreated → start preprocessing (evidence) or ingest a knowledge document."""
 
 from typing import Any
 
@@ -8,4 +8,11 @@ from faultmaven.preprocessing.trigger import handle_s3_event
 
 @event_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return handle_s3_event(container_from_env().evidence, event)
+    container = container_from_env()
+    return handle_s3_event(
+        {
+            "artifacts/": container.evidence.on_object_created,
+            "knowledge/": lambda key, size: container.knowledge.on_object_created(key, size),
+        },
+        event,
+    )

@@ -4,6 +4,7 @@ users, cases and sessions."""
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -149,3 +150,31 @@ def test_retention_runs_beside_a_running_dev_server(runtime: Runtime) -> None:
     assert all(job["complete"] for job in report["jobs"])
     health = httpx.get(f"{runtime.base_url}/health", timeout=10)
     assert health.status_code == 200, health.text  # the dev server is unharmed
+
+
+def test_dev_loads_the_global_knowledge_base(runtime: Runtime) -> None:
+    """Last in the module: `faultmaven dev` seeds the starter KB in the background, and a
+    plain user finds its articles through search."""
+    base = f"{runtime.base_url}/api/v1"
+    user = {"email": "kb@example.com", "username": "kbreader", "password": STRONG_PASSWORD}
+    assert httpx.post(f"{base}/auth/register", json=user).status_code == 201
+    token = httpx.post(
+        f"{base}/auth/login", json={"username": "kbreader", "password": STRONG_PASSWORD}
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    deadline = time.monotonic() + 600
+    total = 0
+    while time.monotonic() < deadline:
+        listed = httpx.get(f"{base}/knowledge/global/documents?page_size=1", headers=headers)
+        total = listed.json()["total"]
+        if total >= 30 and "global KB:" in runtime.log_tail():
+            break
+        time.sleep(2)
+    assert total >= 30, runtime.log_tail()
+    hits = httpx.post(
+        f"{base}/knowledge/search",
+        headers=headers,
+        json={"query": "psql: FATAL: sorry, too many clients already", "scopes": ["global"]},
+        timeout=30,
+    ).json()["items"]
+    assert hits and "connection" in hits[0]["title"].lower()

@@ -178,6 +178,9 @@ class Container:
             self.embedder,
             require_case_access=self.cases.require_access,
             max_document_bytes=self.settings.knowledge_max_document_bytes,
+            objects=self.objects,
+            max_upload_bytes=self.settings.knowledge_max_upload_bytes,
+            url_ttl_seconds=self.settings.presigned_url_ttl_seconds,
         )
 
     @cached_property

@@ -112,6 +112,7 @@ class Settings(BaseSettings):
     embedding_cache_ttl_seconds: int = Field(default=7 * 86_400, ge=0, le=90 * 86_400)
     # Documents posted inline; larger files go through the presigned upload.
     knowledge_max_document_bytes: int = Field(default=512 * 1024, ge=1024, le=960 * 1024)
+    knowledge_max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=50 * 1024 * 1024)
 
     # Local runtime.
     state_dir: Path = Path(".faultmaven")
@@ -119,6 +120,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65_535)
     moto_port: int = Field(default=8001, ge=1, le=65_535)
     cors_origins: list[str] = Field(default_factory=list)
+    # `faultmaven dev` loads the starter global knowledge base at start (in the background).
+    seed_global_kb: bool = True
 
     # Retention (EventBridge schedules on AWS, `faultmaven retention run` locally). Finished
     # jobs follow `job_ttl_seconds`; session indexes are swept once their sessions are gone.

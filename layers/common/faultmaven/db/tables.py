@@ -338,6 +338,7 @@ class KnowledgeDocument(Base):
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(64)), server_default="{}")
     slug: Mapped[str | None] = mapped_column(String(120))
     status: Mapped[str] = mapped_column(String(16))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
     chunk_count: Mapped[int] = mapped_column(Integer, server_default="0")
     embedding_model: Mapped[str | None] = mapped_column(String(200))
     version: Mapped[int] = mapped_column(Integer, server_default="1")

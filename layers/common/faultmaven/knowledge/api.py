@@ -15,6 +15,8 @@ from faultmaven.knowledge.models import (
     DocumentDetail,
     DocumentOut,
     DocumentUpdate,
+    DocumentUploadAccepted,
+    DocumentUploadRequest,
     GlobalDocumentCreate,
     SearchRequest,
     SearchResponse,
@@ -37,6 +39,26 @@ def create_document(
     """A markdown or plain-text document in the body, chunked along its headings and
     indexed before the answer."""
     return container.knowledge.create_document(principal, body)
+
+
+@router.post(
+    "/documents/uploads",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DocumentUploadAccepted,
+)
+def request_upload(
+    body: DocumentUploadRequest,
+    principal: PrincipalDep,
+    container: ContainerDep,
+    response: Response,
+) -> DocumentUploadAccepted:
+    """A document too large to post inline: send its file with the returned form
+    (multipart POST to S3). The document is `pending` until the file arrives, then
+    `ready` (indexed) or `failed` (with a reason); poll the `Location`."""
+    accepted = container.knowledge.request_upload(principal, body)
+    response.headers["Location"] = f"/api/v1/knowledge/documents/{accepted.document.document_id}"
+    response.headers["Retry-After"] = "2"
+    return accepted
 
 
 @router.get("/documents", response_model=Page[DocumentOut])

@@ -17,6 +17,7 @@ from pydantic import (
 
 from faultmaven.core.models import PatchModel, RequestModel
 from faultmaven.core.vectors import Scope
+from faultmaven.evidence.models import UploadInstructions
 
 MAX_K = 50
 
@@ -48,7 +49,9 @@ class ContentType(StrEnum):
 
 
 class DocumentStatus(StrEnum):
-    READY = "ready"
+    PENDING = "pending"  # waiting for its file (uploaded documents)
+    READY = "ready"  # chunked and searchable
+    FAILED = "failed"  # the uploaded file could not be used; see failure_reason
 
 
 class GranteeType(StrEnum):
@@ -132,6 +135,7 @@ class DocumentOut(BaseModel):
     tags: list[str]
     slug: str | None = None
     status: DocumentStatus
+    failure_reason: str | None = None
     chunk_count: int
     size_bytes: int
     content_hash: str
@@ -144,6 +148,29 @@ class DocumentOut(BaseModel):
 
 class DocumentDetail(DocumentOut):
     content: str
+
+
+class DocumentUploadRequest(RequestModel):
+    """A document too large to post inline: its file goes straight to S3."""
+
+    title: str = Field(min_length=1, max_length=200)
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: ContentType = ContentType.MARKDOWN
+    size_bytes: int = Field(ge=1)
+    tags: list[str] = Field(default_factory=list, max_length=20)
+    visibility: Visibility = Visibility.PRIVATE
+    team_id: str | None = Field(default=None, min_length=1, max_length=40)
+    org_id: str | None = Field(default=None, min_length=1, max_length=40)
+
+    @model_validator(mode="after")
+    def _tags(self) -> Self:
+        self.tags = _clean_tags(self.tags)
+        return self
+
+
+class DocumentUploadAccepted(BaseModel):
+    document: DocumentOut
+    upload: UploadInstructions
 
 
 class ShareCreate(RequestModel):

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
+from urllib.parse import unquote_plus
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
@@ -31,10 +32,10 @@ from faultmaven.core.errors import (
     ServiceUnavailableError,
     ValidationFailedError,
 )
-from faultmaven.core.ids import new_id
+from faultmaven.core.ids import looks_like_id, new_id
 from faultmaven.core.logging import logger
 from faultmaven.core.pagination import Page, PageRequest
-from faultmaven.core.ports import Embedder, VectorStore
+from faultmaven.core.ports import Embedder, ObjectStore, VectorStore
 from faultmaven.core.vectors import (
     ChunkRecord,
     Scope,
@@ -44,6 +45,7 @@ from faultmaven.core.vectors import (
 )
 from faultmaven.db.queries import LIKE_ESCAPE, contains_pattern, page_of
 from faultmaven.db.tables import KnowledgeDocument, KnowledgeShare
+from faultmaven.evidence.models import UploadInstructions
 from faultmaven.knowledge import access, ranking
 from faultmaven.knowledge import store as kb
 from faultmaven.knowledge.access import DocumentAccess, DocumentFacts
@@ -55,6 +57,8 @@ from faultmaven.knowledge.models import (
     DocumentOut,
     DocumentStatus,
     DocumentUpdate,
+    DocumentUploadAccepted,
+    DocumentUploadRequest,
     GlobalDocumentCreate,
     GranteeType,
     SearchHit,
@@ -83,12 +87,18 @@ class KnowledgeService:
         *,
         require_case_access: RequireCaseAccess,
         max_document_bytes: int,
+        objects: ObjectStore | None = None,
+        max_upload_bytes: int = 0,
+        url_ttl_seconds: int = 300,
     ) -> None:
         self._db = database
         self._vectors = vectors
         self._embedder = embedder
         self._require_case_access = require_case_access
         self._max_bytes = max_document_bytes
+        self._objects = objects
+        self._max_upload_bytes = max_upload_bytes
+        self._url_ttl = url_ttl_seconds
         self._ready = False
 
     # -- documents ---------------------------------------------------------------
@@ -113,6 +123,102 @@ class KnowledgeService:
             slug=None,
         )
         return self._store_new(principal, document, DocumentAccess.MANAGE)
+
+    def request_upload(
+        self, principal: Principal, body: DocumentUploadRequest
+    ) -> DocumentUploadAccepted:
+        """A pending document and a presigned form for its file; the S3 notification
+        brings the file to `on_object_created`, which indexes it."""
+        if self._objects is None:
+            raise ServiceUnavailableError("Uploads are not configured")
+        if body.size_bytes > self._max_upload_bytes:
+            raise PayloadTooLargeError(
+                f"Knowledge uploads are limited to {self._max_upload_bytes} bytes",
+                error_code="DOCUMENT_TOO_LARGE",
+                details={"size_bytes": body.size_bytes, "max_bytes": self._max_upload_bytes},
+            )
+        now = utcnow()
+        with self._db.session() as session:
+            team_id, org_id = _placement(
+                session, principal, body.visibility, body.team_id, body.org_id
+            )
+            document = KnowledgeDocument(
+                document_id=new_id("kbd"),
+                scope=Scope.USER.value,
+                owner_id=principal.user_id,
+                title=body.title,
+                content="",
+                content_type=body.content_type.value,
+                content_hash="",
+                size_bytes=0,
+                visibility=body.visibility.value,
+                team_id=team_id,
+                org_id=org_id,
+                tags=body.tags,
+                slug=None,
+                status=DocumentStatus.PENDING.value,
+                chunk_count=0,
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(document)
+            audit.record(
+                session,
+                actor_id=principal.user_id,
+                action="kb.document.created",
+                object_type="kb_document",
+                object_id=document.document_id,
+                details={"scope": document.scope, "title": document.title, "upload": True},
+            )
+        form = self._objects.presign_post(
+            upload_key(document.document_id, body.content_type),
+            content_type=body.content_type.value,
+            max_bytes=self._max_upload_bytes,
+            expires_in=self._url_ttl,
+        )
+        return DocumentUploadAccepted(
+            document=_out(document, DocumentAccess.MANAGE),
+            upload=UploadInstructions(
+                url=form["url"],
+                fields={str(k): str(v) for k, v in form["fields"].items()},
+                max_bytes=self._max_upload_bytes,
+                expires_at=now + timedelta(seconds=self._url_ttl),
+            ),
+        )
+
+    def on_object_created(self, raw_key: str, size: int) -> str:
+        """Index an uploaded document file; say what happened. Unknown keys and repeated
+        notifications change nothing; a file that cannot be used fails the document
+        with a reason (the owner can PATCH content or delete it)."""
+        key = unquote_plus(raw_key)
+        parts = key.split("/")
+        if len(parts) != 3 or f"{parts[0]}/" != UPLOAD_PREFIX or not looks_like_id(parts[1], "kbd"):
+            logger.warning("knowledge upload for an unknown key", extra={"key": key[:300]})
+            return "ignored"
+        document_id = parts[1]
+        with self._db.session() as session:
+            document = kb.get(session, document_id)
+            if document is None or key != upload_key(
+                document_id, ContentType(document.content_type)
+            ):
+                return "ignored"
+            if document.status != DocumentStatus.PENDING.value:
+                return "duplicate"
+        assert self._objects is not None
+        try:
+            content = self._read_upload(key, size)
+        except _UnusableFileError as exc:
+            self._fail(document_id, str(exc))
+            self._objects.delete(key)
+            return "rejected"
+        try:
+            self._rewrite(None, document_id, {"content": content}, pending_ok=True)
+        except ServiceUnavailableError as exc:
+            self._fail(document_id, exc.message)
+            return "failed"
+        self._objects.delete(key)  # PostgreSQL holds the text now
+        return "indexed"
 
     def create_global_document(
         self, principal: Principal, body: GlobalDocumentCreate
@@ -519,8 +625,46 @@ class KnowledgeService:
             raise
         return _detail(document, granted)
 
+    def _read_upload(self, key: str, size: int) -> str:
+        assert self._objects is not None
+        if size > self._max_upload_bytes:
+            # S3 enforces the presigned limit on AWS; moto does not, so check again.
+            raise _UnusableFileError(
+                f"The file is {size} bytes; knowledge uploads are limited to "
+                f"{self._max_upload_bytes} bytes"
+            )
+        data = self._objects.read(key, max_bytes=self._max_upload_bytes + 1)
+        if len(data) > self._max_upload_bytes:
+            raise _UnusableFileError(
+                f"knowledge uploads are limited to {self._max_upload_bytes} bytes"
+            )
+        try:
+            content = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise _UnusableFileError(
+                "The file is not UTF-8 text (markdown or plain text)"
+            ) from None
+        if "\x00" in content:
+            raise _UnusableFileError("The file is binary, not markdown or plain text")
+        if not content.strip():
+            raise _UnusableFileError("The file is empty")
+        return content
+
+    def _fail(self, document_id: str, reason: str) -> None:
+        with self._db.session() as session:
+            document = kb.get(session, document_id, for_update=True)
+            if document is not None and document.status == DocumentStatus.PENDING.value:
+                document.status = DocumentStatus.FAILED.value
+                document.failure_reason = reason[:500]
+                document.updated_at = utcnow()
+
     def _rewrite(
-        self, principal: Principal | None, document_id: str, changes: dict[str, object]
+        self,
+        principal: Principal | None,
+        document_id: str,
+        changes: dict[str, object],
+        *,
+        pending_ok: bool = False,
     ) -> DocumentDetail:
         placement = {"visibility", "team_id", "org_id"} & changes.keys()
         needed = DocumentAccess.MANAGE if placement else DocumentAccess.WRITE
@@ -534,6 +678,10 @@ class KnowledgeService:
             else:
                 document, granted = self._authorize(session, principal, document_id, needed)
                 before_grants = kb.grants_of(session, [document_id])[document_id]
+            if document.status == DocumentStatus.PENDING.value and not pending_ok:
+                raise ConflictError(
+                    "The document is waiting for its upload", error_code="DOCUMENT_NOT_READY"
+                )
             draft: dict[str, object] = {
                 "title": document.title,
                 "content": document.content,
@@ -598,7 +746,11 @@ class KnowledgeService:
             document.team_id, document.org_id = preview.team_id, preview.org_id
             document.updated_at = utcnow()
             if reindex:
-                document.version += 1
+                if document.status != DocumentStatus.READY.value:
+                    document.status = DocumentStatus.READY.value
+                    document.failure_reason = None
+                else:
+                    document.version += 1
                 document.content_hash = _hash(document.content)
                 document.size_bytes = len(document.content.encode())
                 document.chunk_count = len(chunks)
@@ -687,6 +839,19 @@ class KnowledgeService:
             if self._access(principal, scopes, facts) >= DocumentAccess.READ:
                 allowed.add(hit.chunk_id)
         return allowed
+
+
+class _UnusableFileError(ValueError):
+    """An uploaded file that cannot become a document (the reason is shown to its owner)."""
+
+
+UPLOAD_PREFIX = "knowledge/"
+
+
+def upload_key(document_id: str, content_type: ContentType) -> str:
+    """Where a document's file is uploaded; the trigger routes this prefix here."""
+    extension = "md" if content_type is ContentType.MARKDOWN else "txt"
+    return f"{UPLOAD_PREFIX}{document_id}/source.{extension}"
 
 
 def _hash(content: str) -> str:

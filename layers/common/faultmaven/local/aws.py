@@ -35,6 +35,9 @@ STATE_MACHINE_NAME = "faultmaven-preprocessing"
 TRIGGER_FUNCTION = "faultmaven-upload-trigger"
 MIRROR_FUNCTION = "faultmaven-local-s3-mirror"
 ARTIFACT_PREFIX = "artifacts/"
+KNOWLEDGE_PREFIX = "knowledge/"
+# Evidence artifacts and large knowledge documents: the same trigger, as in CDK.
+UPLOAD_PREFIXES = (ARTIFACT_PREFIX, KNOWLEDGE_PREFIX)
 
 LambdaCallable = Callable[[dict[str, Any], Any], Any]
 
@@ -268,7 +271,9 @@ def provision(
             ]
         },
     )
-    configurations: list[dict[str, Any]] = [_notification(trigger_arn, "s3:ObjectCreated:*")]
+    configurations: list[dict[str, Any]] = [
+        _notification(trigger_arn, "s3:ObjectCreated:*", prefix) for prefix in UPLOAD_PREFIXES
+    ]
     if mirror is not None:
         restored = mirror.restore(s3, bucket)  # before the notification: no re-processing
         if restored:
@@ -278,8 +283,9 @@ def provision(
         on_created, on_removed = _mirror_handlers(mirror, s3, bucket, trigger)
         registry.extra[TRIGGER_FUNCTION] = on_created
         registry.extra[MIRROR_FUNCTION] = on_removed
-        configurations.append(
-            _notification(function(MIRROR_FUNCTION, "handler.handler"), "s3:ObjectRemoved:*")
+        mirror_arn = function(MIRROR_FUNCTION, "handler.handler")
+        configurations.extend(
+            _notification(mirror_arn, "s3:ObjectRemoved:*", prefix) for prefix in UPLOAD_PREFIXES
         )
     s3.put_bucket_notification_configuration(
         Bucket=bucket,
@@ -301,11 +307,11 @@ def provision(
     return str(created["stateMachineArn"])
 
 
-def _notification(function_arn: str, event: str) -> dict[str, Any]:
+def _notification(function_arn: str, event: str, prefix: str) -> dict[str, Any]:
     return {
         "LambdaFunctionArn": function_arn,
         "Events": [event],
-        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": ARTIFACT_PREFIX}]}},
+        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
     }
 
 

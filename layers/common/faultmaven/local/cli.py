@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,7 +85,13 @@ def dev(
     try:
         upgrade(settings.sqlalchemy_url)
         application = create_app(settings=settings)
-        _seed(application.state.container)
+        if settings.seed_global_kb:
+            # In the background: embedding the articles takes a while on a laptop's CPU
+            # the first time (later starts find them unchanged), and the API is usable
+            # meanwhile. Interrupted, it resumes on the next start.
+            threading.Thread(
+                target=_seed, args=(application.state.container,), name="kb-seed", daemon=True
+            ).start()
         if settings.preprocessing_state_machine_arn is not None:
             resumed = application.state.container.evidence.resume_unfinished()
             if resumed:
@@ -233,8 +240,12 @@ def retention_run(
 def _seed(container: Container) -> None:
     from faultmaven.knowledge.seed import load_articles
 
-    typer.echo("loading the global knowledge base…", err=True)
-    counts = container.knowledge.seed_global(load_articles(), owner_id=None)
+    typer.echo("loading the global knowledge base in the background…", err=True)
+    try:
+        counts = container.knowledge.seed_global(load_articles(), owner_id=None)
+    except Exception as exc:  # the API keeps serving; `faultmaven kb seed` retries
+        typer.secho(f"global KB not loaded: {exc!r}", fg=typer.colors.YELLOW, err=True)
+        return
     typer.echo("global KB: " + ", ".join(f"{n} {state}" for state, n in counts.items()), err=True)
 
 

@@ -89,6 +89,7 @@ def upgrade() -> None:
         ),
         sa.Column("slug", sa.String(length=120), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("failure_reason", sa.Text(), nullable=True),
         sa.Column("chunk_count", sa.Integer(), server_default="0", nullable=False),
         sa.Column("embedding_model", sa.String(length=200), nullable=True),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
