@@ -95,7 +95,14 @@ def test_keyword_query_weighs_the_title_double_under_the_same_filter() -> None:
         "_source": {"excludes": ["embedding"]},
         "query": {
             "bool": {
-                "must": [{"multi_match": {"query": "disk full", "fields": ["text^1", "title^2"]}}],
+                "must": [
+                    {
+                        "multi_match": {
+                            "query": "disk full",
+                            "fields": ["text^1", "title^2", "headings^1.5"],
+                        }
+                    }
+                ],
                 "filter": [
                     {"terms": {"scope": ["global", "user"]}},
                     {"terms": {"readers": ["*", "team:t1", "user:u1"]}},
@@ -130,6 +137,7 @@ def test_the_index_is_knn_with_a_strict_mapping_recording_the_spec() -> None:
                 "heading_path": keyword,
                 "text": english,
                 "title": english,
+                "headings": english,
                 "ordinal": {"type": "integer"},
                 "indexed_at": {"type": "date"},
             },
@@ -204,6 +212,7 @@ def test_a_chunk_is_stored_with_its_vector_and_sorted_readers() -> None:
         "text": "disk full",
         "title": "Disk",
         "heading_path": ["Storage", "Disks"],
+        "headings": "Storage Disks",
         "source": "runbook.md",
         "tags": ["storage"],
         "owner_id": "u1",
@@ -289,6 +298,7 @@ def _source(chunk_id: str, readers: list[str], scope: str = "user") -> dict[str,
         "text": "disk full",
         "title": "",
         "heading_path": [],
+        "headings": "",
         "source": "",
         "tags": [],
         "owner_id": None,

@@ -368,7 +368,7 @@ class KnowledgeShare(Base):
     document_id: Mapped[str] = mapped_column(
         ForeignKey("kb_documents.document_id", ondelete="CASCADE")
     )
-    grantee_type: Mapped[str] = mapped_column(String(8))
+    grantee_type: Mapped[str] = mapped_column(String(16))
     grantee_id: Mapped[str] = mapped_column(ID)
     permission: Mapped[str] = mapped_column(String(8))
     created_by: Mapped[str] = mapped_column(ForeignKey("users.user_id", ondelete="CASCADE"))
@@ -404,6 +404,9 @@ class VectorChunk(Base):
     ordinal: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(200), server_default="")
     heading_path: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    # The heading path as text, so full-text search finds words of section titles too
+    # (a generated column cannot flatten the array: array_to_string is not immutable).
+    headings: Mapped[str] = mapped_column(Text, server_default="")
     source: Mapped[str] = mapped_column(Text, server_default="")
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(64)), server_default="{}")
     owner_id: Mapped[str | None] = mapped_column(ID)
@@ -413,7 +416,7 @@ class VectorChunk(Base):
     embedding: Mapped[Any] = mapped_column(Vector())
     search: Mapped[Any] = mapped_column(
         TSVECTOR,
-        Computed("to_tsvector('english', title || ' ' || text)", persisted=True),
+        Computed("to_tsvector('english', title || ' ' || headings || ' ' || text)", persisted=True),
     )
     indexed_at: Mapped[datetime] = mapped_column(TS)
 

@@ -117,6 +117,8 @@ def index_body(spec: IndexSpec) -> dict[str, Any]:
         **{name: {"type": "keyword"} for name in _KEYWORDS},
         "text": dict(_ENGLISH_TEXT),
         "title": dict(_ENGLISH_TEXT),
+        # The heading path as text, so keyword search finds words of section titles.
+        "headings": dict(_ENGLISH_TEXT),
         "ordinal": {"type": "integer"},
         "indexed_at": {"type": "date"},
     }
@@ -175,7 +177,7 @@ def keyword_query(text: str, where: SearchFilter, k: int) -> dict[str, Any]:
         "_source": dict(_NO_VECTOR),
         "query": {
             "bool": {
-                "must": [{"multi_match": {"query": text, "fields": ["text^1", "title^2"]}}],
+                "must": [{"multi_match": {"query": text, "fields": ["text^1", "title^2", "headings^1.5"]}}],
                 "filter": filter_clauses(where),
             }
         },
@@ -214,6 +216,7 @@ def chunk_document(chunk: ChunkRecord, indexed_at: datetime) -> dict[str, Any]:
         "text": chunk.text,
         "title": chunk.title,
         "heading_path": list(chunk.heading_path),
+        "headings": " ".join(chunk.heading_path),
         "source": chunk.source,
         "tags": list(chunk.tags),
         "owner_id": chunk.owner_id,

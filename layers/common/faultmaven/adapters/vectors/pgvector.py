@@ -105,6 +105,7 @@ class PgVectorStore:
                     "ordinal": chunk.ordinal,
                     "title": chunk.title[:200],
                     "heading_path": list(chunk.heading_path),
+                    "headings": " ".join(chunk.heading_path),
                     "source": chunk.source,
                     "tags": list(chunk.tags),
                     "owner_id": chunk.owner_id,
