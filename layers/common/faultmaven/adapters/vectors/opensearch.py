@@ -177,7 +177,14 @@ def keyword_query(text: str, where: SearchFilter, k: int) -> dict[str, Any]:
         "_source": dict(_NO_VECTOR),
         "query": {
             "bool": {
-                "must": [{"multi_match": {"query": text, "fields": ["text^1", "title^2", "headings^1.5"]}}],
+                "must": [
+                    {
+                        "multi_match": {
+                            "query": text,
+                            "fields": ["text^1", "title^2", "headings^1.5"],
+                        }
+                    }
+                ],
                 "filter": filter_clauses(where),
             }
         },
