@@ -11,7 +11,7 @@ from faultmaven_infra.constructs.http_api import operations
 from faultmaven_infra.stacks.api import API_FUNCTIONS
 
 from tests.conftest import ROOT
-from tests.infra.helpers import as_list, logical_id, resources, statements
+from tests.infra.helpers import as_list, logical_id, object_prefixes, resources, statements
 
 EXPECTED_FUNCTION = {
     "/api/v1/auth/login": "api_auth",
@@ -25,6 +25,10 @@ EXPECTED_FUNCTION = {
     "/api/v1/cases/{case_id}/evidence/text": "api_evidence",
     "/api/v1/evidence/{evidence_id}/download": "api_evidence",
     "/api/v1/jobs/{job_id}": "api_evidence",
+    "/api/v1/knowledge/documents": "api_knowledge",
+    "/api/v1/knowledge/documents/{document_id}/shares/{share_id}": "api_knowledge",
+    "/api/v1/knowledge/global/documents": "api_knowledge",
+    "/api/v1/knowledge/search": "api_knowledge",
 }
 
 
@@ -110,15 +114,29 @@ def test_the_api_url_is_an_output(templates: dict[str, Template]) -> None:
 def test_api_roles_reach_only_what_their_domain_needs(
     deployment: Deployment, templates: dict[str, Template]
 ) -> None:
+    # Knowledge embeds documents and queries; deleting a case or a piece of evidence
+    # deletes its case-memory vectors; auth and sessions never touch vectors.
+    uses_vectors = {"api_knowledge", "api_cases", "api_evidence"}
+    prefixes = {"api_evidence": {"artifacts", "work"}, "api_knowledge": {"knowledge"}}
     for source, function in deployment.api.functions.items():
-        actions = {
-            action
-            for statement in statements(templates["api"], logical_id(function.role))
-            for action in as_list(statement["Action"])
-        }
+        granted = statements(templates["api"], logical_id(function.role))
+        actions = {action for statement in granted for action in as_list(statement["Action"])}
         assert "rds-db:connect" in actions
         assert "secretsmanager:GetSecretValue" in actions
-        touches_objects = any(a.startswith("s3:") for a in actions)
-        starts_pipeline = "states:StartExecution" in actions
-        assert touches_objects is (source == "api_evidence"), source
-        assert starts_pipeline is (source == "api_evidence"), source
+        assert ("states:StartExecution" in actions) is (source == "api_evidence"), source
+        assert ("bedrock:InvokeModel" in actions) is (source == "api_knowledge"), source
+        assert ("aoss:APIAccessAll" in actions) is (source in uses_vectors), source
+        assert any(a.startswith("s3:") for a in actions) is (source in prefixes), source
+        assert object_prefixes(granted) == prefixes.get(source, set()), source
+
+
+def test_knowledge_uploads_are_presigned_for_put_and_get_only(
+    deployment: Deployment, templates: dict[str, Template]
+) -> None:
+    role = logical_id(deployment.api.functions["api_knowledge"].role)
+    on_uploads = [
+        statement
+        for statement in statements(templates["api"], role)
+        if json.dumps(statement["Resource"]).endswith('/knowledge/*"]]}')
+    ]
+    assert [sorted(as_list(s["Action"])) for s in on_uploads] == [["s3:GetObject", "s3:PutObject"]]

@@ -35,9 +35,8 @@ def _properties(templates: dict[str, Template], function: ServiceFunction) -> di
 
 def test_every_function_is_covered(deployment: Deployment) -> None:
     sources = {Path(str(f.function.node.path)).parts[0] for f in _functions(deployment)}
-    assert (
-        len(_functions(deployment)) == 4 + 8 + 1 + 1 + 1
-    )  # api, steps, trigger, retention, migrate
+    # api, steps, upload trigger, retention, migrate, knowledge seed
+    assert len(_functions(deployment)) == 5 + 8 + 1 + 1 + 1 + 1
     assert sources == {
         "FaultMaven-Api",
         "FaultMaven-Pipelines",
@@ -114,6 +113,30 @@ def test_asynchronously_invoked_functions_have_a_failure_destination(
         assert len(configs) == 1
         assert "OnFailure" in configs[0]["DestinationConfig"]
         assert configs[0]["MaximumRetryAttempts"] == 2
+
+
+def test_every_function_embeds_with_bedrock_and_signs_opensearch_requests(
+    deployment: Deployment, templates: dict[str, Template]
+) -> None:
+    """The same embedder everywhere (the index records its model: a function configured
+    otherwise would refuse it), and SigV4 for OpenSearch Serverless."""
+    for function in _functions(deployment):
+        variables = _properties(templates, function)["Environment"]["Variables"]
+        assert variables["FAULTMAVEN_EMBEDDER"] == "bedrock", function.node.path
+        assert variables["FAULTMAVEN_BEDROCK_EMBEDDING_MODEL"] == "amazon.titan-embed-text-v2:0"
+        assert variables["FAULTMAVEN_BEDROCK_EMBEDDING_DIMENSION"] == "1024"
+        assert variables["FAULTMAVEN_VECTOR_STORE"] == "opensearch"
+        assert variables["FAULTMAVEN_OPENSEARCH_SIGV4"] == "true"
+        assert "CollectionEndpoint" in json.dumps(variables["FAULTMAVEN_OPENSEARCH_URL"])
+        assert variables["FAULTMAVEN_AWS_REGION"] == "us-east-1"  # what requests are signed for
+
+
+def test_the_upload_trigger_has_room_to_ingest_knowledge_documents(
+    deployment: Deployment, templates: dict[str, Template]
+) -> None:
+    properties = _properties(templates, deployment.pipelines.upload_trigger)
+    assert properties["Timeout"] == 300
+    assert properties["MemorySize"] == 1024
 
 
 _SECRET_NAME = re.compile(r"SECRET|PASSWORD|API_KEY|TOKEN", re.IGNORECASE)

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 from aws_cdk.assertions import Template
+from faultmaven_infra.app import Deployment
 
-from tests.infra.helpers import as_list, resources
+from tests.infra.helpers import as_list, logical_id, resources, roles_granted
 
 # The only actions granted on Resource "*": AWS offers no resource-level permission for
 # them (Lambda's VPC interfaces, X-Ray, CloudWatch Logs vended delivery) — plus CDK's
@@ -69,10 +70,39 @@ def test_object_access_is_limited_to_key_prefixes(templates: dict[str, Template]
                 if any(a.startswith("s3:") and a != "s3:ListBucket" for a in actions):
                     for resource in as_list(statement["Resource"]):
                         text = json.dumps(resource)
-                        assert text.endswith(('/artifacts/*"]]}', '/work/*"]]}')), (name, text)
+                        assert text.endswith(
+                            ('/artifacts/*"]]}', '/work/*"]]}', '/knowledge/*"]]}')
+                        ), (name, text)
                 if "s3:ListBucket" in actions:
                     # Only on the evidence bucket itself (never another bucket's keys).
                     assert json.dumps(statement["Resource"]).endswith('-us-east-1"]]}')
+
+
+TITAN_V2 = "arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v2:0"
+
+
+def test_only_the_functions_that_embed_may_invoke_the_embedding_model(
+    deployment: Deployment, templates: dict[str, Template]
+) -> None:
+    """The knowledge API, the Index step (case memory), the upload trigger (large
+    knowledge documents) and the seed; each on the one model, in the stack's region."""
+    expected = {
+        "api": {logical_id(deployment.api.functions["api_knowledge"].role)},
+        "pipelines": {
+            logical_id(deployment.pipelines.steps["IndexFunctionArn"].role),
+            logical_id(deployment.pipelines.upload_trigger.role),
+        },
+        "data": {logical_id(deployment.data.kb_seed.role)},
+    }
+    for name, template in templates.items():
+        granted = roles_granted(template, "bedrock:InvokeModel")
+        assert set(granted) == expected.get(name, set()), name
+        for role, resources_ in granted.items():
+            assert resources_ == [TITAN_V2], (name, role)
+        for policy in resources(template, "AWS::IAM::Policy").values():
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                bedrock = [a for a in as_list(statement["Action"]) if a.startswith("bedrock:")]
+                assert bedrock in ([], ["bedrock:InvokeModel"]), (name, bedrock)
 
 
 def test_cfn_lint_finds_nothing(synth_dir: Path, templates: dict[str, Template]) -> None:

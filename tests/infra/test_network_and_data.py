@@ -6,10 +6,11 @@ import json
 from typing import Any
 
 from aws_cdk.assertions import Match, Template
+from constructs import Construct
 from faultmaven_infra.app import Deployment
 from faultmaven_infra.constructs.network import INTERFACE_ENDPOINTS
 
-from tests.infra.helpers import logical_id, resources
+from tests.infra.helpers import logical_id, resources, roles_granted
 
 
 def test_the_vpc_has_no_route_to_the_internet(templates: dict[str, Template]) -> None:
@@ -138,18 +139,32 @@ def test_the_vector_collection_is_private_and_encrypted(
 def test_only_the_roles_that_use_vectors_get_data_access(
     deployment: Deployment, templates: dict[str, Template]
 ) -> None:
-    # Retention deletes case memory from PostgreSQL today; it gets vector access when
-    # the vector store holds case memory (issue #5).
-    granted = {"pipelines": [deployment.pipelines.steps["IndexFunctionArn"].role]}
+    """One data access policy per stack, naming exactly the roles of that stack that
+    read or write vectors, each of which may also call the collection's API."""
+    api = deployment.api.functions
+    granted = {
+        "data": [deployment.data.kb_seed.role],
+        "pipelines": [
+            deployment.pipelines.steps["IndexFunctionArn"].role,
+            deployment.pipelines.upload_trigger.role,
+        ],
+        "api": [api["api_knowledge"].role, api["api_cases"].role, api["api_evidence"].role],
+        "schedules": [deployment.schedules.retention.role],
+    }
     for stack_name, roles in granted.items():
-        policies = resources(templates[stack_name], "AWS::OpenSearchServerless::AccessPolicy")
-        assert len(policies) == 1
+        template = templates[stack_name]
+        policies = resources(template, "AWS::OpenSearchServerless::AccessPolicy")
+        assert len(policies) == 1, stack_name
         text = json.dumps(next(iter(policies.values()))["Properties"]["Policy"])
         for role in roles:
             assert logical_id(role) in text
         assert text.count("Role") == len(roles)
-    for stack_name in ("api", "network", "schedules"):
-        templates[stack_name].resource_count_is("AWS::OpenSearchServerless::AccessPolicy", 0)
+        callers = roles_granted(template, "aoss:APIAccessAll")
+        assert set(callers) == {logical_id(role) for role in roles}, stack_name
+        for resources_ in callers.values():
+            [collection] = resources_
+            assert "VectorsCollection" in json.dumps(collection)  # that one collection only
+    templates["network"].resource_count_is("AWS::OpenSearchServerless::AccessPolicy", 0)
 
 
 def test_the_evidence_bucket_is_private_tls_only_and_expires_artifacts(
@@ -196,7 +211,15 @@ def test_the_evidence_bucket_is_private_tls_only_and_expires_artifacts(
                                         "ExpirationInDays": 90,
                                         "Status": "Enabled",
                                     }
-                                )
+                                ),
+                                # Large knowledge uploads the trigger never ingested.
+                                Match.object_like(
+                                    {
+                                        "Prefix": "knowledge/",
+                                        "ExpirationInDays": 7,
+                                        "Status": "Enabled",
+                                    }
+                                ),
                             ]
                         )
                     },
@@ -217,13 +240,17 @@ def test_the_evidence_bucket_is_private_tls_only_and_expires_artifacts(
     assert len(tls_only) == 2  # the evidence bucket and its access-log bucket
 
 
+def _trigger(template: Template, trigger: Construct) -> dict[str, Any]:
+    found: dict[str, Any] = resources(template, "Custom::Trigger")[logical_id(trigger)]
+    return found
+
+
 def test_migrations_run_at_deploy_after_the_database_exists(
     deployment: Deployment, templates: dict[str, Template]
 ) -> None:
     data = templates["data"]
-    triggers = resources(data, "Custom::Trigger")
-    assert len(triggers) == 1
-    trigger = next(iter(triggers.values()))
+    assert len(resources(data, "Custom::Trigger")) == 2  # migrations, then the global KB
+    trigger = _trigger(data, deployment.data.migration)
     # The trigger invokes the migrate function's current version: a new layer (so new
     # migrations) is a new version, and that re-runs it.
     migrate = logical_id(deployment.data.migrate.function)[:-8]  # without the hash
@@ -239,6 +266,35 @@ def test_migrations_run_at_deploy_after_the_database_exists(
         if "DatabaseProxySecurityGroup" in json.dumps(rule["Properties"]["GroupId"])
     ]
     assert proxy_ingress and set(proxy_ingress) <= set(depends)
+
+
+def test_the_global_knowledge_base_is_loaded_at_deploy_after_the_migrations(
+    deployment: Deployment, templates: dict[str, Template]
+) -> None:
+    data = templates["data"]
+    trigger = _trigger(data, deployment.data.kb_seeding)
+    properties = trigger["Properties"]
+    # Re-run when the function or its layers (so the articles) change.
+    seed = logical_id(deployment.data.kb_seed.function)[:-8]
+    assert f'"Ref": "{seed}CurrentVersion' in json.dumps(properties["HandlerArn"])
+    assert properties["ExecuteOnHandlerChange"] is True
+    assert properties["InvocationType"] == "RequestResponse"  # a failure fails the deploy
+    depends = set(trigger.get("DependsOn", []))
+    assert logical_id(deployment.data.migration) in depends
+    # With OpenSearch: after the collection and the seed's own data access policy.
+    vectors = deployment.data.runtime.vectors
+    assert vectors is not None
+    assert logical_id(vectors.collection) in depends
+    [policy] = resources(data, "AWS::OpenSearchServerless::AccessPolicy")
+    assert policy in depends
+    # The function stops before the trigger gives up on it, and both inside the 15
+    # minutes that CDK's trigger provider (itself a Lambda function) runs at most.
+    functions = resources(data, "AWS::Lambda::Function")
+    function_seconds = functions[logical_id(deployment.data.kb_seed.function)]["Properties"][
+        "Timeout"
+    ]
+    invocation_seconds = int(properties["Timeout"]) / 1000
+    assert 5 * 60 <= function_seconds < invocation_seconds < 15 * 60
 
 
 def test_the_secret_rotation_function_reaches_secrets_manager(

@@ -11,7 +11,7 @@ from aws_cdk.assertions import Template
 from faultmaven_infra.app import Deployment, build_app
 from faultmaven_infra.config import ContextError
 
-from tests.infra.helpers import resources
+from tests.infra.helpers import logical_id, resources, roles_granted
 
 
 @pytest.fixture(scope="module")
@@ -27,14 +27,32 @@ def variant(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
 
 def test_no_opensearch_anywhere(variant: Deployment) -> None:
     for stack in variant.stacks:
-        text = json.dumps(Template.from_stack(stack).to_json())
+        template = Template.from_stack(stack)
+        text = json.dumps(template.to_json())
         assert "AWS::OpenSearchServerless" not in text
         assert "aoss:" not in text
-    functions = resources(Template.from_stack(variant.api), "AWS::Lambda::Function")
-    for function in functions.values():
-        variables = function["Properties"]["Environment"]["Variables"]
-        assert variables["FAULTMAVEN_VECTOR_STORE"] == "pgvector"
-        assert "FAULTMAVEN_OPENSEARCH_URL" not in variables
+        for function in resources(template, "AWS::Lambda::Function").values():
+            variables = function["Properties"].get("Environment", {}).get("Variables", {})
+            if "FAULTMAVEN_ENVIRONMENT" not in variables:
+                continue  # CDK's own functions
+            assert variables["FAULTMAVEN_VECTOR_STORE"] == "pgvector"
+            assert "FAULTMAVEN_OPENSEARCH_URL" not in variables
+            assert "FAULTMAVEN_OPENSEARCH_SIGV4" not in variables
+            # Vectors in PostgreSQL, embeddings still from Bedrock.
+            assert variables["FAULTMAVEN_EMBEDDER"] == "bedrock"
+
+
+def test_with_pgvector_the_seed_needs_only_the_migrations(variant: Deployment) -> None:
+    """Vectors are in the database the migration has just brought up; the embedding
+    grants do not depend on the vector store."""
+    data = Template.from_stack(variant.data)
+    seeding = resources(data, "Custom::Trigger")[logical_id(variant.data.kb_seeding)]
+    assert logical_id(variant.data.migration) in seeding["DependsOn"]
+    seed = logical_id(variant.data.kb_seed.role)
+    assert set(roles_granted(data, "bedrock:InvokeModel")) == {seed}
+    api = Template.from_stack(variant.api)
+    knowledge = logical_id(variant.api.functions["api_knowledge"].role)
+    assert set(roles_granted(api, "bedrock:InvokeModel")) == {knowledge}
 
 
 def test_without_snapstart_the_api_invokes_the_functions(variant: Deployment) -> None:

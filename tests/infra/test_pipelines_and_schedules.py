@@ -12,7 +12,7 @@ from faultmaven_infra.app import Deployment
 
 from faultmaven.preprocessing.statemachine import TASK_HANDLERS, definition_path, placeholders
 from tests.conftest import ROOT
-from tests.infra.helpers import as_list, logical_id, resources, statements
+from tests.infra.helpers import as_list, logical_id, object_prefixes, resources, statements
 
 
 def test_the_state_machine_is_the_repository_file_with_every_placeholder_bound(
@@ -53,7 +53,7 @@ def test_the_state_machine_may_invoke_exactly_its_steps(
     assert invoked == {logical_id(step.function) for step in deployment.pipelines.steps.values()}
 
 
-def test_uploads_under_artifacts_notify_the_trigger(
+def test_uploads_under_artifacts_and_knowledge_notify_the_trigger(
     deployment: Deployment, templates: dict[str, Template]
 ) -> None:
     template = templates["pipelines"]
@@ -61,18 +61,46 @@ def test_uploads_under_artifacts_notify_the_trigger(
     assert len(notifications) == 1
     properties = next(iter(notifications.values()))["Properties"]
     assert properties["BucketName"] == deployment.config.evidence_bucket_name
-    [configuration] = properties["NotificationConfiguration"]["LambdaFunctionConfigurations"]
-    assert configuration["Events"] == ["s3:ObjectCreated:*"]
-    assert configuration["Filter"]["Key"]["FilterRules"] == [
-        {"Name": "prefix", "Value": "artifacts/"}
-    ]
+    configurations = properties["NotificationConfiguration"]["LambdaFunctionConfigurations"]
     trigger = logical_id(deployment.pipelines.upload_trigger.function)
-    assert configuration["LambdaFunctionArn"] == {"Fn::GetAtt": [trigger, "Arn"]}
+    prefixes = []
+    for configuration in configurations:
+        assert configuration["Events"] == ["s3:ObjectCreated:*"]
+        assert configuration["LambdaFunctionArn"] == {"Fn::GetAtt": [trigger, "Arn"]}
+        [rule] = configuration["Filter"]["Key"]["FilterRules"]
+        assert rule["Name"] == "prefix"
+        prefixes.append(rule["Value"])
+    # Evidence artifacts start preprocessing; knowledge documents are ingested. Work
+    # files (under work/) are the pipeline's own writes and must never notify.
+    assert prefixes == ["artifacts/", "knowledge/"]
     trigger_statements = statements(template, logical_id(deployment.pipelines.upload_trigger.role))
     starts = [s for s in trigger_statements if "states:StartExecution" in as_list(s["Action"])]
     assert [s["Resource"] for s in starts] == [
         {"Ref": logical_id(deployment.pipelines.state_machine)}
     ]
+
+
+def test_the_trigger_reads_uploads_and_deletes_only_ingested_knowledge(
+    deployment: Deployment, templates: dict[str, Template]
+) -> None:
+    granted = statements(
+        templates["pipelines"], logical_id(deployment.pipelines.upload_trigger.role)
+    )
+    assert object_prefixes(granted) == {"artifacts", "knowledge"}
+    by_prefix: dict[str, set[str]] = {}
+    for statement in granted:
+        for resource in as_list(statement["Resource"]):
+            text = json.dumps(resource)
+            for prefix in ("artifacts", "knowledge"):
+                if text.endswith(f'/{prefix}/*"]]}}'):
+                    by_prefix.setdefault(prefix, set()).update(as_list(statement["Action"]))
+    assert by_prefix == {
+        "artifacts": {"s3:GetObject"},  # evidence stays for the pipeline
+        "knowledge": {"s3:GetObject", "s3:DeleteObject"},
+    }
+    actions = {a for statement in granted for a in as_list(statement["Action"])}
+    assert {"bedrock:InvokeModel", "aoss:APIAccessAll"} <= actions
+    assert "s3:PutObject" not in actions
 
 
 def test_retention_runs_hourly_and_daily_from_named_rules(
@@ -110,6 +138,7 @@ def test_retention_may_delete_but_not_read_evidence(
         for statement in statements(templates["schedules"], role)
         for action in as_list(statement["Action"])
     }
-    assert {"rds-db:connect", "s3:DeleteObject"} <= actions
-    assert not {"s3:GetObject", "s3:PutObject", "aoss:APIAccessAll"} & actions
+    # Closed cases' working memory lives in the vector store: retention deletes it there.
+    assert {"rds-db:connect", "s3:DeleteObject", "aoss:APIAccessAll"} <= actions
+    assert not {"s3:GetObject", "s3:PutObject", "bedrock:InvokeModel"} & actions
     assert "secretsmanager:GetSecretValue" not in actions  # it signs no tokens

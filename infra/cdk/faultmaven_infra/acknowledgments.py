@@ -23,7 +23,8 @@ FUNCTION_WILDCARDS = (
     "Resource '*' only for actions that support no resource-level permission: Lambda's "
     "VPC network interfaces (ec2:*NetworkInterface*, DescribeSubnets) and X-Ray "
     "(PutTraceSegments, PutTelemetryRecords). Object access is limited to single actions "
-    "on one key prefix (artifacts/ or work/), whose keys are per case and evidence id."
+    "on one key prefix (artifacts/, work/ or knowledge/), whose keys are per case and "
+    "evidence id or per knowledge document id, created at run time."
 )
 NO_API_AUTHORIZER = (
     "Authentication is enforced by the application on every route except register, "
@@ -40,6 +41,7 @@ def acknowledge_findings(deployment: Deployment) -> None:
         "Resource::*",
         f"Resource::{bucket}/artifacts/*",
         f"Resource::{bucket}/work/*",
+        f"Resource::{bucket}/knowledge/*",
     ]
     for stack in deployment.stacks:
         for construct in stack.node.find_all():

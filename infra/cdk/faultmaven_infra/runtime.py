@@ -8,19 +8,28 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from aws_cdk import Aws
+from aws_cdk import ArnFormat, Aws, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
 
 from faultmaven_infra.config import DeployConfig
 from faultmaven_infra.constructs.cache import Cache
 from faultmaven_infra.constructs.database import Database
 from faultmaven_infra.constructs.network import Network
-from faultmaven_infra.constructs.vectors import VectorCollection
+from faultmaven_infra.constructs.vectors import VectorAccess, VectorCollection
 
 ARTIFACTS = "artifacts/"
 WORK_FILES = "work/"
+# Large knowledge documents, uploaded with a presigned form and ingested by the trigger.
+KNOWLEDGE_UPLOADS = "knowledge/"
+
+# The embedder on AWS: the environment and the IAM grant name the same model, so a
+# function can never be configured for a model its role may not invoke. Changing either
+# value means re-indexing (the vector index records the model and dimension).
+EMBEDDING_MODEL = "amazon.titan-embed-text-v2:0"
+EMBEDDING_DIMENSION = 1024
 
 
 @dataclass(frozen=True)
@@ -46,9 +55,17 @@ class Runtime:
             "FAULTMAVEN_EVIDENCE_BUCKET": self.config.evidence_bucket_name,
             "FAULTMAVEN_CORS_ORIGINS": json.dumps(list(self.config.allowed_origins)),
             "FAULTMAVEN_VECTOR_STORE": self.config.vector_store,
+            # Every function, not only those that embed: the vector index records the
+            # model, and a function built with another embedder would refuse the index.
+            "FAULTMAVEN_EMBEDDER": "bedrock",
+            "FAULTMAVEN_BEDROCK_EMBEDDING_MODEL": EMBEDDING_MODEL,
+            "FAULTMAVEN_BEDROCK_EMBEDDING_DIMENSION": str(EMBEDDING_DIMENSION),
         }
         if self.vectors is not None:
             environment["FAULTMAVEN_OPENSEARCH_URL"] = self.vectors.endpoint_url
+            # OpenSearch Serverless answers only requests signed (service `aoss`) with a
+            # principal named in the collection's data access policy.
+            environment["FAULTMAVEN_OPENSEARCH_SIGV4"] = "true"
         environment.update(extra)
         return environment
 
@@ -82,6 +99,37 @@ class Runtime:
     def grant_stores(self, role: iam.IRole) -> None:
         """PostgreSQL through the proxy (Redis is reachable by security group alone)."""
         self.database.grant_connect(role)
+
+    def grant_embedding(self, role: iam.IRole) -> None:
+        """bedrock:InvokeModel on the one foundation model the functions are configured
+        with, in the stack's region (foundation-model ARNs carry no account)."""
+        model_arn = Stack.of(role).format_arn(
+            service="bedrock",
+            account="",
+            resource="foundation-model",
+            resource_name=EMBEDDING_MODEL,
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[model_arn])
+        )
+
+    def grant_vectors(
+        self, scope: Construct, construct_id: str, roles: list[iam.IRole]
+    ) -> VectorAccess | None:
+        """Read and write the knowledge and case-memory vectors. With OpenSearch: the
+        collection's data access policy for these roles (created in `scope`, the stack
+        that owns them) and aoss:APIAccessAll on it. With pgvector the vectors live in
+        the database, which `grant_stores` already reaches: nothing to add."""
+        if self.vectors is None:
+            return None
+        return VectorAccess(
+            scope,
+            construct_id,
+            collection_name=self.vectors.name,
+            collection_arn=self.vectors.arn,
+            roles=roles,
+        )
 
     def grant_api(self, role: iam.IRole) -> None:
         """An API function verifies and signs tokens with the key in Secrets Manager."""

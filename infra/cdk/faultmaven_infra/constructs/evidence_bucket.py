@@ -1,6 +1,8 @@
 """The evidence bucket: raw artifacts under `artifacts/`, pipeline work files under
-`work/`. Private, TLS-only, encrypted, with CORS for presigned uploads from the browser
-extension and dashboard origins, and lifecycle rules that match the retention policy."""
+`work/`, large knowledge documents under `knowledge/` until the upload trigger has
+ingested them (the text then lives in PostgreSQL and the vector store). Private,
+TLS-only, encrypted, with CORS for presigned uploads from the browser extension and
+dashboard origins, and lifecycle rules that match the retention policy."""
 
 from __future__ import annotations
 
@@ -10,6 +12,9 @@ from constructs import Construct
 
 ARTIFACT_DAYS = 90
 WORK_FILE_DAYS = 7
+# The trigger deletes a knowledge upload once it is ingested; this is the backstop for
+# the ones never ingested (an abandoned upload, an ingestion that kept failing).
+KNOWLEDGE_UPLOAD_DAYS = 7
 
 
 class EvidenceBucket(Construct):
@@ -67,6 +72,11 @@ class EvidenceBucket(Construct):
                 ),
                 s3.LifecycleRule(
                     id="work-files-7-days", prefix="work/", expiration=Duration.days(WORK_FILE_DAYS)
+                ),
+                s3.LifecycleRule(
+                    id="knowledge-uploads-7-days",
+                    prefix="knowledge/",
+                    expiration=Duration.days(KNOWLEDGE_UPLOAD_DAYS),
                 ),
                 s3.LifecycleRule(
                     id="abort-incomplete-uploads",

@@ -14,7 +14,7 @@ from faultmaven_infra.config import OPENAPI_DOCUMENT
 from faultmaven_infra.constructs.function import ServiceFunction
 from faultmaven_infra.constructs.http_api import HttpApi
 from faultmaven_infra.constructs.layers import Layers
-from faultmaven_infra.runtime import ARTIFACTS, WORK_FILES, Runtime
+from faultmaven_infra.runtime import ARTIFACTS, KNOWLEDGE_UPLOADS, WORK_FILES, Runtime
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ API_FUNCTIONS = (
     ApiFunction("api_sessions", "Sessions", "sessions API and health", ("sessions", "health")),
     ApiFunction("api_cases", "Cases", "cases API", ("cases",)),
     ApiFunction("api_evidence", "Evidence", "evidence and jobs API", ("evidence", "jobs")),
+    ApiFunction("api_knowledge", "Knowledge", "knowledge bases API", ("knowledge",)),
 )
 DEFAULT_FUNCTION = "api_sessions"  # the lightest: answers unknown routes with a 404 envelope
 
@@ -72,6 +73,18 @@ class ApiStack(Stack):
         )
         runtime.grant_objects(evidence, WORK_FILES, "s3:DeleteObject")
         preprocessing.grant_start_execution(evidence)  # pasted text skips the upload
+
+        knowledge = self.functions["api_knowledge"].role
+        # Documents and searches are embedded in the request; large documents go through a
+        # presigned upload under knowledge/, which the upload trigger ingests.
+        runtime.grant_embedding(knowledge)
+        runtime.grant_objects(knowledge, KNOWLEDGE_UPLOADS, "s3:PutObject", "s3:GetObject")
+        # Deleting a case or a piece of evidence deletes its vectors (case memory).
+        runtime.grant_vectors(
+            self,
+            "VectorAccess",
+            [knowledge, self.functions["api_cases"].role, evidence],
+        )
 
         self.http_api = HttpApi(
             self,

@@ -1,6 +1,7 @@
 """The data stack: everything durable (Aurora + RDS Proxy, the vector collection, the
-evidence bucket, the secrets), the cache, and the deploy-time migration that brings the
-schema up before any function of a later stack is updated."""
+evidence bucket, the secrets), the cache, and two deploy-time triggers: the migration
+that brings the schema up before any function of a later stack is updated, then the
+load of the global knowledge base (shipped in the layer) into the new schema."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ from faultmaven_infra.constructs.layers import Layers
 from faultmaven_infra.constructs.network import Network
 from faultmaven_infra.constructs.vectors import VectorCollection
 from faultmaven_infra.runtime import Runtime
+
+# The trigger's provider (a CDK singleton) itself stops at 15 minutes: the seed must
+# finish, and be seen to finish, inside that.
+SEED_TIMEOUT = Duration.minutes(13)
+SEED_INVOCATION_TIMEOUT = Duration.minutes(14)
 
 
 class DataStack(Stack):
@@ -95,6 +101,38 @@ class DataStack(Stack):
             execute_after=[database],  # cluster, proxy and the security group rules between
             execute_on_handler_change=True,
             timeout=Duration.minutes(5),
+        )
+
+        self.kb_seed = ServiceFunction(
+            self,
+            "KnowledgeSeed",
+            source="kb_seed",
+            description="global knowledge base load (run at deploy time)",
+            layers=layers.service,
+            network=network,
+            environment=self.runtime.environment(),
+            log_retention_days=config.log_retention_days,
+            timeout=SEED_TIMEOUT,
+        )
+        self.runtime.grant_stores(self.kb_seed.role)
+        self.runtime.grant_embedding(self.kb_seed.role)
+        seed_vectors = self.runtime.grant_vectors(self, "SeedVectorAccess", [self.kb_seed.role])
+        # The schema first; with OpenSearch, also the collection and the seed's data access
+        # policy (nothing in the function's configuration refers to the policy).
+        seed_after: list[Construct] = [self.migration]
+        if vectors is not None and seed_vectors is not None:
+            seed_after += [vectors, seed_vectors]
+        # Here rather than in a later stack: the seed needs only what this stack holds,
+        # and the API is rolled out over a searchable global KB.
+        self.kb_seeding = triggers.Trigger(
+            self,
+            "SeedGlobalKnowledge",
+            handler=self.kb_seed.function,
+            execute_after=seed_after,
+            # A new layer is a new function version, so changed articles are loaded by
+            # the deploy that ships them; unchanged ones are skipped by content hash.
+            execute_on_handler_change=True,
+            timeout=SEED_INVOCATION_TIMEOUT,
         )
         CfnOutput(self, "EvidenceBucketName", value=evidence.bucket.bucket_name)
         CfnOutput(self, "AnthropicApiKeySecretArn", value=anthropic_secret.secret_arn)

@@ -1,6 +1,7 @@
 """The pipelines stack: the preprocessing state machine (the same ASL file the local
 runtime executes), one function per task, and the upload trigger the evidence bucket
-notifies."""
+notifies (evidence under `artifacts/` starts preprocessing; knowledge documents under
+`knowledge/` are ingested by the trigger itself)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,7 @@ from faultmaven_infra.constructs.failures import failure_queue
 from faultmaven_infra.constructs.function import ServiceFunction
 from faultmaven_infra.constructs.layers import Layers
 from faultmaven_infra.constructs.log_groups import log_group
-from faultmaven_infra.constructs.vectors import VectorAccess
-from faultmaven_infra.runtime import ARTIFACTS, WORK_FILES, Runtime
+from faultmaven_infra.runtime import ARTIFACTS, KNOWLEDGE_UPLOADS, WORK_FILES, Runtime
 
 # Extraction and redaction read up to 10 MiB and hold its analysis: give them room.
 _MEMORY = {"extract_logs": 2048, "extract_generic": 2048, "redact": 2048}
@@ -53,6 +53,9 @@ class PipelinesStack(Stack):
                 step.role, WORK_FILES, "s3:GetObject", "s3:PutObject", "s3:DeleteObject"
             )
             self.steps[placeholder] = step
+        # Index embeds the evidence's chunks into the case's working memory.
+        index = self.steps["IndexFunctionArn"].role
+        runtime.grant_embedding(index)
 
         self.state_machine = sfn.StateMachine(
             self,
@@ -79,34 +82,35 @@ class PipelinesStack(Stack):
             self,
             "UploadTrigger",
             source="upload_trigger",
-            description="upload trigger (S3 ObjectCreated to preprocessing)",
+            description="upload trigger (evidence to preprocessing, knowledge documents ingested)",
             layers=layers.service,
             network=runtime.network,
             environment=runtime.environment(
                 FAULTMAVEN_PREPROCESSING_STATE_MACHINE_ARN=self.state_machine.state_machine_arn
             ),
             log_retention_days=config.log_retention_days,
-            timeout=Duration.seconds(30),
+            # Ingesting a knowledge document (up to the upload limit) chunks and embeds it
+            # here; an evidence upload only starts an execution and returns at once.
+            timeout=Duration.minutes(5),
+            memory_size=1024,
             on_failure=failures,
         )
-        runtime.grant_stores(self.upload_trigger.role)
-        runtime.grant_objects(self.upload_trigger.role, ARTIFACTS, "s3:GetObject")
-        self.state_machine.grant_start_execution(self.upload_trigger.role)
+        trigger = self.upload_trigger.role
+        runtime.grant_stores(trigger)
+        runtime.grant_objects(trigger, ARTIFACTS, "s3:GetObject")
+        # Read the uploaded document, delete it once its text is in PostgreSQL.
+        runtime.grant_objects(trigger, KNOWLEDGE_UPLOADS, "s3:GetObject", "s3:DeleteObject")
+        runtime.grant_embedding(trigger)
+        self.state_machine.grant_start_execution(trigger)
         # Notifications are configured from this stack on the data stack's bucket, so the
         # bucket never depends on a function defined after it.
         bucket = s3.Bucket.from_bucket_name(
             self, "EvidenceBucket", runtime.config.evidence_bucket_name
         )
-        bucket.add_event_notification(
-            s3.EventType.OBJECT_CREATED,
-            s3n.LambdaDestination(self.upload_trigger.function),
-            s3.NotificationKeyFilter(prefix="artifacts/"),
-        )
-        if runtime.vectors is not None:
-            VectorAccess(
-                self,
-                "VectorAccess",
-                collection_name=runtime.vectors.name,
-                collection_arn=runtime.vectors.arn,
-                roles=[self.steps["IndexFunctionArn"].role],
+        for prefix in (ARTIFACTS, KNOWLEDGE_UPLOADS):
+            bucket.add_event_notification(
+                s3.EventType.OBJECT_CREATED,
+                s3n.LambdaDestination(self.upload_trigger.function),
+                s3.NotificationKeyFilter(prefix=prefix),
             )
+        runtime.grant_vectors(self, "VectorAccess", [index, trigger])

@@ -47,6 +47,7 @@ class SchedulesStack(Stack):
         runtime.grant_stores(role)
         runtime.grant_objects(role, ARTIFACTS, "s3:DeleteObject")
         runtime.grant_objects(role, WORK_FILES, "s3:DeleteObject")
+        runtime.grant_vectors(self, "VectorAccess", [role])  # closed cases' working memory
         self.rules: dict[str, events.Rule] = {}
         for cadence, schedule in SCHEDULES.items():
             self.rules[cadence] = events.Rule(
