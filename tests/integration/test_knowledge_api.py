@@ -426,3 +426,32 @@ def test_an_unusable_upload_fails_the_document_with_a_reason(api: Api) -> None:
     too_big = request_upload(api, alice, b"x", size_bytes=50 * 1024 * 1024)
     assert_envelope(too_big, 413, "DOCUMENT_TOO_LARGE")
     assert_envelope(request_upload(api, alice, b"x", size_bytes=0), 422, "VALIDATION_FAILED")
+
+
+def test_an_unreachable_vector_store_is_a_503_and_stores_nothing(container: Container) -> None:
+    """The real OpenSearch adapter pointed at a closed port: writes and searches answer
+    with the envelope, and no document row is left without its chunks."""
+    import socket
+
+    from fastapi.testclient import TestClient
+
+    from faultmaven.adapters.vectors.opensearch import OpenSearchVectorStore
+    from faultmaven.app import create_app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    broken = Container(container.settings, container.database, container.kv)
+    broken.__dict__["vectors"] = OpenSearchVectorStore.connect(
+        f"http://127.0.0.1:{port}", index="unreachable", timeout_seconds=1
+    )
+    with TestClient(create_app(container=broken), raise_server_exceptions=False) as client:
+        api = Api(client)
+        alice = api.user()
+        created = api.call(
+            "POST", "/knowledge/documents", alice, json={"title": "t", "content": DNS}
+        )
+        assert_envelope(created, 503, "KNOWLEDGE_INDEX_UNAVAILABLE")
+        assert api.call("GET", "/knowledge/documents", alice).json()["total"] == 0
+        searched = api.call("POST", "/knowledge/search", alice, json={"query": "dns"})
+        assert_envelope(searched, 503, "KNOWLEDGE_INDEX_UNAVAILABLE")

@@ -11,8 +11,9 @@ a document deleted while its chunks were) is never returned.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import unquote_plus
@@ -26,6 +27,7 @@ from faultmaven.auth.principal import Principal, require_admin
 from faultmaven.cases.access import Access
 from faultmaven.core.clock import utcnow
 from faultmaven.core.errors import (
+    AppError,
     ConflictError,
     NotFoundError,
     PayloadTooLargeError,
@@ -348,7 +350,8 @@ class KnowledgeService:
             document, _ = self._authorize(session, principal, document_id, DocumentAccess.MANAGE)
             title = document.title
         # Chunks first: if this fails the document is still there to delete again.
-        self._vectors.delete(document_id=document_id)
+        with _index_errors():
+            self._vectors.delete(document_id=document_id)
         with self._db.session() as session:
             document, _ = self._authorize(
                 session, principal, document_id, DocumentAccess.MANAGE, for_update=True
@@ -421,7 +424,7 @@ class KnowledgeService:
             session.flush()
             readers = self._readers(session, document)
             out = ShareOut.model_validate(share)
-        self._vectors.set_readers(document_id, readers)
+        self._update_readers(document_id, readers)
         return out
 
     def remove_share(self, principal: Principal, document_id: str, share_id: str) -> None:
@@ -448,7 +451,7 @@ class KnowledgeService:
             )
             session.flush()
             readers = self._readers(session, document)
-        self._vectors.set_readers(document_id, readers)
+        self._update_readers(document_id, readers)
 
     # -- search --------------------------------------------------------------------
 
@@ -472,10 +475,12 @@ class KnowledgeService:
         vector_hits: list[VectorHit] = []
         keyword_hits: list[VectorHit] = []
         if mode != "keyword":
-            query_vector = self._embedder.embed([body.query])[0]
-            vector_hits = self._vectors.search(query_vector, where, depth)
+            query_vector = self._embed([body.query])[0]
+            with _index_errors():
+                vector_hits = self._vectors.search(query_vector, where, depth)
         if mode != "vector":
-            keyword_hits = self._vectors.keyword_search(body.query, where, depth)
+            with _index_errors():
+                keyword_hits = self._vectors.keyword_search(body.query, where, depth)
         if mode == "hybrid":
             ranked = ranking.fuse(vector_hits, keyword_hits)
         else:
@@ -565,7 +570,8 @@ class KnowledgeService:
 
     def _ensure(self) -> None:
         if not self._ready:
-            self._vectors.ensure(self._embedder.spec)
+            with _index_errors():
+                self._vectors.ensure(self._embedder.spec)
             self._ready = True
 
     def _embed(self, texts: Sequence[str]) -> list[list[float]]:
@@ -614,14 +620,16 @@ class KnowledgeService:
             session.flush()
             readers = self._readers(session, document)
         try:
-            self._vectors.upsert(_records(document, chunks, vectors, readers))
-        except Exception:
-            # Leave nothing half-made: no chunks, no row.
-            self._vectors.delete(document_id=document.document_id)
+            with _index_errors():
+                self._vectors.upsert(_records(document, chunks, vectors, readers))
+        except ServiceUnavailableError:
+            # Leave nothing half-made: no row, and no chunk if the store lets us.
             with self._db.session() as session:
                 stored = kb.get(session, document.document_id, for_update=True)
                 if stored is not None:
                     session.delete(stored)
+            with contextlib.suppress(Exception):
+                self._vectors.delete(document_id=document.document_id)
             raise
         return _detail(document, granted)
 
@@ -678,6 +686,7 @@ class KnowledgeService:
             else:
                 document, granted = self._authorize(session, principal, document_id, needed)
                 before_grants = kb.grants_of(session, [document_id])[document_id]
+            seen = (document.version, document.status)
             if document.status == DocumentStatus.PENDING.value and not pending_ok:
                 raise ConflictError(
                     "The document is waiting for its upload", error_code="DOCUMENT_NOT_READY"
@@ -741,6 +750,13 @@ class KnowledgeService:
             document = kb.get(session, document_id, for_update=True)
             if document is None:
                 raise NotFoundError("Document not found", error_code="DOCUMENT_NOT_FOUND")
+            if (document.version, document.status) != seen:
+                # Someone saved while this change was being embedded: writing the draft
+                # would undo their change, and the chunks would not match either text.
+                raise ConflictError(
+                    "The document changed meanwhile; read it again and retry",
+                    error_code="DOCUMENT_CHANGED",
+                )
             for name in ("title", "content", "content_type", "tags", "visibility"):
                 setattr(document, name, getattr(preview, name))
             document.team_id, document.org_id = preview.team_id, preview.org_id
@@ -767,11 +783,35 @@ class KnowledgeService:
             readers = self._readers(session, document)
             out = _detail(document, granted)
         if reindex:
-            self._vectors.delete(document_id=document_id)
-            self._vectors.upsert(_records(document, chunks, vectors, readers))
+            try:
+                with _index_errors():
+                    self._vectors.delete(document_id=document_id)
+                    self._vectors.upsert(_records(document, chunks, vectors, readers))
+            except ServiceUnavailableError:
+                # Saved, not searchable: say so on the document until it is re-indexed
+                # (any later content change, or `faultmaven kb reindex`).
+                self._mark_unindexed(document_id)
+                raise
         elif placement:
-            self._vectors.set_readers(document_id, readers)
+            self._update_readers(document_id, readers)
         return out
+
+    def _update_readers(self, document_id: str, readers: frozenset[str]) -> None:
+        """The database already holds the new access; a failure here leaves old tokens
+        on the chunks, which the re-check at search time overrules (a revoked reader
+        finds nothing; a new one finds the document once `kb reindex` runs)."""
+        try:
+            self._vectors.set_readers(document_id, readers)
+        except Exception:
+            logger.exception("could not update the reader tokens of a document's chunks")
+
+    def _mark_unindexed(self, document_id: str) -> None:
+        with self._db.session() as session:
+            document = kb.get(session, document_id, for_update=True)
+            if document is not None:
+                document.status = DocumentStatus.FAILED.value
+                document.failure_reason = "Saved but not indexed: the search index was unavailable"
+                document.chunk_count = 0
 
     def _index(self, document: KnowledgeDocument, readers: frozenset[str]) -> int:
         self._ensure()
@@ -839,6 +879,22 @@ class KnowledgeService:
             if self._access(principal, scopes, facts) >= DocumentAccess.READ:
                 allowed.add(hit.chunk_id)
         return allowed
+
+
+@contextlib.contextmanager
+def _index_errors() -> Iterator[None]:
+    """A vector store failure (network, throttling, a model mismatch) is a 503 with the
+    envelope, not a 500; our own errors pass through."""
+    try:
+        yield
+    except AppError:
+        raise
+    except Exception as exc:
+        logger.exception("the vector store failed")
+        raise ServiceUnavailableError(
+            "The knowledge index is unavailable; please retry",
+            error_code="KNOWLEDGE_INDEX_UNAVAILABLE",
+        ) from exc
 
 
 class _UnusableFileError(ValueError):
