@@ -51,7 +51,7 @@ from faultmaven.evidence.models import UploadInstructions
 from faultmaven.knowledge import access, ranking
 from faultmaven.knowledge import store as kb
 from faultmaven.knowledge.access import DocumentAccess, DocumentFacts
-from faultmaven.knowledge.chunking import Chunk, chunk_markdown, chunk_plain
+from faultmaven.knowledge.indexing import chunk_document, chunk_records
 from faultmaven.knowledge.models import (
     ContentType,
     DocumentCreate,
@@ -62,7 +62,6 @@ from faultmaven.knowledge.models import (
     DocumentUploadAccepted,
     DocumentUploadRequest,
     GlobalDocumentCreate,
-    GranteeType,
     SearchHit,
     SearchRequest,
     SearchResponse,
@@ -70,8 +69,15 @@ from faultmaven.knowledge.models import (
     ShareOut,
     Visibility,
 )
+from faultmaven.knowledge.placement import check_grantee, placement
+from faultmaven.knowledge.uploads import (
+    UPLOAD_PREFIX,
+    UnusableFileError,
+    read_upload,
+    upload_key,
+)
 from faultmaven.organizations.models import Scopes
-from faultmaven.organizations.store import organization, scopes_in
+from faultmaven.organizations.store import scopes_in
 
 RequireCaseAccess = Callable[[Principal, str, Access], object]
 Mode = Literal["hybrid", "vector", "keyword"]
@@ -108,7 +114,7 @@ class KnowledgeService:
     def create_document(self, principal: Principal, body: DocumentCreate) -> DocumentDetail:
         self._check_size(body.content)
         with self._db.session() as session:
-            team_id, org_id = _placement(
+            team_id, org_id = placement(
                 session, principal, body.visibility, body.team_id, body.org_id
             )
         document = KnowledgeDocument(
@@ -141,7 +147,7 @@ class KnowledgeService:
             )
         now = utcnow()
         with self._db.session() as session:
-            team_id, org_id = _placement(
+            team_id, org_id = placement(
                 session, principal, body.visibility, body.team_id, body.org_id
             )
             document = KnowledgeDocument(
@@ -209,8 +215,8 @@ class KnowledgeService:
                 return "duplicate"
         assert self._objects is not None
         try:
-            content = self._read_upload(key, size)
-        except _UnusableFileError as exc:
+            content = read_upload(self._objects, key, size, max_bytes=self._max_upload_bytes)
+        except UnusableFileError as exc:
             self._fail(document_id, str(exc))
             self._objects.delete(key)
             return "rejected"
@@ -384,7 +390,7 @@ class KnowledgeService:
                     error_code="DOCUMENT_NOT_SHAREABLE",
                 )
             scopes = scopes_in(session, principal.user_id)
-            _check_grantee(session, principal, scopes, document, body)
+            check_grantee(session, principal, scopes, document, body)
             if any(
                 (s.grantee_type, s.grantee_id) == (body.grantee_type.value, body.grantee_id)
                 for s in kb.shares_of(session, document_id)
@@ -597,7 +603,7 @@ class KnowledgeService:
         self, principal: Principal | None, document: KnowledgeDocument, granted: DocumentAccess
     ) -> DocumentDetail:
         self._ensure()
-        chunks = _chunk(document)
+        chunks = chunk_document(document)
         vectors = self._embed([c.embedding_text for c in chunks])
         now = utcnow()
         document.content_hash = _hash(document.content)
@@ -621,7 +627,7 @@ class KnowledgeService:
             readers = self._readers(session, document)
         try:
             with _index_errors():
-                self._vectors.upsert(_records(document, chunks, vectors, readers))
+                self._vectors.upsert(chunk_records(document, chunks, vectors, readers))
         except ServiceUnavailableError:
             # Leave nothing half-made: no row, and no chunk if the store lets us.
             with self._db.session() as session:
@@ -632,31 +638,6 @@ class KnowledgeService:
                 self._vectors.delete(document_id=document.document_id)
             raise
         return _detail(document, granted)
-
-    def _read_upload(self, key: str, size: int) -> str:
-        assert self._objects is not None
-        if size > self._max_upload_bytes:
-            # S3 enforces the presigned limit on AWS; moto does not, so check again.
-            raise _UnusableFileError(
-                f"The file is {size} bytes; knowledge uploads are limited to "
-                f"{self._max_upload_bytes} bytes"
-            )
-        data = self._objects.read(key, max_bytes=self._max_upload_bytes + 1)
-        if len(data) > self._max_upload_bytes:
-            raise _UnusableFileError(
-                f"knowledge uploads are limited to {self._max_upload_bytes} bytes"
-            )
-        try:
-            content = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise _UnusableFileError(
-                "The file is not UTF-8 text (markdown or plain text)"
-            ) from None
-        if "\x00" in content:
-            raise _UnusableFileError("The file is binary, not markdown or plain text")
-        if not content.strip():
-            raise _UnusableFileError("The file is empty")
-        return content
 
     def _fail(self, document_id: str, reason: str) -> None:
         with self._db.session() as session:
@@ -674,8 +655,8 @@ class KnowledgeService:
         *,
         pending_ok: bool = False,
     ) -> DocumentDetail:
-        placement = {"visibility", "team_id", "org_id"} & changes.keys()
-        needed = DocumentAccess.MANAGE if placement else DocumentAccess.WRITE
+        moves = {"visibility", "team_id", "org_id"} & changes.keys()
+        needed = DocumentAccess.MANAGE if moves else DocumentAccess.WRITE
         with self._db.session() as session:
             if principal is None:
                 document = kb.get(session, document_id)
@@ -702,7 +683,7 @@ class KnowledgeService:
             }
             for name, value in changes.items():
                 draft[name] = value.value if isinstance(value, ContentType | Visibility) else value
-            if placement:
+            if moves:
                 if document.scope != Scope.USER.value:
                     raise ValidationFailedError(
                         "Global documents have no visibility to change",
@@ -714,7 +695,7 @@ class KnowledgeService:
                         "Remove the document's shares before making it private",
                         error_code="DOCUMENT_HAS_SHARES",
                     )
-                draft["team_id"], draft["org_id"] = _placement(
+                draft["team_id"], draft["org_id"] = placement(
                     session,
                     principal,
                     Visibility(str(draft["visibility"])),
@@ -742,7 +723,7 @@ class KnowledgeService:
             team_id=_opt(draft["team_id"]),
             org_id=_opt(draft["org_id"]),
         )
-        chunks = _chunk(preview) if reindex else []
+        chunks = chunk_document(preview) if reindex else []
         vectors = self._embed([c.embedding_text for c in chunks]) if reindex else []
         if reindex:
             self._ensure()
@@ -786,13 +767,13 @@ class KnowledgeService:
             try:
                 with _index_errors():
                     self._vectors.delete(document_id=document_id)
-                    self._vectors.upsert(_records(document, chunks, vectors, readers))
+                    self._vectors.upsert(chunk_records(document, chunks, vectors, readers))
             except ServiceUnavailableError:
                 # Saved, not searchable: say so on the document until it is re-indexed
                 # (any later content change, or `faultmaven kb reindex`).
                 self._mark_unindexed(document_id)
                 raise
-        elif placement:
+        elif moves:
             self._update_readers(document_id, readers)
         return out
 
@@ -815,10 +796,10 @@ class KnowledgeService:
 
     def _index(self, document: KnowledgeDocument, readers: frozenset[str]) -> int:
         self._ensure()
-        chunks = _chunk(document)
+        chunks = chunk_document(document)
         vectors = self._embed([c.embedding_text for c in chunks])
         self._vectors.delete(document_id=document.document_id)
-        self._vectors.upsert(_records(document, chunks, vectors, readers))
+        self._vectors.upsert(chunk_records(document, chunks, vectors, readers))
         return len(chunks)
 
     def _readers(self, session: Session, document: KnowledgeDocument) -> frozenset[str]:
@@ -897,125 +878,12 @@ def _index_errors() -> Iterator[None]:
         ) from exc
 
 
-class _UnusableFileError(ValueError):
-    """An uploaded file that cannot become a document (the reason is shown to its owner)."""
-
-
-UPLOAD_PREFIX = "knowledge/"
-
-
-def upload_key(document_id: str, content_type: ContentType) -> str:
-    """Where a document's file is uploaded; the trigger routes this prefix here."""
-    extension = "md" if content_type is ContentType.MARKDOWN else "txt"
-    return f"{UPLOAD_PREFIX}{document_id}/source.{extension}"
-
-
 def _hash(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 
 
 def _opt(value: object) -> str | None:
     return None if value is None else str(value)
-
-
-def _chunk(document: KnowledgeDocument) -> list[Chunk]:
-    if document.content_type == ContentType.PLAIN.value:
-        return chunk_plain(document.content, title=document.title)
-    return chunk_markdown(document.content, title=document.title)
-
-
-def _records(
-    document: KnowledgeDocument,
-    chunks: Sequence[Chunk],
-    vectors: Sequence[Sequence[float]],
-    readers: frozenset[str],
-) -> list[ChunkRecord]:
-    scope = Scope(document.scope)
-    return [
-        ChunkRecord(
-            chunk_id=f"{document.document_id}-{chunk.ordinal}",
-            document_id=document.document_id,
-            scope=scope,
-            ordinal=chunk.ordinal,
-            text=chunk.text,
-            embedding=vector,
-            readers=readers,
-            title=document.title,
-            heading_path=chunk.heading_path,
-            source=f"kb:{document.slug}" if document.slug else f"kb:{document.document_id}",
-            tags=tuple(document.tags),
-            owner_id=document.owner_id if scope is Scope.USER else None,
-        )
-        for chunk, vector in zip(chunks, vectors, strict=True)
-    ]
-
-
-def _placement(
-    session: Session,
-    principal: Principal,
-    visibility: Visibility,
-    team_id: str | None,
-    org_id: str | None,
-) -> tuple[str | None, str | None]:
-    """The team and organization a document is placed in: ones the caller belongs to,
-    the organization implied by the team, and one required by team/organization
-    visibility."""
-    scopes = scopes_in(session, principal.user_id)
-    if team_id is not None:
-        team = kb.team(session, team_id)
-        if team is None or (team_id not in scopes.team_ids and not principal.is_admin):
-            raise ValidationFailedError(
-                "You are not a member of this team", error_code="TEAM_NOT_AVAILABLE"
-            )
-        if org_id is not None and org_id != team.org_id:
-            raise ValidationFailedError(
-                "The team belongs to another organization", error_code="VALIDATION_FAILED"
-            )
-        org_id = team.org_id
-    if org_id is not None and (
-        organization(session, org_id) is None
-        or (org_id not in scopes.org_ids and not principal.is_admin)
-    ):
-        raise ValidationFailedError(
-            "You are not a member of this organization", error_code="ORGANIZATION_NOT_AVAILABLE"
-        )
-    if visibility is Visibility.TEAM and team_id is None:
-        raise ValidationFailedError(
-            "team visibility needs a team_id", error_code="VALIDATION_FAILED"
-        )
-    if visibility is Visibility.ORGANIZATION and org_id is None:
-        raise ValidationFailedError(
-            "organization visibility needs an org_id", error_code="VALIDATION_FAILED"
-        )
-    return team_id, org_id
-
-
-def _check_grantee(
-    session: Session,
-    principal: Principal,
-    scopes: Scopes,
-    document: KnowledgeDocument,
-    body: ShareCreate,
-) -> None:
-    if body.grantee_type is GranteeType.USER:
-        if body.grantee_id == document.owner_id:
-            raise ValidationFailedError(
-                "The owner already has every permission", error_code="VALIDATION_FAILED"
-            )
-        if kb.live_user(session, body.grantee_id) is None:
-            raise NotFoundError("User not found", error_code="USER_NOT_FOUND")
-        return
-    # Sharing with a group is sharing with its members: only from inside the group.
-    if body.grantee_type is GranteeType.TEAM:
-        if kb.team(session, body.grantee_id) is None or (
-            body.grantee_id not in scopes.team_ids and not principal.is_admin
-        ):
-            raise NotFoundError("Team not found", error_code="TEAM_NOT_FOUND")
-        return
-    if organization(session, body.grantee_id) is None or (
-        body.grantee_id not in scopes.org_ids and not principal.is_admin
-    ):
-        raise NotFoundError("Organization not found", error_code="ORGANIZATION_NOT_FOUND")
 
 
 def _narrow(
