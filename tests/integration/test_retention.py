@@ -326,6 +326,13 @@ def test_working_memory_goes_a_while_after_the_case_closes(api: Api, container: 
                 t=when,
                 c=chunk_id,
             )
+            # Its vector in the case's working memory (same id), indexed as it was stored.
+            execute(
+                container,
+                "UPDATE vector_chunks SET indexed_at = :t WHERE chunk_id = :c",
+                t=when,
+                c=chunk_id,
+            )
         chunk_ids[case_id] = ids
         move(api, owner, case_id, *PATHS[path])
         return case_id, evidence_id
@@ -347,18 +354,23 @@ def test_working_memory_goes_a_while_after_the_case_closes(api: Api, container: 
     set_case_times(container, reopened, resolved_at=cutoff - DAY)
     still_open, _ = case_with_chunks("active", chunk_times=[old])
 
-    def state() -> set[str]:
-        return set(column(container, "SELECT chunk_id FROM evidence_chunks"))
+    def state() -> tuple[set[str], set[str]]:
+        return (
+            set(column(container, "SELECT chunk_id FROM evidence_chunks")),
+            set(column(container, "SELECT chunk_id FROM vector_chunks")),
+        )
 
+    assert state()[0] == state()[1]  # every stored chunk is searchable
     dry, _ = dry_real_again(container, Schedule.DAILY, now, J.CASE_MEMORY, state)
     assert counts(dry) == (6, 4, 0)  # six cases holding chunks; four chunks past it
     assert dry.details == {"cases": 3}
-    assert state() == {
+    kept = {
         chunk_ids[late_chunk][1],
         *chunk_ids[resolved_recently],
         *chunk_ids[reopened],
         *chunk_ids[still_open],
     }
+    assert state() == (kept, kept)  # the vectors went with their chunks
     # The evidence itself, with its summary and insights, stays.
     assert api.call("GET", f"/evidence/{evidence_kept}", owner).status_code == 200
 

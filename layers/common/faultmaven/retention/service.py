@@ -262,8 +262,10 @@ class RetentionService:
             if closed and not report.dry_run and self._memory is not None:
                 # The vectors of the chunks just deleted (same cutoff, after the commit).
                 memory = self._memory()
+                # A chunk exactly at the cutoff is past it, as in the query above.
+                until = cutoff + timedelta(microseconds=1)
                 for case_id in closed:
-                    memory.forget_case(case_id, indexed_before=cutoff)
+                    memory.forget_case(case_id, indexed_before=until)
             if not self._more(len(ids), stop):
                 break
         report.details = {"cases": closed_cases}
