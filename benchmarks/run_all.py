@@ -21,6 +21,9 @@ SCRIPTS = (
     "redaction.py",
     "preprocessing_pipeline.py",
     "lambda_assets.py",
+    "embedding_speed.py",
+    "knowledge_retrieval.py",
+    "vector_search.py",
 )
 
 

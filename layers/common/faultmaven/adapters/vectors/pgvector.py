@@ -7,9 +7,19 @@ an HNSW expression index on `embedding::vector(n)` (cosine). Every query casts t
 way, so the planner can use that index.
 
 Access filtering happens in the WHERE clause. An HNSW scan filters *after* it has found
-`ef_search` candidates, so a selective filter can leave fewer than `k` rows: then the
-query is repeated as an exact scan over the rows the filter admits (found through the GIN
-index on `readers`), which is what a selective filter makes cheap anyway.
+`ef_search` candidates, so `ef_search` grows with `k` (a filter admitting a seventh of
+the rows still leaves k of 10·k candidates), and when a selective filter leaves fewer
+than `k` rows anyway the query is repeated as an exact scan over the rows it admits
+(found through the GIN index on `readers`), which is what a selective filter makes cheap.
+pgvector 0.8's iterative scans (Aurora has them; pgserver's 0.6 has not) would do the
+same inside the index.
+
+Two settings keep the index in use (measured in benchmarks/vector_search.py):
+`plan_cache_mode = force_custom_plan` for each search, because psycopg prepares a
+statement after five runs and PostgreSQL may then cache a generic plan, which knows
+neither the query vector nor the LIMIT and never picks HNSW; and `embedding` stored
+PLAIN (migration 0005), so an exact scan reads vectors from the table's own pages
+instead of fetching each from TOAST.
 """
 
 from __future__ import annotations
@@ -37,6 +47,11 @@ from faultmaven.core.vectors import (
 from faultmaven.db.tables import VectorChunk, VectorIndex
 
 INDEX_NAME = "default"
+# HNSW build: pgvector's default graph (ef_construction 64) recalls noticeably less on
+# dense corpora; 200 costs ~1.7x the build time. The build gets memory for the graph.
+HNSW_WITH = "m = 16, ef_construction = 200"
+BUILD_MEMORY = "512MB"
+MAX_EF_SEARCH = 1000  # pgvector's limit
 _WORD = re.compile(r"[^\W_]{2,}", re.UNICODE)
 _MAX_QUERY_WORDS = 32
 
@@ -70,11 +85,12 @@ class PgVectorStore:
                     f"the embedder is {spec.model} ({spec.dimension}). Re-index to switch models."
                 )
             dimension = int(spec.dimension)
+            session.execute(text(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'"))
             session.execute(
                 text(
                     f"CREATE INDEX IF NOT EXISTS ix_vector_chunks_hnsw_{dimension} "
                     f"ON vector_chunks USING hnsw ((embedding::vector({dimension})) "
-                    "vector_cosine_ops)"
+                    f"vector_cosine_ops) WITH ({HNSW_WITH})"
                 )
             )
         self._spec = spec
@@ -179,8 +195,10 @@ class PgVectorStore:
             return []
         distance = _distance(dimension, vector)
         statement = _filtered(where, (1 - distance).label("score")).order_by(distance).limit(k)
+        ef_search = min(MAX_EF_SEARCH, max(self._ef_search, 10 * k))
         with self._db.session() as session:
-            session.execute(text(f"SET LOCAL hnsw.ef_search = {max(self._ef_search, k)}"))
+            session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+            session.execute(text(f"SET LOCAL hnsw.ef_search = {ef_search}"))
             rows = session.execute(statement).all()
             if len(rows) < k:
                 # The ANN candidates ran out under the filter: search the admitted rows
