@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from faultmaven.auth.principal import Principal, Role
 from faultmaven.container import Container
+from faultmaven.core.pagination import PageRequest
 from faultmaven.db.tables import AuditEvent
 from tests.helpers import Api, User, assert_envelope
 from tests.integration.evidence_helpers import send_bytes, wait_for_job
@@ -36,6 +38,11 @@ DNS = """# Cluster DNS
 ## Fix
 Set `ndots: 2` in the pod's dnsConfig and use fully qualified names.
 """
+
+
+SEEDER = Principal(
+    user_id="usr_seed", roles=frozenset({Role.USER}), token_id="t", token_expires_at=0
+)
 
 
 def create(api: Api, user: User, **fields: Any) -> dict[str, Any]:
@@ -198,6 +205,13 @@ def test_team_and_organization_visibility(api: Api) -> None:
         True,
         False,
     ]
+    # An owner who left the team can still narrow the document it names.
+    api.call("PATCH", path, alice, json={"visibility": "team", "team_id": team["team_id"]})
+    left = api.call("DELETE", f"/teams/{team['team_id']}/members/{alice.user_id}", alice)
+    assert left.status_code == 204, left.text
+    narrowed = api.call("PATCH", path, alice, json={"visibility": "private"})
+    assert narrowed.status_code == 200, narrowed.text
+    assert not search(api, teammate, query)
     foreign = api.call(
         "POST",
         "/knowledge/documents",
@@ -263,6 +277,16 @@ def test_the_seed_loads_the_starter_kb_once(container: Container) -> None:
     assert first == {"created": len(articles), "updated": 0, "unchanged": 0}
     again = container.knowledge.seed_global(articles, owner_id=None)
     assert again == {"created": 0, "updated": 0, "unchanged": len(articles)}
+    # A seed interrupted between an article's row and its vectors is repaired next time.
+    first_id = (
+        container.knowledge.list_global(SEEDER, PageRequest(page_size=1), text=None, tag=None)
+        .items[0]
+        .document_id
+    )
+    container.vectors.delete(document_id=first_id)
+    repaired = container.knowledge.seed_global(articles, owner_id=None)
+    assert repaired == {"created": 0, "updated": 1, "unchanged": len(articles) - 1}
+    assert container.vectors.count(document_id=first_id) > 0
 
 
 @pytest.fixture
@@ -409,8 +433,12 @@ def test_a_large_document_arrives_through_a_presigned_upload(
         search(api, alice, "HikariPool connection is not available")[0]["document_id"]
         == (document["document_id"])
     )
-    # The file is gone from S3 once PostgreSQL holds the text.
-    assert container.objects.head(f"knowledge/{document['document_id']}/source.md") is None
+    # The file is gone from S3 once PostgreSQL holds the text; a redelivered
+    # notification changes nothing.
+    key = f"knowledge/{document['document_id']}/source.md"
+    assert container.objects.head(key) is None
+    assert container.knowledge.on_object_created(key, len(body)) == "duplicate"
+    assert container.knowledge.on_object_created("knowledge/kbd_x/source.md", 1) == "ignored"
 
 
 def test_an_unusable_upload_fails_the_document_with_a_reason(api: Api) -> None:

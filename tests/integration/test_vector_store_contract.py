@@ -128,6 +128,13 @@ def test_vectors_of_the_wrong_dimension_are_refused(store: VectorStore) -> None:
     assert store.count(document_id="doc-1") == 0
 
 
+def test_the_chunk_ids_of_a_long_document_fit(store: VectorStore) -> None:
+    """A KB chunk id is `<document id>-<ordinal>`: 41 characters from ordinal 1000."""
+    long_id = "kbd_" + "0" * 32 + "-12345"
+    store.upsert([chunk(long_id, readers={"user:a"})])
+    assert [h.chunk_id for h in store.search(unit(0), user_filter("user:a"), 1)] == [long_id]
+
+
 def test_upsert_replaces_by_chunk_id_and_counts(store: VectorStore) -> None:
     store.upsert([chunk("c1", readers={"user:a"}, text="first"), chunk("c2", readers={"user:a"})])
     store.upsert([chunk("c1", readers={"user:a"}, text="second")])

@@ -52,6 +52,9 @@ class Database:
             pool_timeout=settings.db_pool_timeout_seconds,
             pool_pre_ping=True,
             pool_recycle=1800,
+            # Statement errors would otherwise carry their parameters (document text,
+            # vectors) into exception messages and so into the logs.
+            hide_parameters=True,
         )
         if settings.database_iam_auth:
             _sign_each_connection(engine, settings)

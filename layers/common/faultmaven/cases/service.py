@@ -173,8 +173,11 @@ class CaseService:
         if self._forget_memory is not None:
             try:
                 self._forget_memory(case_id)
-            except Exception:  # the case is gone; retention removes what is left
-                logger.exception("could not delete the case's working memory")
+            except Exception as exc:  # the case is gone: its memory is never returned
+                logger.error(
+                    "could not delete the case's working memory",
+                    extra={"case_id": case_id, "error": type(exc).__name__},
+                )
 
     def list(
         self,

@@ -112,7 +112,8 @@ class Settings(BaseSettings):
     embedding_cache_ttl_seconds: int = Field(default=7 * 86_400, ge=0, le=90 * 86_400)
     # Documents posted inline; larger files go through the presigned upload.
     knowledge_max_document_bytes: int = Field(default=512 * 1024, ge=1024, le=960 * 1024)
-    knowledge_max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=50 * 1024 * 1024)
+    # At most 4 MiB: GET returns the text, and a Lambda answer is capped at 6 MB.
+    knowledge_max_upload_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=4 * 1024 * 1024)
 
     # Local runtime.
     state_dir: Path = Path(".faultmaven")

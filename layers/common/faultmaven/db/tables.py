@@ -398,7 +398,8 @@ class VectorChunk(Base):
 
     __tablename__ = "vector_chunks"
 
-    chunk_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    # `<document id>-<ordinal>` for KB chunks: wider than the 40 of other ids.
+    chunk_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     document_id: Mapped[str] = mapped_column(ID)
     scope: Mapped[str] = mapped_column(String(16))
     ordinal: Mapped[int] = mapped_column(Integer)

@@ -317,7 +317,13 @@ class EvidenceService:
             self._objects.delete(*(item.s3_key for item in deleted))
         for item in deleted:
             if self._memory is not None:
-                self._memory().forget_evidence(item.evidence_id)
+                try:
+                    self._memory().forget_evidence(item.evidence_id)
+                except Exception as exc:  # the row is gone: its chunks are never returned
+                    logger.error(
+                        "could not delete the evidence's vectors",
+                        extra={"evidence_id": item.evidence_id, "error": type(exc).__name__},
+                    )
             self._objects.delete_prefix(work_prefix(item.evidence_id))
             self._jobs.delete(item.job_id)
 

@@ -10,10 +10,12 @@ and live in Redis with an expiry: a lost cache only costs recomputation.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 from array import array
 from collections.abc import Sequence
 
+from faultmaven.core.logging import logger
 from faultmaven.core.ports import Embedder, KeyValueStore
 from faultmaven.core.vectors import IndexSpec
 
@@ -43,8 +45,13 @@ class CachedEmbedder:
         if self._ttl == 0:
             return self._embedder.embed(texts)
         keys = [self.key(t) for t in texts]
-        cached = self._kv.get_many(keys)
-        vectors: list[list[float] | None] = [_decode(v) for v in cached]
+        try:
+            cached = self._kv.get_many(keys)
+        except Exception as exc:  # the cache is an optimization: never a reason to fail
+            logger.warning("embedding cache unavailable", extra={"error": type(exc).__name__})
+            return self._embedder.embed(texts)
+        dimension = self.spec.dimension
+        vectors: list[list[float] | None] = [_decode(v, dimension) for v in cached]
         missing = list(dict.fromkeys(t for t, v in zip(texts, vectors, strict=True) if v is None))
         computed: dict[str, list[float]] = {}
         size = max(1, self._embedder.batch_size)
@@ -52,7 +59,8 @@ class CachedEmbedder:
             batch = missing[start : start + size]
             for text, vector in zip(batch, self._embedder.embed(batch), strict=True):
                 computed[text] = vector
-                self._kv.put(self.key(text), _encode(vector), self._ttl)
+                with contextlib.suppress(Exception):  # a cache that cannot store: a miss later
+                    self._kv.put(self.key(text), _encode(vector), self._ttl)
         return [
             vector if vector is not None else computed[text]
             for text, vector in zip(texts, vectors, strict=True)
@@ -63,14 +71,14 @@ def _encode(vector: Sequence[float]) -> str:
     return base64.b64encode(array("f", vector).tobytes()).decode()
 
 
-def _decode(value: str | None) -> list[float] | None:
+def _decode(value: str | None, dimension: int) -> list[float] | None:
     if value is None:
         return None
     try:
         raw = base64.b64decode(value, validate=True)
     except ValueError:
         return None  # a damaged entry is a miss, not an error
-    if len(raw) % 4:
+    if len(raw) != 4 * dimension:
         return None
     values = array("f")
     values.frombytes(raw)

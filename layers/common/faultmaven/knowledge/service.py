@@ -220,8 +220,14 @@ class KnowledgeService:
             self._fail(document_id, str(exc))
             self._objects.delete(key)
             return "rejected"
+        except Exception:
+            if not self._pending(document_id):
+                return "duplicate"  # a redelivery: the first one ingested and removed it
+            raise
         try:
             self._rewrite(None, document_id, {"content": content}, pending_ok=True)
+        except (ConflictError, NotFoundError):
+            return "duplicate"  # ingested by a redelivery meanwhile, or deleted
         except ServiceUnavailableError as exc:
             self._fail(document_id, exc.message)
             return "failed"
@@ -267,15 +273,25 @@ class KnowledgeService:
             with self._db.session() as session:
                 existing = kb.global_by_slug(session, slug)
                 existing_id = existing.document_id if existing is not None else None
-                same = existing is not None and (
+                same_text = existing is not None and (
                     existing.content_hash == _hash(body.content)
                     and existing.title == body.title
                     and list(existing.tags) == body.tags
+                )
+                indexed = existing is not None and (
+                    existing.status == DocumentStatus.READY.value
                     and existing.embedding_model == self._embedder.spec.model
                     and existing.chunk_count > 0
                 )
-            if same:
-                counts["unchanged"] += 1
+                expected_chunks = existing.chunk_count if existing is not None else 0
+            if same_text and existing_id is not None:
+                # Unchanged text; its chunks may still be missing (a seed interrupted
+                # between the row and its vectors, or another model).
+                if indexed and self._vectors.count(document_id=existing_id) == expected_chunks:
+                    counts["unchanged"] += 1
+                else:
+                    self._reindex_document(existing_id)
+                    counts["updated"] += 1
                 continue
             if existing_id is None:
                 document = KnowledgeDocument(
@@ -371,6 +387,9 @@ class KnowledgeService:
                 object_id=document_id,
                 details={"title": title},
             )
+        # Once more: chunks a concurrent re-index wrote after the first delete.
+        with contextlib.suppress(Exception):
+            self._vectors.delete(document_id=document_id)
 
     # -- shares --------------------------------------------------------------------
 
@@ -557,20 +576,33 @@ class KnowledgeService:
         """Rebuild every KB document's chunks from PostgreSQL (after switching models, or
         to repair the vector store); case memory is re-indexed by reprocessing."""
         with self._db.session() as session:
-            ids = list(session.scalars(select(KnowledgeDocument.document_id)))
-        total = 0
-        for document_id in ids:
-            with self._db.session() as session:
-                document = kb.get(session, document_id)
-                if document is None:
-                    continue
-                readers = self._readers(session, document)
-            total += self._index(document, readers)
-            with self._db.session() as session:
-                document = kb.get(session, document_id, for_update=True)
-                if document is not None:
-                    document.embedding_model = self._embedder.spec.model
-        return total
+            ids = list(
+                session.scalars(
+                    select(KnowledgeDocument.document_id).where(
+                        KnowledgeDocument.status != DocumentStatus.PENDING.value
+                    )
+                )
+            )
+        return sum(self._reindex_document(document_id) for document_id in ids)
+
+    def _reindex_document(self, document_id: str) -> int:
+        """Rebuild one document's chunks from its row and mark it searchable again."""
+        with self._db.session() as session:
+            document = kb.get(session, document_id)
+            if document is None:
+                return 0
+            readers = self._readers(session, document)
+            basis = _content_basis(document)
+        count = self._index(document, readers)
+        with self._db.session() as session:
+            document = kb.get(session, document_id, for_update=True)
+            if document is not None and _content_basis(document) == basis:
+                document.status = DocumentStatus.READY.value
+                document.failure_reason = None
+                document.chunk_count = count
+                document.embedding_model = self._embedder.spec.model
+        self._settle(document_id, readers)
+        return count
 
     # -- internals ---------------------------------------------------------------------
 
@@ -584,7 +616,7 @@ class KnowledgeService:
         try:
             return self._embedder.embed(texts)
         except Exception as exc:  # a model or Bedrock failure: nothing was stored
-            logger.exception("embedding failed")
+            logger.error("embedding failed", extra={"error": type(exc).__name__})
             raise ServiceUnavailableError(
                 "The embedding model is unavailable; nothing was stored",
                 error_code="EMBEDDING_UNAVAILABLE",
@@ -639,6 +671,11 @@ class KnowledgeService:
             raise
         return _detail(document, granted)
 
+    def _pending(self, document_id: str) -> bool:
+        with self._db.session() as session:
+            document = kb.get(session, document_id)
+            return document is not None and document.status == DocumentStatus.PENDING.value
+
     def _fail(self, document_id: str, reason: str) -> None:
         with self._db.session() as session:
             document = kb.get(session, document_id, for_update=True)
@@ -667,7 +704,7 @@ class KnowledgeService:
             else:
                 document, granted = self._authorize(session, principal, document_id, needed)
                 before_grants = kb.grants_of(session, [document_id])[document_id]
-            seen = (document.version, document.status)
+            basis = _content_basis(document)
             if document.status == DocumentStatus.PENDING.value and not pending_ok:
                 raise ConflictError(
                     "The document is waiting for its upload", error_code="DOCUMENT_NOT_READY"
@@ -695,13 +732,18 @@ class KnowledgeService:
                         "Remove the document's shares before making it private",
                         error_code="DOCUMENT_HAS_SHARES",
                     )
-                draft["team_id"], draft["org_id"] = placement(
-                    session,
-                    principal,
-                    Visibility(str(draft["visibility"])),
-                    _opt(draft["team_id"]),
-                    _opt(draft["org_id"]),
-                )
+                narrowing = draft["visibility"] in (
+                    Visibility.PRIVATE.value,
+                    Visibility.SHARED.value,
+                ) and (draft["team_id"], draft["org_id"]) == (document.team_id, document.org_id)
+                if not narrowing:  # an owner who left the team may still narrow it
+                    draft["team_id"], draft["org_id"] = placement(
+                        session,
+                        principal,
+                        Visibility(str(draft["visibility"])),
+                        _opt(draft["team_id"]),
+                        _opt(draft["org_id"]),
+                    )
         reindex = any(
             draft[name] != value
             for name, value in (
@@ -728,19 +770,37 @@ class KnowledgeService:
         if reindex:
             self._ensure()
         with self._db.session() as session:
-            document = kb.get(session, document_id, for_update=True)
-            if document is None:
-                raise NotFoundError("Document not found", error_code="DOCUMENT_NOT_FOUND")
-            if (document.version, document.status) != seen:
-                # Someone saved while this change was being embedded: writing the draft
-                # would undo their change, and the chunks would not match either text.
+            if principal is None:
+                document = kb.get(session, document_id, for_update=True)
+                if document is None:
+                    raise NotFoundError("Document not found", error_code="DOCUMENT_NOT_FOUND")
+            else:
+                # Again under the lock: a share revoked meanwhile counts.
+                document, granted = self._authorize(
+                    session, principal, document_id, needed, for_update=True
+                )
+            if reindex and _content_basis(document) != basis:
+                # Someone changed the text while this change was being embedded: the
+                # chunks would match neither version.
                 raise ConflictError(
                     "The document changed meanwhile; read it again and retry",
                     error_code="DOCUMENT_CHANGED",
                 )
-            for name in ("title", "content", "content_type", "tags", "visibility"):
+            if (
+                moves
+                and preview.visibility == Visibility.PRIVATE.value
+                and kb.grants_of(session, [document_id])[document_id]
+            ):
+                raise ConflictError(
+                    "Remove the document's shares before making it private",
+                    error_code="DOCUMENT_HAS_SHARES",
+                )
+            # Only what was asked: a concurrent change to another field stands.
+            for name in changes.keys() & {"title", "content", "content_type", "tags"}:
                 setattr(document, name, getattr(preview, name))
-            document.team_id, document.org_id = preview.team_id, preview.org_id
+            if moves:
+                document.visibility = preview.visibility
+                document.team_id, document.org_id = preview.team_id, preview.org_id
             document.updated_at = utcnow()
             if reindex:
                 if document.status != DocumentStatus.READY.value:
@@ -773,9 +833,22 @@ class KnowledgeService:
                 # (any later content change, or `faultmaven kb reindex`).
                 self._mark_unindexed(document_id)
                 raise
+            self._settle(document_id, readers)
         elif moves:
             self._update_readers(document_id, readers)
         return out
+
+    def _settle(self, document_id: str, written: frozenset[str]) -> None:
+        """After chunks were written outside the row's lock: a share changed meanwhile
+        needs its tokens on them, and a document deleted meanwhile must not keep them."""
+        with self._db.session() as session:
+            document = kb.get(session, document_id)
+            readers = self._readers(session, document) if document is not None else None
+        if readers is None:
+            with contextlib.suppress(Exception):
+                self._vectors.delete(document_id=document_id)
+        elif readers != written:
+            self._update_readers(document_id, readers)
 
     def _update_readers(self, document_id: str, readers: frozenset[str]) -> None:
         """The database already holds the new access; a failure here leaves old tokens
@@ -783,8 +856,11 @@ class KnowledgeService:
         finds nothing; a new one finds the document once `kb reindex` runs)."""
         try:
             self._vectors.set_readers(document_id, readers)
-        except Exception:
-            logger.exception("could not update the reader tokens of a document's chunks")
+        except Exception as exc:
+            logger.error(
+                "could not update the reader tokens of a document's chunks",
+                extra={"document_id": document_id, "error": type(exc).__name__},
+            )
 
     def _mark_unindexed(self, document_id: str) -> None:
         with self._db.session() as session:
@@ -798,8 +874,9 @@ class KnowledgeService:
         self._ensure()
         chunks = chunk_document(document)
         vectors = self._embed([c.embedding_text for c in chunks])
-        self._vectors.delete(document_id=document.document_id)
-        self._vectors.upsert(chunk_records(document, chunks, vectors, readers))
+        with _index_errors():
+            self._vectors.delete(document_id=document.document_id)
+            self._vectors.upsert(chunk_records(document, chunks, vectors, readers))
         return len(chunks)
 
     def _readers(self, session: Session, document: KnowledgeDocument) -> frozenset[str]:
@@ -871,11 +948,17 @@ def _index_errors() -> Iterator[None]:
     except AppError:
         raise
     except Exception as exc:
-        logger.exception("the vector store failed")
+        # The type only: vendor errors quote what failed to be written (chunk text).
+        logger.error("the vector store failed", extra={"error": type(exc).__name__})
         raise ServiceUnavailableError(
             "The knowledge index is unavailable; please retry",
             error_code="KNOWLEDGE_INDEX_UNAVAILABLE",
         ) from exc
+
+
+def _content_basis(document: KnowledgeDocument) -> tuple[object, ...]:
+    """What the chunks are made from: a change to any of it makes them stale."""
+    return (document.title, document.content, document.content_type, list(document.tags))
 
 
 def _hash(content: str) -> str:

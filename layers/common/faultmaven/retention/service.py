@@ -74,6 +74,12 @@ class _OutOfTimeError(Exception):
     """The time budget ran out between two batches."""
 
 
+# How much later than its chunk a case-memory vector may be indexed (the embedding runs
+# right after the chunks are stored): retention deletes vectors this much past the
+# cutoff, at worst an hour early, rather than leave one behind for ever.
+VECTOR_LAG = timedelta(hours=1)
+
+
 class RetentionService:
     def __init__(
         self,
@@ -251,6 +257,13 @@ class RetentionService:
                 closed = cases.closed_before(
                     session, ids, CLOSED_STATES, cutoff, lock=not report.dry_run
                 )
+                if closed and not report.dry_run and self._memory is not None:
+                    # The vectors first: if that fails, the chunks stay and the next run
+                    # finds the case again. A vector is indexed moments after its chunk
+                    # is stored, so the cutoff gets VECTOR_LAG of slack.
+                    memory = self._memory()
+                    for case_id in closed:
+                        memory.forget_case(case_id, indexed_before=cutoff + VECTOR_LAG)
                 if closed:
                     count = (
                         evidence.count_chunks(session, closed, cutoff)
@@ -259,13 +272,6 @@ class RetentionService:
                     )
                     report.deleted += count
                     closed_cases += len(closed)
-            if closed and not report.dry_run and self._memory is not None:
-                # The vectors of the chunks just deleted (same cutoff, after the commit).
-                memory = self._memory()
-                # A chunk exactly at the cutoff is past it, as in the query above.
-                until = cutoff + timedelta(microseconds=1)
-                for case_id in closed:
-                    memory.forget_case(case_id, indexed_before=until)
             if not self._more(len(ids), stop):
                 break
         report.details = {"cases": closed_cases}

@@ -45,6 +45,7 @@ error is caught: building the queries needs none of it.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -97,6 +98,8 @@ _KEYWORDS: Final = (
     "heading_path",
 )
 _ENGLISH_TEXT: Final = {"type": "text", "analyzer": "english"}
+MAX_QUERY_WORDS: Final = 32
+_QUERY_WORD: Final = re.compile(r"[^\W_]{2,}")
 _NO_VECTOR: Final = {"excludes": [EMBEDDING_FIELD]}
 
 
@@ -171,7 +174,10 @@ def knn_query(vector: Sequence[float], where: SearchFilter, k: int) -> dict[str,
 
 def keyword_query(text: str, where: SearchFilter, k: int) -> dict[str, Any]:
     """BM25 over the body and the title, the title counting double: a title match says
-    more about what a chunk is about than one word in its body."""
+    more about what a chunk is about than one word in its body. At most the first
+    MAX_QUERY_WORDS words: a pasted stack trace would otherwise pass OpenSearch's limit
+    of 1,024 clauses (three fields per word)."""
+    text = " ".join(_QUERY_WORD.findall(text)[:MAX_QUERY_WORDS])
     return {
         "size": k,
         "_source": dict(_NO_VECTOR),
@@ -487,7 +493,7 @@ class OpenSearchVectorStore:
         return self._hits(knn_query(vector, where, k), where, cosine_from_knn_score)
 
     def keyword_search(self, text: str, where: SearchFilter, k: int) -> list[VectorHit]:
-        if k <= 0 or not text.strip() or not where.scopes or not where.readers:
+        if k <= 0 or not _QUERY_WORD.search(text) or not where.scopes or not where.readers:
             return []
         return self._hits(keyword_query(text, where, k), where, float)
 
