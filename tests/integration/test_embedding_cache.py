@@ -65,3 +65,14 @@ def test_a_zero_ttl_turns_the_cache_off(container: Container) -> None:
     cached.embed(["oom"])
     cached.embed(["oom"])
     assert counting.texts == ["oom", "oom"]
+
+
+def test_an_unreachable_cache_only_costs_recomputation() -> None:
+    """The real Redis adapter pointed at a closed port: embedding still works."""
+    from faultmaven.adapters.redis import RedisKeyValueStore
+
+    broken = RedisKeyValueStore.from_url("redis://127.0.0.1:1/0")
+    counting = Counting(LocalEmbedder())
+    cached = CachedEmbedder(counting, broken, ttl_seconds=60)
+    assert len(cached.embed(["pods pending"])[0]) == 384
+    assert counting.texts == ["pods pending"]
