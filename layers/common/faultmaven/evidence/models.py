@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from faultmaven.core.clock import utcnow
 from faultmaven.core.models import RequestModel
+from faultmaven.core.ports import ObjectStore
 from faultmaven.preprocessing.models import DataType
 
 MAX_TEXT_BYTES = 900 * 1024  # pasted text travels in a JSON body capped at 1 MiB
@@ -71,6 +73,21 @@ class UploadInstructions(BaseModel):
     fields: dict[str, str]
     max_bytes: int
     expires_at: datetime
+
+    @classmethod
+    def presign(
+        cls, objects: ObjectStore, key: str, *, content_type: str, max_bytes: int, expires_in: int
+    ) -> UploadInstructions:
+        """A presigned POST form for `key` (evidence artifacts, large KB documents)."""
+        form = objects.presign_post(
+            key, content_type=content_type, max_bytes=max_bytes, expires_in=expires_in
+        )
+        return cls(
+            url=form["url"],
+            fields={str(k): str(v) for k, v in form["fields"].items()},
+            max_bytes=max_bytes,
+            expires_at=utcnow() + timedelta(seconds=expires_in),
+        )
 
 
 class EvidenceAccepted(BaseModel):

@@ -110,17 +110,12 @@ class EvidenceService:
             "upload",
             body.data_type,
         )
-        form = self._objects.presign_post(
+        upload = UploadInstructions.presign(
+            self._objects,
             evidence.s3_key,
             content_type=body.content_type,
             max_bytes=self._max_bytes,
             expires_in=self._url_ttl,
-        )
-        upload = UploadInstructions(
-            url=form["url"],
-            fields={str(k): str(v) for k, v in form["fields"].items()},
-            max_bytes=self._max_bytes,
-            expires_at=utcnow() + timedelta(seconds=self._url_ttl),
         )
         return EvidenceAccepted(
             evidence_id=evidence.evidence_id,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 from urllib.parse import unquote_plus
 
@@ -179,19 +179,14 @@ class KnowledgeService:
                 object_id=document.document_id,
                 details={"scope": document.scope, "title": document.title, "upload": True},
             )
-        form = self._objects.presign_post(
-            upload_key(document.document_id, body.content_type),
-            content_type=body.content_type.value,
-            max_bytes=self._max_upload_bytes,
-            expires_in=self._url_ttl,
-        )
         return DocumentUploadAccepted(
             document=_out(document, DocumentAccess.MANAGE),
-            upload=UploadInstructions(
-                url=form["url"],
-                fields={str(k): str(v) for k, v in form["fields"].items()},
+            upload=UploadInstructions.presign(
+                self._objects,
+                upload_key(document.document_id, body.content_type),
+                content_type=body.content_type.value,
                 max_bytes=self._max_upload_bytes,
-                expires_at=now + timedelta(seconds=self._url_ttl),
+                expires_in=self._url_ttl,
             ),
         )
 
@@ -248,19 +243,7 @@ class KnowledgeService:
                     error_code="DOCUMENT_EXISTS",
                     details={"document_id": existing.document_id},
                 )
-        document = KnowledgeDocument(
-            document_id=new_id("kbd"),
-            scope=Scope.GLOBAL.value,
-            owner_id=principal.user_id,
-            title=body.title,
-            content=body.content,
-            content_type=body.content_type.value,
-            visibility=Visibility.ORGANIZATION.value,
-            team_id=None,
-            org_id=None,
-            tags=body.tags,
-            slug=body.slug,
-        )
+        document = _global_document(body, body.slug, principal.user_id)
         return self._store_new(principal, document, DocumentAccess.MANAGE)
 
     def seed_global(
@@ -294,20 +277,7 @@ class KnowledgeService:
                     counts["updated"] += 1
                 continue
             if existing_id is None:
-                document = KnowledgeDocument(
-                    document_id=new_id("kbd"),
-                    scope=Scope.GLOBAL.value,
-                    owner_id=owner_id,
-                    title=body.title,
-                    content=body.content,
-                    content_type=body.content_type.value,
-                    visibility=Visibility.ORGANIZATION.value,
-                    team_id=None,
-                    org_id=None,
-                    tags=body.tags,
-                    slug=slug,
-                )
-                self._store_new(None, document, DocumentAccess.MANAGE)
+                self._store_new(None, _global_document(body, slug, owner_id), DocumentAccess.MANAGE)
                 counts["created"] += 1
             else:
                 self._rewrite(
@@ -699,11 +669,9 @@ class KnowledgeService:
                 document = kb.get(session, document_id)
                 if document is None:
                     raise NotFoundError("Document not found", error_code="DOCUMENT_NOT_FOUND")
-                before_grants: tuple[access.Grant, ...] = ()
                 granted = DocumentAccess.MANAGE
             else:
                 document, granted = self._authorize(session, principal, document_id, needed)
-                before_grants = kb.grants_of(session, [document_id])[document_id]
             basis = _content_basis(document)
             if document.status == DocumentStatus.PENDING.value and not pending_ok:
                 raise ConflictError(
@@ -727,11 +695,6 @@ class KnowledgeService:
                         error_code="VALIDATION_FAILED",
                     )
                 assert principal is not None
-                if draft["visibility"] == Visibility.PRIVATE.value and before_grants:
-                    raise ConflictError(
-                        "Remove the document's shares before making it private",
-                        error_code="DOCUMENT_HAS_SHARES",
-                    )
                 narrowing = draft["visibility"] in (
                     Visibility.PRIVATE.value,
                     Visibility.SHARED.value,
@@ -954,6 +917,25 @@ def _index_errors() -> Iterator[None]:
             "The knowledge index is unavailable; please retry",
             error_code="KNOWLEDGE_INDEX_UNAVAILABLE",
         ) from exc
+
+
+def _global_document(
+    body: GlobalDocumentCreate, slug: str | None, owner_id: str | None
+) -> KnowledgeDocument:
+    """A new global article: no team, no organization, readable by everyone."""
+    return KnowledgeDocument(
+        document_id=new_id("kbd"),
+        scope=Scope.GLOBAL.value,
+        owner_id=owner_id,
+        title=body.title,
+        content=body.content,
+        content_type=body.content_type.value,
+        visibility=Visibility.ORGANIZATION.value,
+        team_id=None,
+        org_id=None,
+        tags=body.tags,
+        slug=slug,
+    )
 
 
 def _content_basis(document: KnowledgeDocument) -> tuple[object, ...]:
