@@ -49,11 +49,10 @@ from faultmaven.db.tables import (
     CaseMessage,
     CaseParticipant,
     Hypothesis,
-    Organization,
     Solution,
-    Team,
 )
 from faultmaven.organizations.models import Scopes
+from faultmaven.organizations.placement import PlacementError, Problem, resolve_placement
 from faultmaven.organizations.store import scopes_in
 
 Out = TypeVar("Out", bound=BaseModel)
@@ -590,24 +589,17 @@ class CaseService:
     ) -> tuple[str | None, str | None]:
         """Validate where a case is shared: the caller must belong to that team or
         organization (admins may place any case anywhere that exists)."""
-        scopes = scopes_in(session, principal.user_id) if (team_id or org_id) else Scopes()
-        if team_id is not None:
-            team = session.get(Team, team_id)
-            if team is None or (team_id not in scopes.team_ids and not principal.is_admin):
-                raise _placement_error("team_id", "not a team you belong to")
-            if org_id is not None and org_id != team.org_id:
-                raise _placement_error("org_id", "the team belongs to another organization")
-            org_id = team.org_id
-        if org_id is not None and (
-            session.get(Organization, org_id) is None
-            or (org_id not in scopes.org_ids and not principal.is_admin)
-        ):
-            raise _placement_error("org_id", "not an organization you belong to")
-        if visibility is Visibility.TEAM and team_id is None:
-            raise _placement_error("team_id", "team visibility needs a team_id")
-        if visibility is Visibility.ORGANIZATION and org_id is None:
-            raise _placement_error("org_id", "organization visibility needs an org_id")
-        return team_id, org_id
+        try:
+            return resolve_placement(
+                session,
+                principal,
+                team_id=team_id,
+                org_id=org_id,
+                needs_team=visibility is Visibility.TEAM,
+                needs_org=visibility is Visibility.ORGANIZATION,
+            )
+        except PlacementError as refused:
+            raise _placement_error(refused.field, _PLACEMENT_MESSAGES[refused.problem]) from None
 
     @staticmethod
     def _child(
@@ -644,6 +636,15 @@ class CaseService:
 
 def _case_out(case: Case, role: ParticipantRole | None) -> CaseOut:
     return CaseOut.model_validate(case).model_copy(update={"my_role": role})
+
+
+_PLACEMENT_MESSAGES = {
+    Problem.TEAM_NOT_MINE: "not a team you belong to",
+    Problem.TEAM_IN_OTHER_ORG: "the team belongs to another organization",
+    Problem.ORG_NOT_MINE: "not an organization you belong to",
+    Problem.NEEDS_TEAM: "team visibility needs a team_id",
+    Problem.NEEDS_ORG: "organization visibility needs an org_id",
+}
 
 
 def _placement_error(field: str, message: str) -> ValidationFailedError:

@@ -11,7 +11,8 @@ from faultmaven.db.tables import KnowledgeDocument
 from faultmaven.knowledge import store as kb
 from faultmaven.knowledge.models import GranteeType, ShareCreate, Visibility
 from faultmaven.organizations.models import Scopes
-from faultmaven.organizations.store import organization, scopes_in
+from faultmaven.organizations.placement import PlacementError, Problem, resolve_placement
+from faultmaven.organizations.store import organization
 
 
 def placement(
@@ -21,37 +22,31 @@ def placement(
     team_id: str | None,
     org_id: str | None,
 ) -> tuple[str | None, str | None]:
-    """The team and organization a document is placed in: ones the caller belongs to,
-    the organization implied by the team, and one required by team/organization
-    visibility."""
-    scopes = scopes_in(session, principal.user_id)
-    if team_id is not None:
-        team = kb.team(session, team_id)
-        if team is None or (team_id not in scopes.team_ids and not principal.is_admin):
-            raise ValidationFailedError(
-                "You are not a member of this team", error_code="TEAM_NOT_AVAILABLE"
-            )
-        if org_id is not None and org_id != team.org_id:
-            raise ValidationFailedError(
-                "The team belongs to another organization", error_code="VALIDATION_FAILED"
-            )
-        org_id = team.org_id
-    if org_id is not None and (
-        organization(session, org_id) is None
-        or (org_id not in scopes.org_ids and not principal.is_admin)
-    ):
-        raise ValidationFailedError(
-            "You are not a member of this organization", error_code="ORGANIZATION_NOT_AVAILABLE"
+    """The team and organization a document is placed in (the rule cases follow too)."""
+    try:
+        return resolve_placement(
+            session,
+            principal,
+            team_id=team_id,
+            org_id=org_id,
+            needs_team=visibility is Visibility.TEAM,
+            needs_org=visibility is Visibility.ORGANIZATION,
         )
-    if visibility is Visibility.TEAM and team_id is None:
-        raise ValidationFailedError(
-            "team visibility needs a team_id", error_code="VALIDATION_FAILED"
-        )
-    if visibility is Visibility.ORGANIZATION and org_id is None:
-        raise ValidationFailedError(
-            "organization visibility needs an org_id", error_code="VALIDATION_FAILED"
-        )
-    return team_id, org_id
+    except PlacementError as refused:
+        message, code = _REFUSALS[refused.problem]
+        raise ValidationFailedError(message, error_code=code) from None
+
+
+_REFUSALS = {
+    Problem.TEAM_NOT_MINE: ("You are not a member of this team", "TEAM_NOT_AVAILABLE"),
+    Problem.TEAM_IN_OTHER_ORG: ("The team belongs to another organization", "VALIDATION_FAILED"),
+    Problem.ORG_NOT_MINE: (
+        "You are not a member of this organization",
+        "ORGANIZATION_NOT_AVAILABLE",
+    ),
+    Problem.NEEDS_TEAM: ("team visibility needs a team_id", "VALIDATION_FAILED"),
+    Problem.NEEDS_ORG: ("organization visibility needs an org_id", "VALIDATION_FAILED"),
+}
 
 
 def check_grantee(
