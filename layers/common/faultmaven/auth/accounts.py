@@ -3,10 +3,7 @@ so the CLI can create an admin with nothing but the database."""
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
-
-from faultmaven.adapters.postgres import Database
-from faultmaven.audit import store as audit
+from faultmaven.audit import service as audit
 from faultmaven.auth import store
 from faultmaven.auth.models import RegisterRequest, Role, UserOut
 from faultmaven.auth.passwords import Passwords, check_strength
@@ -14,6 +11,7 @@ from faultmaven.core.clock import utcnow
 from faultmaven.core.errors import ConflictError
 from faultmaven.core.ids import new_id
 from faultmaven.core.logging import logger
+from faultmaven.core.ports import Database
 from faultmaven.db.tables import User
 
 
@@ -51,7 +49,11 @@ class Accounts:
                 updated_at=now,
                 password_changed_at=now,
             )
-            session.add(user)
+            if not store.add_user(session, user):
+                # Two registrations raced past the check; the unique index decided.
+                raise ConflictError(
+                    "A user with this email or username already exists", error_code="USER_EXISTS"
+                )
             audit.record(
                 session,
                 actor_id=user.user_id,
@@ -60,13 +62,6 @@ class Accounts:
                 object_id=user.user_id,
                 details={"roles": user.roles},
             )
-            try:
-                session.flush()
-            except IntegrityError:
-                # Two registrations raced past the check; the unique index decided.
-                raise ConflictError(
-                    "A user with this email or username already exists", error_code="USER_EXISTS"
-                ) from None
             result = UserOut.model_validate(user)
         logger.info("user registered", extra={"user_id": result.user_id})
         return result

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from faultmaven.adapters.postgres import Database
-from faultmaven.audit import store as audit
+from faultmaven.audit import service as audit
 from faultmaven.auth import store
 from faultmaven.auth.accounts import Accounts
 from faultmaven.auth.models import (
@@ -23,6 +22,7 @@ from faultmaven.core.clock import utcnow
 from faultmaven.core.errors import ConflictError, NotFoundError, UnauthorizedError
 from faultmaven.core.logging import logger
 from faultmaven.core.pagination import Page, PageRequest
+from faultmaven.core.ports import Database
 
 INVALID_CREDENTIALS = "Invalid credentials"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from faultmaven.core.ids import looks_like_id
@@ -56,3 +57,15 @@ def taken_fields(session: Session, email: str, username: str) -> list[str]:
         if found_username.lower() == username.lower():
             taken.add("username")
     return sorted(taken)
+
+
+def add_user(session: Session, user: User) -> bool:
+    """Insert a new account; False when a concurrent registration took the email or the
+    username first (the unique indexes decide, after `taken_fields` said they were free)."""
+    try:
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True

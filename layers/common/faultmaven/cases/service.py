@@ -4,14 +4,12 @@ their role on the case before reading or writing anything (see `access.py`)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
-from faultmaven.adapters.postgres import Database
-from faultmaven.audit import store as audit
-from faultmaven.auth import store as users
+from faultmaven.audit import service as audit
+from faultmaven.auth import queries as users
 from faultmaven.auth.principal import Principal
 from faultmaven.cases import confidence, lifecycle, store
 from faultmaven.cases.access import Access, effective_role, require
@@ -43,7 +41,7 @@ from faultmaven.core.errors import ConflictError, NotFoundError, ValidationFaile
 from faultmaven.core.ids import looks_like_id, new_id
 from faultmaven.core.logging import logger
 from faultmaven.core.pagination import Page, PageRequest
-from faultmaven.db.queries import LIKE_ESCAPE, contains_pattern, count_rows
+from faultmaven.core.ports import Database
 from faultmaven.db.tables import (
     Case,
     CaseMessage,
@@ -53,7 +51,10 @@ from faultmaven.db.tables import (
 )
 from faultmaven.organizations.models import Scopes
 from faultmaven.organizations.placement import PlacementError, Problem, resolve_placement
-from faultmaven.organizations.store import scopes_in
+from faultmaven.organizations.queries import scopes_in
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 Out = TypeVar("Out", bound=BaseModel)
 
@@ -88,7 +89,7 @@ class CaseService:
                 updated_at=now,
                 status_changed_at=now,
             )
-            session.add(case)
+            store.add(session, case)
             audit.record(
                 session,
                 actor_id=principal.user_id,
@@ -98,7 +99,6 @@ class CaseService:
                 case_id=case.case_id,
                 details={"visibility": case.visibility},
             )
-            session.flush()
             return _case_out(case, ParticipantRole.OWNER)
 
     def require_access(
@@ -191,19 +191,18 @@ class CaseService:
     ) -> Page[CaseOut]:
         with self._db.session() as session:
             scopes = scopes_in(session, principal.user_id)
-            query = store.visible_cases_query(principal.user_id, scopes, relation)
-            if status is not None:
-                query = query.where(Case.status == status.value)
-            if priority is not None:
-                query = query.where(Case.priority == priority.value)
-            if text:
-                query = query.where(Case.title.ilike(contains_pattern(text), escape=LIKE_ESCAPE))
-            total = count_rows(session, query)
-            column = store.SORTABLE[sort.lstrip("-")]
-            ordered = query.order_by(
-                column.desc() if sort.startswith("-") else column.asc(), Case.case_id
+            cases, total = store.page_of_visible(
+                session,
+                principal.user_id,
+                scopes,
+                relation=relation,
+                status=status,
+                priority=priority,
+                text=text,
+                sort=sort,
+                limit=page.page_size,
+                offset=page.offset,
             )
-            cases = session.scalars(ordered.limit(page.page_size).offset(page.offset)).all()
             roles = store.participant_roles(session, [c.case_id for c in cases], principal.user_id)
             items = [
                 _case_out(c, self._role(principal, c, roles.get(c.case_id), scopes)) for c in cases
@@ -253,9 +252,8 @@ class CaseService:
                 metadata_=body.metadata,
                 created_at=utcnow(),
             )
-            session.add(message)
+            store.add(session, message)
             case.updated_at = message.created_at
-            session.flush()
             return MessageOut.model_validate(message)
 
     def messages(self, principal: Principal, case_id: str, page: PageRequest) -> Page[MessageOut]:
@@ -285,7 +283,7 @@ class CaseService:
                 created_at=now,
                 updated_at=now,
             )
-            session.add(hypothesis)
+            store.add(session, hypothesis)
             audit.record(
                 session,
                 actor_id=principal.user_id,
@@ -294,7 +292,6 @@ class CaseService:
                 object_id=hypothesis.hypothesis_id,
                 case_id=case_id,
             )
-            session.flush()
             return HypothesisOut.model_validate(hypothesis)
 
     def update_hypothesis(
@@ -383,7 +380,7 @@ class CaseService:
                 created_at=now,
                 updated_at=now,
             )
-            session.add(solution)
+            store.add(session, solution)
             audit.record(
                 session,
                 actor_id=principal.user_id,
@@ -392,7 +389,6 @@ class CaseService:
                 object_id=solution.solution_id,
                 case_id=case_id,
             )
-            session.flush()
             return SolutionOut.model_validate(solution)
 
     def update_solution(
@@ -455,7 +451,7 @@ class CaseService:
                 raise ConflictError(
                     "The case owner is already on the case", error_code="ALREADY_OWNER"
                 )
-            participant = session.get(CaseParticipant, (case_id, user.user_id))
+            participant = store.participant(session, case_id, user.user_id)
             created = participant is None
             if participant is None:
                 participant = CaseParticipant(
@@ -465,7 +461,7 @@ class CaseService:
                     added_by=principal.user_id,
                     added_at=utcnow(),
                 )
-                session.add(participant)
+                store.add(session, participant)
             else:
                 participant.role = body.role.value
             audit.record(
@@ -477,7 +473,6 @@ class CaseService:
                 case_id=case_id,
                 details={"user_id": user.user_id, "role": body.role.value},
             )
-            session.flush()
             return ParticipantOut.model_validate(participant), created
 
     def remove_participant(self, principal: Principal, case_id: str, user_id: str) -> None:
@@ -486,11 +481,11 @@ class CaseService:
         with self._db.session() as session:
             self._authorize(session, principal, case_id, needed)
             participant = (
-                session.get(CaseParticipant, (case_id, user_id)) if looks_like_id(user_id) else None
+                store.participant(session, case_id, user_id) if looks_like_id(user_id) else None
             )
             if participant is None:
                 raise NotFoundError("Participant not found", error_code="PARTICIPANT_NOT_FOUND")
-            session.delete(participant)
+            store.remove_participant(session, participant)
             audit.record(
                 session,
                 actor_id=principal.user_id,
@@ -614,7 +609,7 @@ class CaseService:
         """A hypothesis or solution of this case; `for_update` locks it, so concurrent
         edits (two evidence appends, two status moves) apply one after the other."""
         row = (
-            session.get(model, child_id, with_for_update=for_update)
+            store.child(session, model, child_id, for_update=for_update)
             if looks_like_id(child_id)
             else None
         )

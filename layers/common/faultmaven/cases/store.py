@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import Select, and_, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from faultmaven.audit import store as audit
+from faultmaven.audit import service as audit
 from faultmaven.cases import lifecycle
 from faultmaven.cases.models import CasePriority, CaseStatus, ParticipantRole, Visibility
 from faultmaven.core.ids import new_id
-from faultmaven.db.queries import page_of
+from faultmaven.db.queries import LIKE_ESCAPE, contains_pattern, page_of
 from faultmaven.db.tables import (
     Case,
     CaseMessage,
@@ -219,3 +219,53 @@ def closed_before(
     if lock:
         query = query.with_for_update(read=True)
     return list(session.scalars(query))
+
+
+# -- writes and lookups the service decides on --------------------------------------------
+def add(
+    session: Session, row: Case | CaseMessage | Hypothesis | Solution | CaseParticipant
+) -> None:
+    """Insert a new case or child row now (flushed), so defaults and keys are visible to
+    the answer built from it."""
+    session.add(row)
+    session.flush()
+
+
+def child(session: Session, model: type[Any], child_id: str, *, for_update: bool = False) -> Any:
+    """A hypothesis or solution by id; `for_update` locks it until the transaction ends."""
+    return session.get(model, child_id, with_for_update=for_update)
+
+
+def participant(session: Session, case_id: str, user_id: str) -> CaseParticipant | None:
+    return session.get(CaseParticipant, (case_id, user_id))
+
+
+def remove_participant(session: Session, participant: CaseParticipant) -> None:
+    session.delete(participant)
+
+
+def page_of_visible(
+    session: Session,
+    user_id: str,
+    scopes: Scopes,
+    *,
+    relation: str,
+    status: CaseStatus | None,
+    priority: CasePriority | None,
+    text: str | None,
+    sort: str,
+    limit: int,
+    offset: int,
+) -> tuple[list[Case], int]:
+    """One page of the cases `user_id` can see, filtered and sorted (`sort` is a key of
+    SORTABLE, `-` first for descending; ties broken by id), and the total."""
+    query = visible_cases_query(user_id, scopes, relation)
+    if status is not None:
+        query = query.where(Case.status == status.value)
+    if priority is not None:
+        query = query.where(Case.priority == priority.value)
+    if text:
+        query = query.where(Case.title.ilike(contains_pattern(text), escape=LIKE_ESCAPE))
+    column = SORTABLE[sort.lstrip("-")]
+    ordered = query.order_by(column.desc() if sort.startswith("-") else column.asc(), Case.case_id)
+    return page_of(session, ordered, limit=limit, offset=offset)

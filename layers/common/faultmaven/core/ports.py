@@ -4,10 +4,24 @@ import a vendor SDK."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from faultmaven.core.vectors import ChunkRecord, IndexSpec, SearchFilter, VectorHit
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+
+class Database(Protocol):
+    """The relational store as a unit of work (PostgreSQL in every runtime). Services
+    open the transaction and decide; the `Session` it yields is handed to their
+    domain's `store` functions, which alone hold SQL."""
+
+    def session(self) -> AbstractContextManager[Session]:
+        """A transaction: committed when the block succeeds, rolled back otherwise."""
+        ...
 
 
 class KeyValueStore(Protocol):

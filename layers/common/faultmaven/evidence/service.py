@@ -13,10 +13,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
-from sqlalchemy import select
-
-from faultmaven.adapters.postgres import Database
-from faultmaven.audit import store as audit
+from faultmaven.audit import service as audit
 from faultmaven.auth.principal import Principal
 from faultmaven.cases.access import Access
 from faultmaven.core.clock import utcnow
@@ -24,7 +21,7 @@ from faultmaven.core.errors import NotFoundError, PayloadTooLargeError
 from faultmaven.core.ids import looks_like_id, new_id
 from faultmaven.core.logging import logger
 from faultmaven.core.pagination import Page, PageRequest
-from faultmaven.core.ports import CaseMemory, ObjectStore, Workflow
+from faultmaven.core.ports import CaseMemory, Database, ObjectStore, Workflow
 from faultmaven.db.tables import Evidence, EvidenceChunk
 from faultmaven.evidence import store
 from faultmaven.evidence.models import (
@@ -182,7 +179,7 @@ class EvidenceService:
                 created_at=now,
                 updated_at=now,
             )
-            session.add(evidence)
+            store.add(session, evidence)
             audit.record(
                 session,
                 actor_id=principal.user_id,
@@ -240,9 +237,7 @@ class EvidenceService:
         """Start again every upload still marked processing (the local runtime's moto
         forgets running executions when it restarts); AWS never needs this."""
         with self._db.session() as session:
-            rows = session.scalars(
-                select(Evidence.s3_key).where(Evidence.status == EvidenceStatus.PROCESSING.value)
-            ).all()
+            rows = store.keys_in_status(session, EvidenceStatus.PROCESSING.value)
         resumed = 0
         for key in rows:
             size = self._objects.head(key)
@@ -291,7 +286,7 @@ class EvidenceService:
                 evidence.case_id,
                 evidence.filename,
             )
-            session.delete(evidence)  # chunks go with it (ON DELETE CASCADE)
+            store.remove(session, evidence)  # its chunks go with it
             audit.record(
                 session,
                 actor_id=principal.user_id,

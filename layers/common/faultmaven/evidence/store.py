@@ -128,3 +128,30 @@ def delete_chunks(session: Session, case_ids: list[str], created_before: datetim
         return 0
     result = session.execute(delete(EvidenceChunk).where(_chunks_of(case_ids, created_before)))
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def add(session: Session, evidence: Evidence) -> None:
+    session.add(evidence)
+
+
+def remove(session: Session, evidence: Evidence) -> None:
+    """Delete the row; its chunks go with it (ON DELETE CASCADE)."""
+    session.delete(evidence)
+
+
+def keys_in_status(session: Session, status: str) -> list[str]:
+    """The artifact keys of every evidence in `status` (few: uploads in flight)."""
+    return list(session.scalars(select(Evidence.s3_key).where(Evidence.status == status)))
+
+
+def existing_in_case(session: Session, case_id: str | None, evidence_ids: set[str]) -> set[str]:
+    """Which of these evidence ids still exist in the case."""
+    if case_id is None or not evidence_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Evidence.evidence_id).where(
+                Evidence.case_id == case_id, Evidence.evidence_id.in_(evidence_ids)
+            )
+        )
+    )

@@ -21,8 +21,7 @@ from urllib.parse import unquote_plus
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from faultmaven.adapters.postgres import Database
-from faultmaven.audit import store as audit
+from faultmaven.audit import service as audit
 from faultmaven.auth.principal import Principal, require_admin
 from faultmaven.cases.access import Access
 from faultmaven.core.clock import utcnow
@@ -37,7 +36,7 @@ from faultmaven.core.errors import (
 from faultmaven.core.ids import looks_like_id, new_id
 from faultmaven.core.logging import logger
 from faultmaven.core.pagination import Page, PageRequest
-from faultmaven.core.ports import Embedder, ObjectStore, VectorStore
+from faultmaven.core.ports import Database, Embedder, ObjectStore, VectorStore
 from faultmaven.core.vectors import (
     ChunkRecord,
     Scope,

@@ -6,13 +6,14 @@ their own way."""
 from __future__ import annotations
 
 from enum import StrEnum
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from faultmaven.auth.principal import Principal
-from faultmaven.db.tables import Organization, Team
+from faultmaven.organizations import store
 from faultmaven.organizations.models import Scopes
-from faultmaven.organizations.store import scopes_in
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 class Problem(StrEnum):
@@ -40,16 +41,16 @@ def resolve_placement(
     needs_org: bool,
 ) -> tuple[str | None, str | None]:
     """The (team, organization) to store, or PlacementError naming the field."""
-    scopes = scopes_in(session, principal.user_id) if (team_id or org_id) else Scopes()
+    scopes = store.scopes_in(session, principal.user_id) if (team_id or org_id) else Scopes()
     if team_id is not None:
-        team = session.get(Team, team_id)
+        team = store.team(session, team_id)
         if team is None or (team_id not in scopes.team_ids and not principal.is_admin):
             raise PlacementError(Problem.TEAM_NOT_MINE, "team_id")
         if org_id is not None and org_id != team.org_id:
             raise PlacementError(Problem.TEAM_IN_OTHER_ORG, "org_id")
         org_id = team.org_id
     if org_id is not None and (
-        session.get(Organization, org_id) is None
+        store.organization(session, org_id) is None
         or (org_id not in scopes.org_ids and not principal.is_admin)
     ):
         raise PlacementError(Problem.ORG_NOT_MINE, "org_id")

@@ -7,12 +7,10 @@ else is told the organization does not exist (404).
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
-from faultmaven.adapters.postgres import Database
-from faultmaven.audit import store as audit
-from faultmaven.auth import store as users
+from faultmaven.audit import service as audit
+from faultmaven.auth import queries as users
 from faultmaven.auth.principal import Principal
 from faultmaven.core.clock import utcnow
 from faultmaven.core.errors import (
@@ -23,7 +21,7 @@ from faultmaven.core.errors import (
 )
 from faultmaven.core.ids import new_id
 from faultmaven.core.pagination import Page, PageRequest
-from faultmaven.db.queries import page_of
+from faultmaven.core.ports import Database
 from faultmaven.db.tables import Membership, Organization, Team
 from faultmaven.organizations import store
 from faultmaven.organizations.models import (
@@ -35,6 +33,9 @@ from faultmaven.organizations.models import (
     TeamCreate,
     TeamOut,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 _MANAGERS = frozenset({OrgRole.OWNER, OrgRole.ADMIN})
 
@@ -50,9 +51,8 @@ class OrganizationService:
             org = Organization(
                 org_id=new_id("org"), name=body.name, created_by=principal.user_id, created_at=now
             )
-            session.add(org)
-            session.flush()
-            session.add(_new_membership(principal.user_id, org.org_id, None, OrgRole.OWNER))
+            store.add(session, org)
+            store.add(session, _new_membership(principal.user_id, org.org_id, None, OrgRole.OWNER))
             audit.record(
                 session,
                 actor_id=principal.user_id,
@@ -64,10 +64,9 @@ class OrganizationService:
 
     def list_mine(self, principal: Principal, page: PageRequest) -> Page[OrganizationOut]:
         with self._db.session() as session:
-            rows = session.execute(
-                store.organizations_of(principal.user_id).limit(page.page_size).offset(page.offset)
-            ).all()
-            total = store.count_organizations_of(session, principal.user_id)
+            rows, total = store.page_of_organizations(
+                session, principal.user_id, limit=page.page_size, offset=page.offset
+            )
             items = [_org_out(org, OrgRole(role)) for org, role in rows]
         return Page[OrganizationOut].of(items, total, page)
 
@@ -96,7 +95,7 @@ class OrganizationService:
             created = membership is None
             if membership is None:
                 membership = _new_membership(body.user_id, org_id, None, body.role)
-                session.add(membership)
+                store.add(session, membership)
             else:
                 membership.role = body.role.value
             audit.record(
@@ -107,14 +106,13 @@ class OrganizationService:
                 object_id=org_id,
                 details={"user_id": body.user_id, "role": body.role.value},
             )
-            session.flush()
             return MemberOut.model_validate(membership), created
 
     def list_members(self, principal: Principal, org_id: str, page: PageRequest) -> Page[MemberOut]:
         with self._db.session() as session:
             self._visible_org(session, principal, org_id)
-            rows, total = page_of(
-                session, store.members_of(org_id), limit=page.page_size, offset=page.offset
+            rows, total = store.page_of_members(
+                session, org_id, limit=page.page_size, offset=page.offset
             )
             return Page[MemberOut].of([MemberOut.model_validate(m) for m in rows], total, page)
 
@@ -135,7 +133,7 @@ class OrganizationService:
                     raise ForbiddenError("Only owners remove owners", error_code="OWNERS_ONLY")
                 _keep_an_owner(session, org_id, leaving=user_id)
             for membership in store.memberships_in_org(session, org_id, user_id):
-                session.delete(membership)
+                store.remove(session, membership)
             audit.record(
                 session,
                 actor_id=principal.user_id,
@@ -150,13 +148,10 @@ class OrganizationService:
         with self._db.session() as session:
             self._managing_role(session, principal, org_id)
             team = Team(team_id=new_id("team"), org_id=org_id, name=body.name, created_at=utcnow())
-            session.add(team)
-            try:
-                session.flush()
-            except IntegrityError:
+            if not store.add_team(session, team):
                 raise ConflictError(
                     "A team with this name already exists", error_code="TEAM_EXISTS"
-                ) from None
+                )
             audit.record(
                 session,
                 actor_id=principal.user_id,
@@ -170,8 +165,8 @@ class OrganizationService:
     def list_teams(self, principal: Principal, org_id: str, page: PageRequest) -> Page[TeamOut]:
         with self._db.session() as session:
             self._visible_org(session, principal, org_id)
-            rows, total = page_of(
-                session, store.teams_of(org_id), limit=page.page_size, offset=page.offset
+            rows, total = store.page_of_teams(
+                session, org_id, limit=page.page_size, offset=page.offset
             )
             return Page[TeamOut].of([TeamOut.model_validate(t) for t in rows], total, page)
 
@@ -186,7 +181,7 @@ class OrganizationService:
             membership = store.membership(session, user_id, team_id=team_id)
             if membership is None:
                 membership = _new_membership(user_id, team.org_id, team_id, OrgRole.MEMBER)
-                session.add(membership)
+                store.add(session, membership)
                 audit.record(
                     session,
                     actor_id=principal.user_id,
@@ -195,7 +190,6 @@ class OrganizationService:
                     object_id=team_id,
                     details={"user_id": user_id},
                 )
-                session.flush()
             return MemberOut.model_validate(membership)
 
     def remove_team_member(self, principal: Principal, team_id: str, user_id: str) -> None:
@@ -204,7 +198,7 @@ class OrganizationService:
             membership = store.membership(session, user_id, team_id=team_id)
             if membership is None:
                 raise NotFoundError("Member not found", error_code="MEMBER_NOT_FOUND")
-            session.delete(membership)
+            store.remove(session, membership)
             audit.record(
                 session,
                 actor_id=principal.user_id,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from faultmaven.core.ids import looks_like_id
+from faultmaven.db.queries import page_of
 from faultmaven.db.tables import Membership, Organization, Team
 from faultmaven.organizations.models import OrgRole, Scopes
 
@@ -92,3 +94,46 @@ def scopes_in(session: Session, user_id: str) -> Scopes:
         org_ids=frozenset(org for org, _ in rows),
         team_ids=frozenset(team for _, team in rows if team is not None),
     )
+
+
+# -- writes and pages the service decides on ----------------------------------------------
+def add(session: Session, row: Organization | Team | Membership) -> None:
+    """Insert now (flushed): a membership needs its organization's row first."""
+    session.add(row)
+    session.flush()
+
+
+def add_team(session: Session, team: Team) -> bool:
+    """Insert a team; False when its organization already has a team of that name (the
+    unique constraint decides, so two racing creations cannot both succeed)."""
+    try:
+        with session.begin_nested():
+            session.add(team)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def remove(session: Session, membership: Membership) -> None:
+    session.delete(membership)
+
+
+def page_of_organizations(
+    session: Session, user_id: str, *, limit: int, offset: int
+) -> tuple[list[tuple[Organization, str]], int]:
+    """The user's organizations with their role in each, and how many there are."""
+    rows = session.execute(organizations_of(user_id).limit(limit).offset(offset)).all()
+    return [(org, role) for org, role in rows], count_organizations_of(session, user_id)
+
+
+def page_of_members(
+    session: Session, org_id: str, *, limit: int, offset: int
+) -> tuple[list[Membership], int]:
+    return page_of(session, members_of(org_id), limit=limit, offset=offset)
+
+
+def page_of_teams(
+    session: Session, org_id: str, *, limit: int, offset: int
+) -> tuple[list[Team], int]:
+    return page_of(session, teams_of(org_id), limit=limit, offset=offset)

@@ -18,14 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from faultmaven.adapters.postgres import Database
-from faultmaven.audit import store as audit
+from faultmaven.audit import service as audit
 from faultmaven.cases import lifecycle
 from faultmaven.cases import store as cases
 from faultmaven.cases.models import CaseStatus
 from faultmaven.core.clock import utcnow
 from faultmaven.core.logging import logger
-from faultmaven.core.ports import CaseMemory, KeyValueStore
+from faultmaven.core.ports import CaseMemory, Database, KeyValueStore
 from faultmaven.core.settings import Settings
 from faultmaven.evidence import store as evidence
 from faultmaven.evidence.service import EvidenceService
@@ -320,17 +319,18 @@ class RetentionService:
         after: str | None = None
         while True:
             with self._db.session() as session:
-                ids = audit.created_before(
-                    session, cutoff, after=after, limit=self.policy.batch_size
+                ids, deleted = audit.expire(
+                    session,
+                    cutoff,
+                    after=after,
+                    limit=self.policy.batch_size,
+                    dry_run=report.dry_run,
                 )
-                if not ids:
-                    return
-                after = ids[-1]
-                report.examined += len(ids)
-                if report.dry_run:
-                    report.deleted += len(ids)
-                else:
-                    report.deleted += audit.delete_created_before(session, ids, cutoff)
+            if not ids:
+                return
+            after = ids[-1]
+            report.examined += len(ids)
+            report.deleted += deleted
             if not self._more(len(ids), stop):
                 return
 
