@@ -93,8 +93,10 @@ def in_batches_of(container: Container, batch_size: int) -> RetentionService:
     """The container's retention service, with another batch size."""
     return RetentionService(
         container.database,
-        container.kv,
-        container.evidence,
+        cases=container.cases,
+        evidence=container.evidence,
+        sessions=container.sessions,
+        jobs=container.jobs,
         policy=replace(container.retention.policy, batch_size=batch_size),
     )
 

@@ -20,11 +20,6 @@ from faultmaven_infra.constructs.database import Database
 from faultmaven_infra.constructs.network import Network
 from faultmaven_infra.constructs.vectors import VectorAccess, VectorCollection
 
-ARTIFACTS = "artifacts/"
-WORK_FILES = "work/"
-# Large knowledge documents, uploaded with a presigned form and ingested by the trigger.
-KNOWLEDGE_UPLOADS = "knowledge/"
-
 # The embedder on AWS: the environment and the IAM grant name the same model, so a
 # function can never be configured for a model its role may not invoke. Changing either
 # value means re-indexing (the vector index records the model and dimension).

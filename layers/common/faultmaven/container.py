@@ -15,13 +15,16 @@ from typing import TYPE_CHECKING
 from faultmaven.adapters.postgres import Database
 from faultmaven.adapters.redis import RedisKeyValueStore
 from faultmaven.core.errors import ServiceUnavailableError
+from faultmaven.core.events import Events
 from faultmaven.core.settings import Environment, Settings, SettingsError
 
 if TYPE_CHECKING:
     from faultmaven.auth.service import AuthService
     from faultmaven.auth.tokens import Tokens
+    from faultmaven.cases.events import CaseDeleted
     from faultmaven.cases.service import CaseService
     from faultmaven.core.ports import Embedder, ObjectStore, VectorStore, Workflow
+    from faultmaven.evidence.events import CaseMemoryExpired, EvidenceChunksStored, EvidenceDeleted
     from faultmaven.evidence.service import EvidenceService
     from faultmaven.jobs.service import JobService
     from faultmaven.knowledge.service import KnowledgeService
@@ -36,6 +39,42 @@ class Container:
         self.settings = settings
         self.database = database
         self.kv = kv
+        self.events = Events()
+        self._subscribe(self.events)
+
+    # -- who listens to what ------------------------------------------------------------
+    def _subscribe(self, events: Events) -> None:
+        """The case's working memory lives in the knowledge domain's vector store, which
+        needs cases for its access checks: so cases and evidence announce, and the
+        knowledge service (built on first use) listens."""
+        from faultmaven.cases.events import CaseDeleted
+        from faultmaven.evidence.events import (
+            CaseMemoryExpired,
+            EvidenceChunksStored,
+            EvidenceDeleted,
+        )
+
+        events.subscribe(CaseDeleted, self._forget_case_memory)
+        events.subscribe(EvidenceChunksStored, self._index_evidence_chunks)
+        events.subscribe(EvidenceDeleted, self._forget_evidence_chunks)
+        events.subscribe(CaseMemoryExpired, self._expire_case_memory)
+
+    def _forget_case_memory(self, event: CaseDeleted) -> None:
+        self.knowledge.forget_case(event.case_id)
+
+    def _index_evidence_chunks(self, event: EvidenceChunksStored) -> None:
+        self.knowledge.index_case_memory(
+            case_id=event.case_id,
+            evidence_id=event.evidence_id,
+            source=event.source,
+            chunks=event.chunks,
+        )
+
+    def _forget_evidence_chunks(self, event: EvidenceDeleted) -> None:
+        self.knowledge.forget_evidence(event.evidence_id)
+
+    def _expire_case_memory(self, event: CaseMemoryExpired) -> None:
+        self.knowledge.forget_case(event.case_id, indexed_before=event.indexed_before)
 
     @cached_property
     def tokens(self) -> Tokens:
@@ -76,9 +115,7 @@ class Container:
     def cases(self) -> CaseService:
         from faultmaven.cases.service import CaseService
 
-        return CaseService(
-            self.database, forget_memory=lambda case_id: self.knowledge.forget_case(case_id)
-        )
+        return CaseService(self.database, self.events)
 
     @cached_property
     def organizations(self) -> OrganizationService:
@@ -126,7 +163,7 @@ class Container:
             workflow=self.workflow,
             max_upload_bytes=self.settings.max_upload_bytes,
             url_ttl_seconds=self.settings.presigned_url_ttl_seconds,
-            memory=lambda: self.knowledge,
+            events=self.events,
         )
 
     @cached_property
@@ -189,10 +226,11 @@ class Container:
 
         return RetentionService(
             self.database,
-            self.kv,
-            self.evidence,
+            cases=self.cases,
+            evidence=self.evidence,
+            sessions=self.sessions,
+            jobs=self.jobs,
             policy=RetentionPolicy.from_settings(self.settings),
-            memory=lambda: self.knowledge,
         )
 
     def close(self) -> None:

@@ -10,6 +10,8 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from faultmaven.core.storage import ARTIFACTS, KNOWLEDGE_UPLOADS, WORK
+
 ARTIFACT_DAYS = 90
 WORK_FILE_DAYS = 7
 # The trigger deletes a knowledge upload once it is ingested; this is the backstop for
@@ -67,15 +69,15 @@ class EvidenceBucket(Construct):
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="artifacts-90-days",
-                    prefix="artifacts/",
+                    prefix=ARTIFACTS,
                     expiration=Duration.days(ARTIFACT_DAYS),
                 ),
                 s3.LifecycleRule(
-                    id="work-files-7-days", prefix="work/", expiration=Duration.days(WORK_FILE_DAYS)
+                    id="work-files-7-days", prefix=WORK, expiration=Duration.days(WORK_FILE_DAYS)
                 ),
                 s3.LifecycleRule(
                     id="knowledge-uploads-7-days",
-                    prefix="knowledge/",
+                    prefix=KNOWLEDGE_UPLOADS,
                     expiration=Duration.days(KNOWLEDGE_UPLOAD_DAYS),
                 ),
                 s3.LifecycleRule(

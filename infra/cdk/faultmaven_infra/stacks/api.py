@@ -10,11 +10,12 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from faultmaven.core.storage import ARTIFACTS, KNOWLEDGE_UPLOADS, WORK
 from faultmaven_infra.config import OPENAPI_DOCUMENT
 from faultmaven_infra.constructs.function import ServiceFunction
 from faultmaven_infra.constructs.http_api import HttpApi
 from faultmaven_infra.constructs.layers import Layers
-from faultmaven_infra.runtime import ARTIFACTS, KNOWLEDGE_UPLOADS, WORK_FILES, Runtime
+from faultmaven_infra.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class ApiStack(Stack):
         runtime.grant_objects(
             evidence, ARTIFACTS, "s3:PutObject", "s3:GetObject", "s3:DeleteObject"
         )
-        runtime.grant_objects(evidence, WORK_FILES, "s3:DeleteObject")
+        runtime.grant_objects(evidence, WORK, "s3:DeleteObject")
         preprocessing.grant_start_execution(evidence)  # pasted text skips the upload
 
         knowledge = self.functions["api_knowledge"].role

@@ -13,13 +13,14 @@ from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from faultmaven.core.storage import ARTIFACTS, KNOWLEDGE_UPLOADS, WORK
 from faultmaven.preprocessing.statemachine import TASK_HANDLERS, definition_path
 from faultmaven_infra.config import REPO_ROOT
 from faultmaven_infra.constructs.failures import failure_queue
 from faultmaven_infra.constructs.function import ServiceFunction
 from faultmaven_infra.constructs.layers import Layers
 from faultmaven_infra.constructs.log_groups import log_group
-from faultmaven_infra.runtime import ARTIFACTS, KNOWLEDGE_UPLOADS, WORK_FILES, Runtime
+from faultmaven_infra.runtime import Runtime
 
 # Extraction and redaction read up to 10 MiB and hold its analysis: give them room.
 _MEMORY = {"extract_logs": 2048, "extract_generic": 2048, "redact": 2048}
@@ -50,7 +51,7 @@ class PipelinesStack(Stack):
             runtime.grant_stores(step.role)
             runtime.grant_objects(step.role, ARTIFACTS, "s3:GetObject")
             runtime.grant_objects(
-                step.role, WORK_FILES, "s3:GetObject", "s3:PutObject", "s3:DeleteObject"
+                step.role, WORK, "s3:GetObject", "s3:PutObject", "s3:DeleteObject"
             )
             self.steps[placeholder] = step
         # Index embeds the evidence's chunks into the case's working memory.

@@ -11,10 +11,11 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from constructs import Construct
 
+from faultmaven.core.storage import ARTIFACTS, WORK
 from faultmaven_infra.constructs.failures import failure_queue
 from faultmaven_infra.constructs.function import ServiceFunction
 from faultmaven_infra.constructs.layers import Layers
-from faultmaven_infra.runtime import ARTIFACTS, WORK_FILES, Runtime
+from faultmaven_infra.runtime import Runtime
 
 SCHEDULES = {
     "hourly": events.Schedule.rate(Duration.hours(1)),
@@ -46,7 +47,7 @@ class SchedulesStack(Stack):
         role = self.retention.role
         runtime.grant_stores(role)
         runtime.grant_objects(role, ARTIFACTS, "s3:DeleteObject")
-        runtime.grant_objects(role, WORK_FILES, "s3:DeleteObject")
+        runtime.grant_objects(role, WORK, "s3:DeleteObject")
         runtime.grant_vectors(self, "VectorAccess", [role])  # closed cases' working memory
         self.rules: dict[str, events.Rule] = {}
         for cadence, schedule in SCHEDULES.items():

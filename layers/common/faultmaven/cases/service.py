@@ -3,7 +3,8 @@ their role on the case before reading or writing anything (see `access.py`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
@@ -13,6 +14,7 @@ from faultmaven.auth import queries as users
 from faultmaven.auth.principal import Principal
 from faultmaven.cases import confidence, lifecycle, store
 from faultmaven.cases.access import Access, effective_role, require
+from faultmaven.cases.events import CaseDeleted
 from faultmaven.cases.models import (
     AuditEventOut,
     CaseCreate,
@@ -38,6 +40,7 @@ from faultmaven.cases.models import (
 )
 from faultmaven.core.clock import utcnow
 from faultmaven.core.errors import ConflictError, NotFoundError, ValidationFailedError
+from faultmaven.core.events import Events
 from faultmaven.core.ids import looks_like_id, new_id
 from faultmaven.core.logging import logger
 from faultmaven.core.pagination import Page, PageRequest
@@ -60,12 +63,9 @@ Out = TypeVar("Out", bound=BaseModel)
 
 
 class CaseService:
-    def __init__(
-        self, database: Database, *, forget_memory: Callable[[str], object] | None = None
-    ) -> None:
+    def __init__(self, database: Database, events: Events) -> None:
         self._db = database
-        # The case's working memory lives in the vector store: it goes with the case.
-        self._forget_memory = forget_memory
+        self._events = events
 
     # -- cases -----------------------------------------------------------------------
     def create(self, principal: Principal, body: CaseCreate) -> CaseOut:
@@ -169,14 +169,13 @@ class CaseService:
                 object_id=case_id,
                 case_id=case_id,
             )
-        if self._forget_memory is not None:
-            try:
-                self._forget_memory(case_id)
-            except Exception as exc:  # the case is gone: its memory is never returned
-                logger.error(
-                    "could not delete the case's working memory",
-                    extra={"case_id": case_id, "error": type(exc).__name__},
-                )
+        try:
+            self._events.publish(CaseDeleted(case_id))
+        except Exception as exc:  # the case is gone: its memory is never returned
+            logger.error(
+                "could not delete what other domains keep about the case",
+                extra={"case_id": case_id, "error": type(exc).__name__},
+            )
 
     def list(
         self,
@@ -233,6 +232,43 @@ class CaseService:
                 now=utcnow(),
             )
             return _case_out(case, role)
+
+    def archive_resolved(
+        self,
+        statuses: Collection[CaseStatus],
+        cutoff: datetime,
+        *,
+        reason: str,
+        after: str | None,
+        limit: int,
+        dry_run: bool,
+    ) -> tuple[Sequence[str], int]:
+        """One retention batch: live cases (ids after `after`, key order) left in one of
+        `statuses` since `cutoff` are archived by the system, a recorded transition like
+        any other. Returns the ids examined and how many were (or would be) archived."""
+        with self._db.session() as session:
+            ids = store.in_status_since(session, statuses, cutoff, after=after, limit=limit)
+            if dry_run or not ids:
+                return ids, len(ids)
+            archived = 0
+            # Checked again under the lock: someone may have moved it meanwhile.
+            for case in store.lock_live(session, ids):
+                current = CaseStatus(case.status)
+                if (
+                    current in statuses
+                    and case.status_changed_at <= cutoff
+                    and lifecycle.can_transition(current, CaseStatus.ARCHIVED)
+                ):
+                    store.record_transition(
+                        session,
+                        case,
+                        CaseStatus.ARCHIVED,
+                        actor_id=None,
+                        reason=reason,
+                        now=utcnow(),
+                    )
+                    archived += 1
+            return ids, archived
 
     def status_history(
         self, principal: Principal, case_id: str, page: PageRequest

@@ -7,23 +7,28 @@ apply: viewers read, collaborators upload and delete, everyone else gets 404.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
 from faultmaven.audit import service as audit
 from faultmaven.auth.principal import Principal
+from faultmaven.cases import queries as case_queries
 from faultmaven.cases.access import Access
+from faultmaven.cases.models import CaseStatus
 from faultmaven.core.clock import utcnow
 from faultmaven.core.errors import NotFoundError, PayloadTooLargeError
+from faultmaven.core.events import Events
 from faultmaven.core.ids import looks_like_id, new_id
 from faultmaven.core.logging import logger
 from faultmaven.core.pagination import Page, PageRequest
-from faultmaven.core.ports import CaseMemory, Database, ObjectStore, Workflow
+from faultmaven.core.ports import Database, ObjectStore, Workflow
+from faultmaven.core.storage import ARTIFACTS, artifact_key, work_prefix
 from faultmaven.db.tables import Evidence, EvidenceChunk
 from faultmaven.evidence import store
+from faultmaven.evidence.events import CaseMemoryExpired, EvidenceChunksStored, EvidenceDeleted
 from faultmaven.evidence.models import (
     DownloadLink,
     EvidenceAccepted,
@@ -46,24 +51,12 @@ class ArtifactRef:
     override: str | None
 
 
-ARTIFACTS = "artifacts/"
-WORK = "work/"
-
-
 class CaseAccess(Protocol):
     """`CaseService.require_access`: the caller's role, or the case routes' 404/403/409."""
 
     def __call__(
         self, principal: Principal, case_id: str, needed: Access, *, open_case: bool = False
     ) -> object: ...
-
-
-def artifact_key(case_id: str, evidence_id: str, filename: str) -> str:
-    return f"{ARTIFACTS}{case_id}/{evidence_id}/{filename}"
-
-
-def work_prefix(evidence_id: str) -> str:
-    return f"{WORK}{evidence_id}/"
 
 
 class EvidenceService:
@@ -77,10 +70,10 @@ class EvidenceService:
         workflow: Callable[[], Workflow],
         max_upload_bytes: int,
         url_ttl_seconds: int,
-        memory: Callable[[], CaseMemory] | None = None,
+        events: Events,
     ) -> None:
         self._db = database
-        self._memory = memory
+        self._events = events
         self._objects = objects
         self._jobs = jobs
         self._require = require_case_access
@@ -306,14 +299,13 @@ class EvidenceService:
         if deleted:
             self._objects.delete(*(item.s3_key for item in deleted))
         for item in deleted:
-            if self._memory is not None:
-                try:
-                    self._memory().forget_evidence(item.evidence_id)
-                except Exception as exc:  # the row is gone: its chunks are never returned
-                    logger.error(
-                        "could not delete the evidence's vectors",
-                        extra={"evidence_id": item.evidence_id, "error": type(exc).__name__},
-                    )
+            try:
+                self._events.publish(EvidenceDeleted(item.evidence_id))
+            except Exception as exc:  # the row is gone: its chunks are never returned
+                logger.error(
+                    "could not delete the evidence's vectors",
+                    extra={"evidence_id": item.evidence_id, "error": type(exc).__name__},
+                )
             self._objects.delete_prefix(work_prefix(item.evidence_id))
             self._jobs.delete(item.job_id)
 
@@ -396,13 +388,14 @@ class EvidenceService:
                 for ordinal, piece in enumerate(pieces)
             ]
             store.replace_chunks(session, evidence, chunks)
-        if self._memory is not None:
-            self._memory().index_case_memory(
+        self._events.publish(
+            EvidenceChunksStored(
                 case_id=case_id,
                 evidence_id=evidence_id,
                 source=filename,
-                chunks=[(c.chunk_id, c.content) for c in chunks],
+                chunks=tuple((c.chunk_id, c.content) for c in chunks),
             )
+        )
         return len(pieces)
 
     def complete(self, evidence_id: str) -> None:
@@ -429,3 +422,73 @@ class EvidenceService:
             for name, value in values.items():
                 setattr(evidence, name, value)
             evidence.updated_at = utcnow()
+
+    # -- retention: bounded batches in key order ----------------------------------------
+    def expire_case_memory(
+        self,
+        closed_states: Collection[CaseStatus],
+        cutoff: datetime,
+        *,
+        vector_lag: timedelta,
+        after: str | None,
+        limit: int,
+        dry_run: bool,
+    ) -> tuple[list[str], int, int]:
+        """A closed case's working memory (its chunks), once the case has been closed
+        for the period; chunks indexed after the closing get the same period from their
+        own creation. One batch of cases holding chunks (ids after `after`): returns the
+        case ids examined, how many of them were closed, and the chunks deleted (or that
+        would be). The evidence rows, with their summaries and insights, stay."""
+        with self._db.session() as session:
+            ids = store.cases_with_chunks(session, after=after, limit=limit)
+            if not ids:
+                return ids, 0, 0
+            closed = case_queries.closed_before(
+                session, ids, closed_states, cutoff, lock=not dry_run
+            )
+            if not closed:
+                return ids, 0, 0
+            if dry_run:
+                return ids, len(closed), store.count_chunks(session, closed, cutoff)
+            # The vectors first, inside this transaction: if that fails, the chunks stay
+            # and the next run finds the case again. A vector is indexed moments after
+            # its chunk is stored, so its cutoff gets `vector_lag` of slack.
+            for case_id in closed:
+                self._events.publish(CaseMemoryExpired(case_id, cutoff + vector_lag))
+            return ids, len(closed), store.delete_chunks(session, closed, cutoff)
+
+    def expire_artifacts(
+        self,
+        closed_states: Collection[CaseStatus],
+        cutoff: datetime,
+        *,
+        after: str | None,
+        limit: int,
+        dry_run: bool,
+    ) -> tuple[str | None, int, int]:
+        """Evidence created at or before `cutoff` in cases that are over (closed or
+        deleted; an open investigation keeps its evidence). As `delete` does it: the row
+        (its chunks cascade) and an audit event first, committed, then the files. One
+        batch: returns the last id examined (None when there was nothing), how many were
+        examined, and how many deleted (or would be)."""
+        states = [s.value for s in closed_states]
+        with self._db.session() as session:
+            batch = store.created_before(session, cutoff, states, after=after, limit=limit)
+            if not batch or dry_run:
+                last = batch[-1].evidence_id if batch else None
+                return last, len(batch), len(batch)
+            gone = store.delete_created_before(
+                session, [e.evidence_id for e in batch], cutoff, states
+            )
+            for item in gone:
+                audit.record(
+                    session,
+                    actor_id=None,
+                    action="evidence.deleted",
+                    object_type="evidence",
+                    object_id=item.evidence_id,
+                    case_id=item.case_id,
+                    details={"filename": item.filename, "reason": "retention"},
+                )
+        self.discard_files(*gone)
+        return batch[-1].evidence_id, len(batch), len(gone)

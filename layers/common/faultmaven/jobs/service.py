@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from faultmaven.auth.principal import Principal
 from faultmaven.core.clock import utcnow
@@ -79,3 +80,22 @@ class JobService:
 
     def delete(self, job_id: str) -> None:
         self._store.delete(job_id)
+
+    def sweep_finished(
+        self, cursor: int, *, count: int, cutoff: datetime, dry_run: bool
+    ) -> tuple[int, int, int]:
+        """One step of a walk over every job, deleting finished ones last updated at or
+        before `cutoff`. Jobs expire by their TTL; this catches one that lost its expiry
+        (a restored snapshot, a PERSIST by hand). Returns the cursor to continue from (0
+        when done), jobs examined and deleted."""
+        cursor, job_ids = self._store.scan(cursor, count)
+        examined = deleted = 0
+        for job in self._store.get_many(job_ids):
+            if job is None:
+                continue
+            examined += 1
+            if job.status in FINISHED and job.updated_at <= cutoff:
+                deleted += 1
+                if not dry_run:
+                    self._store.delete(job.job_id)
+        return cursor, examined, deleted

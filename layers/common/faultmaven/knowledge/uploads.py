@@ -4,9 +4,10 @@ and what makes a file usable as a document."""
 from __future__ import annotations
 
 from faultmaven.core.ports import ObjectStore
+from faultmaven.core.storage import KNOWLEDGE_UPLOADS
 from faultmaven.knowledge.models import ContentType
 
-UPLOAD_PREFIX = "knowledge/"
+UPLOAD_PREFIX = KNOWLEDGE_UPLOADS
 
 
 class UnusableFileError(ValueError):

@@ -27,6 +27,7 @@ from urllib.request import Request, urlopen
 
 from faultmaven.core.logging import logger
 from faultmaven.core.settings import Settings
+from faultmaven.core.storage import UPLOAD_PREFIXES
 from faultmaven.preprocessing.statemachine import TASK_HANDLERS, definition_path, render
 
 ACCOUNT = "123456789012"
@@ -34,10 +35,6 @@ ROLE_NAME = "faultmaven-local-lambda"
 STATE_MACHINE_NAME = "faultmaven-preprocessing"
 TRIGGER_FUNCTION = "faultmaven-upload-trigger"
 MIRROR_FUNCTION = "faultmaven-local-s3-mirror"
-ARTIFACT_PREFIX = "artifacts/"
-KNOWLEDGE_PREFIX = "knowledge/"
-# Evidence artifacts and large knowledge documents: the same trigger, as in CDK.
-UPLOAD_PREFIXES = (ARTIFACT_PREFIX, KNOWLEDGE_PREFIX)
 
 LambdaCallable = Callable[[dict[str, Any], Any], Any]
 

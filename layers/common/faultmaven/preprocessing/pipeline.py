@@ -16,7 +16,8 @@ from typing import Any
 
 from faultmaven.core.logging import logger, scrub_text
 from faultmaven.core.ports import ObjectStore
-from faultmaven.evidence.service import EvidenceService, work_prefix
+from faultmaven.core.storage import work_prefix
+from faultmaven.evidence.service import EvidenceService
 from faultmaven.jobs.service import JobService
 from faultmaven.preprocessing.artifacts import (
     decode_text,

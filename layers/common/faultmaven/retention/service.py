@@ -16,20 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING
 
 from faultmaven.audit import service as audit
 from faultmaven.cases import lifecycle
-from faultmaven.cases import store as cases
 from faultmaven.cases.models import CaseStatus
 from faultmaven.core.clock import utcnow
 from faultmaven.core.logging import logger
-from faultmaven.core.ports import CaseMemory, Database, KeyValueStore
+from faultmaven.core.ports import Database
 from faultmaven.core.settings import Settings
-from faultmaven.evidence import store as evidence
-from faultmaven.evidence.service import EvidenceService
-from faultmaven.jobs.models import FINISHED
-from faultmaven.jobs.store import JobStore
 from faultmaven.retention.models import (
     CADENCES,
     JobReport,
@@ -37,9 +32,13 @@ from faultmaven.retention.models import (
     RetentionReport,
     Schedule,
 )
-from faultmaven.sessions.store import SessionStore
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from faultmaven.cases.service import CaseService
+    from faultmaven.evidence.service import EvidenceService
+    from faultmaven.jobs.service import JobService
+    from faultmaven.sessions.service import SessionService
+
 StopWhen = Callable[[], bool]
 
 # Resolved and not reopened: `resolved_at` is set in these and only these open states.
@@ -80,20 +79,24 @@ VECTOR_LAG = timedelta(hours=1)
 
 
 class RetentionService:
+    """Walks each domain's data through that domain's service: the policy (what is due,
+    when to stop) is here, the reading and deleting is theirs."""
+
     def __init__(
         self,
         database: Database,
-        kv: KeyValueStore,
-        evidence_service: EvidenceService,
         *,
+        cases: CaseService,
+        evidence: EvidenceService,
+        sessions: SessionService,
+        jobs: JobService,
         policy: RetentionPolicy,
-        memory: Callable[[], CaseMemory] | None = None,
     ) -> None:
         self._db = database
-        self._evidence = evidence_service
-        self._memory = memory
-        self._sessions = SessionStore(kv)
-        self._jobs = JobStore(kv, int(policy.finished_jobs_after.total_seconds()))
+        self._cases = cases
+        self._evidence = evidence
+        self._sessions = sessions
+        self._jobs = jobs
         self.policy = policy
 
     def run(
@@ -141,57 +144,46 @@ class RetentionService:
     # -- Redis -------------------------------------------------------------------------
     def _session_indexes(self, report: JobReport, now: datetime, stop: StopWhen) -> None:
         """Entries of `user_sessions:{user}` and `session_client:{user}:{client}` that name
-        a session whose record has expired or was ended. Nothing else can remove the
-        entries of a user who never lists or creates sessions again."""
+        a session whose record has expired or was ended."""
         # Counted as they happen: a run stopped by its time budget reports what it did.
-        report.details = {"user_index_entries": 0, "client_pointers": 0}
-        for user_ids in self._walk(self._sessions.scan_user_indexes, stop):
-            for user_id in user_ids:
-                members = sorted(self._sessions.user_session_ids(user_id))
-                for chunk in _chunks(members, self.policy.batch_size):
-                    live = self._sessions.existing(chunk)
-                    stale = [m for m in chunk if m not in live]
-                    report.examined += len(chunk)
-                    if stale and not report.dry_run:
-                        self._sessions.forget(user_id, *stale)
-                    report.details["user_index_entries"] += len(stale)
-                    report.deleted += len(stale)
-        for pairs in self._walk(self._sessions.scan_client_pointers, stop):
-            targets = self._sessions.client_session_ids(pairs)
-            named = [t for t in targets if t is not None]
-            live = self._sessions.existing(named) if named else set()
-            for (user_id, client_id), target in zip(pairs, targets, strict=True):
-                if target is None:  # expired between the scan and the read
-                    continue
-                report.examined += 1
-                if target in live:
-                    continue
-                if report.dry_run or self._sessions.release_client(user_id, client_id, target):
-                    report.details["client_pointers"] += 1
-                    report.deleted += 1
+        details = report.details = {"user_index_entries": 0, "client_pointers": 0}
+        steps = (
+            ("user_index_entries", self._sessions.sweep_user_indexes),
+            ("client_pointers", self._sessions.sweep_client_pointers),
+        )
+        for name, sweep in steps:
+            for examined, removed in self._walk(
+                lambda cursor, sweep=sweep: sweep(  # type: ignore[misc]
+                    cursor, count=self.policy.batch_size, dry_run=report.dry_run
+                ),
+                stop,
+            ):
+                report.examined += examined
+                report.deleted += removed
+                details[name] += removed
 
     def _finished_jobs(self, report: JobReport, now: datetime, stop: StopWhen) -> None:
         """Jobs expire by their Redis TTL, and no index refers to them, so normally there
-        is nothing to do. This catches a finished job that lost its expiry (a restored
-        snapshot, a PERSIST by hand) and would otherwise live forever."""
+        is nothing to do. This catches a finished job that lost its expiry."""
         cutoff = report.cutoff = now - self.policy.finished_jobs_after
-        for job_ids in self._walk(self._jobs.scan, stop):
-            for job in self._jobs.get_many(job_ids):
-                if job is None:
-                    continue
-                report.examined += 1
-                if job.status in FINISHED and job.updated_at <= cutoff:
-                    report.deleted += 1
-                    if not report.dry_run:
-                        self._jobs.delete(job.job_id)
+        for examined, deleted in self._walk(
+            lambda cursor: self._jobs.sweep_finished(
+                cursor, count=self.policy.batch_size, cutoff=cutoff, dry_run=report.dry_run
+            ),
+            stop,
+        ):
+            report.examined += examined
+            report.deleted += deleted
 
     def _walk(
-        self, scan: Callable[[int, int], tuple[int, list[T]]], stop: StopWhen
-    ) -> Iterator[list[T]]:
+        self, step: Callable[[int], tuple[int, int, int]], stop: StopWhen
+    ) -> Iterator[tuple[int, int]]:
+        """Drive a keyspace walk step by step, yielding each step's counts, until its
+        cursor comes back to 0 or the time budget is spent."""
         cursor = 0
         while True:
-            cursor, batch = scan(cursor, self.policy.batch_size)
-            yield batch
+            cursor, first, second = step(cursor)
+            yield first, second
             if cursor == 0:
                 return
             if stop():
@@ -207,70 +199,43 @@ class RetentionService:
         reason = f"Archived by retention: resolved with no status change for {days} days"
         after: str | None = None
         while True:
-            with self._db.session() as session:
-                ids = cases.in_status_since(
-                    session, RESOLVED_STATES, cutoff, after=after, limit=self.policy.batch_size
-                )
-                if not ids:
-                    return
-                after = ids[-1]
-                report.examined += len(ids)
-                if report.dry_run:
-                    report.archived += len(ids)
-                else:
-                    # Checked again under the lock: someone may have moved it meanwhile.
-                    for case in cases.lock_live(session, ids):
-                        current = CaseStatus(case.status)
-                        if (
-                            current in RESOLVED_STATES
-                            and case.status_changed_at <= cutoff
-                            and lifecycle.can_transition(current, CaseStatus.ARCHIVED)
-                        ):
-                            cases.record_transition(
-                                session,
-                                case,
-                                CaseStatus.ARCHIVED,
-                                actor_id=None,
-                                reason=reason,
-                                now=utcnow(),
-                            )
-                            report.archived += 1
+            ids, archived = self._cases.archive_resolved(
+                RESOLVED_STATES,
+                cutoff,
+                reason=reason,
+                after=after,
+                limit=self.policy.batch_size,
+                dry_run=report.dry_run,
+            )
+            if not ids:
+                return
+            after = ids[-1]
+            report.examined += len(ids)
+            report.archived += archived
             if not self._more(len(ids), stop):
                 return
 
     def _case_memory(self, report: JobReport, now: datetime, stop: StopWhen) -> None:
         """A closed case's working memory (its evidence chunks), once the case has been
-        closed for the period. Chunks indexed after the closing (evidence added to a
-        resolved case) get the same period from their own creation. The evidence rows,
-        with their summaries and insights, stay."""
+        closed for the period (see `EvidenceService.expire_case_memory`)."""
         cutoff = report.cutoff = now - self.policy.case_memory_after
         closed_cases = 0
         after: str | None = None
         while True:
-            with self._db.session() as session:
-                ids = evidence.cases_with_chunks(session, after=after, limit=self.policy.batch_size)
-                if not ids:
-                    break
-                after = ids[-1]
-                report.examined += len(ids)
-                closed = cases.closed_before(
-                    session, ids, CLOSED_STATES, cutoff, lock=not report.dry_run
-                )
-                if closed and not report.dry_run and self._memory is not None:
-                    # The vectors first: if that fails, the chunks stay and the next run
-                    # finds the case again. A vector is indexed moments after its chunk
-                    # is stored, so the cutoff gets VECTOR_LAG of slack.
-                    memory = self._memory()
-                    for case_id in closed:
-                        memory.forget_case(case_id, indexed_before=cutoff + VECTOR_LAG)
-                if closed:
-                    count = (
-                        evidence.count_chunks(session, closed, cutoff)
-                        if report.dry_run
-                        else evidence.delete_chunks(session, closed, cutoff)
-                    )
-                    report.deleted += count
-                    closed_cases += len(closed)
+            ids, closed, deleted = self._evidence.expire_case_memory(
+                CLOSED_STATES,
+                cutoff,
+                vector_lag=VECTOR_LAG,
+                after=after,
+                limit=self.policy.batch_size,
+                dry_run=report.dry_run,
+            )
+            if not ids:
+                break
+            after = ids[-1]
+            report.examined += len(ids)
+            report.deleted += deleted
+            closed_cases += closed
             if not self._more(len(ids), stop):
                 break
         report.details = {"cases": closed_cases}
@@ -278,40 +243,23 @@ class RetentionService:
     def _artifacts(self, report: JobReport, now: datetime, stop: StopWhen) -> None:
         """Evidence past the artifact period, of cases that are over (closed or deleted;
         an open investigation keeps its evidence rows, and the bucket's lifecycle rule
-        alone expires their raw files). As `EvidenceService.delete` does it, the
-        row (its chunks cascade) and an audit event first, committed, then the raw
-        artifact, the working files and the job (`EvidenceService.discard_files`)."""
+        alone expires their raw files)."""
         cutoff = report.cutoff = now - self.policy.artifacts_after
         after: str | None = None
         while True:
-            with self._db.session() as session:
-                batch = evidence.created_before(
-                    session, cutoff, CLOSED_STATES, after=after, limit=self.policy.batch_size
-                )
-                if not batch:
-                    return
-                after = batch[-1].evidence_id
-                report.examined += len(batch)
-                if report.dry_run:
-                    report.deleted += len(batch)
-                    gone = []
-                else:
-                    gone = evidence.delete_created_before(
-                        session, [e.evidence_id for e in batch], cutoff, CLOSED_STATES
-                    )
-                    for item in gone:
-                        audit.record(
-                            session,
-                            actor_id=None,
-                            action="evidence.deleted",
-                            object_type="evidence",
-                            object_id=item.evidence_id,
-                            case_id=item.case_id,
-                            details={"filename": item.filename, "reason": "retention"},
-                        )
-                    report.deleted += len(gone)
-            self._evidence.discard_files(*gone)
-            if not self._more(len(batch), stop):
+            last, examined, deleted = self._evidence.expire_artifacts(
+                CLOSED_STATES,
+                cutoff,
+                after=after,
+                limit=self.policy.batch_size,
+                dry_run=report.dry_run,
+            )
+            if last is None:
+                return
+            after = last
+            report.examined += examined
+            report.deleted += deleted
+            if not self._more(examined, stop):
                 return
 
     def _audit_events(self, report: JobReport, now: datetime, stop: StopWhen) -> None:
@@ -352,8 +300,3 @@ class RetentionService:
             RetentionJob.ARTIFACTS: self._artifacts,
             RetentionJob.AUDIT_EVENTS: self._audit_events,
         }[job]
-
-
-def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -118,3 +118,42 @@ class SessionService:
             }
         )
         return touched if self._store.refresh(touched, record.timeout_minutes * 60) else None
+
+    # -- retention: one bounded step of a keyspace walk each ----------------------------
+    def sweep_user_indexes(self, cursor: int, *, count: int, dry_run: bool) -> tuple[int, int, int]:
+        """Remove `user_sessions:{user}` entries naming a session that expired or ended:
+        nothing else removes those of a user who never lists or creates sessions again.
+        Returns the cursor to continue from (0 when done), entries examined and stale."""
+        cursor, user_ids = self._store.scan_user_indexes(cursor, count)
+        examined = stale_total = 0
+        for user_id in user_ids:
+            members = sorted(self._store.user_session_ids(user_id))
+            for start in range(0, len(members), count):
+                chunk = members[start : start + count]
+                live = self._store.existing(chunk)
+                stale = [m for m in chunk if m not in live]
+                examined += len(chunk)
+                if stale and not dry_run:
+                    self._store.forget(user_id, *stale)
+                stale_total += len(stale)
+        return cursor, examined, stale_total
+
+    def sweep_client_pointers(
+        self, cursor: int, *, count: int, dry_run: bool
+    ) -> tuple[int, int, int]:
+        """Release `session_client:{user}:{client}` pointers to sessions that are gone;
+        the same shape of answer as `sweep_user_indexes`."""
+        cursor, pairs = self._store.scan_client_pointers(cursor, count)
+        targets = self._store.client_session_ids(pairs)
+        named = [t for t in targets if t is not None]
+        live = self._store.existing(named) if named else set()
+        examined = released = 0
+        for (user_id, client_id), target in zip(pairs, targets, strict=True):
+            if target is None:  # expired between the scan and the read
+                continue
+            examined += 1
+            if target in live:
+                continue
+            if dry_run or self._store.release_client(user_id, client_id, target):
+                released += 1
+        return cursor, examined, released
