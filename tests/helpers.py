@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from faultmaven.auth.accounts import Accounts
-from faultmaven.auth.models import RegisterRequest
+from faultmaven.auth.models import RegisterRequest, Role
 
 STRONG_PASSWORD = "correct-Horse-battery-staple-42"
 _counter = itertools.count(1)
@@ -74,6 +74,16 @@ class Api:
             RegisterRequest(email="root@example.com", username="root", password=STRONG_PASSWORD)
         )
         return self.login("root")
+
+    def analyst(self, accounts: Accounts) -> User:
+        """An analyst (read-only on every case), created directly with that role."""
+        accounts.register(
+            RegisterRequest(
+                email="analyst@example.com", username="analyst", password=STRONG_PASSWORD
+            ),
+            roles=(Role.USER, Role.ANALYST),
+        )
+        return self.login("analyst")
 
     def _tokens(self, username: str, password: str = STRONG_PASSWORD) -> dict[str, Any]:
         response = self.call(

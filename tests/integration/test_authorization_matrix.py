@@ -1,8 +1,8 @@
 """Every case endpoint × every relation to the case.
 
 viewer reads · collaborator reads and writes · owner and admin do everything ·
-a stranger gets 404 (never the object) · no token gets 401. A refused request writes
-nothing.
+an analyst reads every case and changes none · a stranger gets 404 (never the object)
+· no token gets 401. A refused request writes nothing.
 """
 
 from __future__ import annotations
@@ -57,12 +57,13 @@ ENDPOINTS = [
     Endpoint("GET", "/cases/{case}/audit", MANAGE),
 ]
 
-ROLES = ["owner", "collaborator", "viewer", "stranger", "admin", "anonymous"]
+ROLES = ["owner", "collaborator", "viewer", "analyst", "stranger", "admin", "anonymous"]
 GRANTS = {
     "owner": {READ, WRITE, MANAGE},
     "admin": {READ, WRITE, MANAGE},
     "collaborator": {READ, WRITE},
     "viewer": {READ},
+    "analyst": {READ},
     "stranger": set(),
 }
 
@@ -86,6 +87,8 @@ class World:
 def world(api: Api, container: Container) -> World:
     owner, collaborator, viewer, stranger, extra = (api.user() for _ in range(5))
     admin = api.admin(container.auth.accounts)
+    analyst = api.analyst(container.auth.accounts)
+    # Private, and the analyst is in no team or organization: the role alone reads it.
     case_id = api.case(owner)["case_id"]
     api.share(owner, case_id, collaborator, "collaborator")
     api.share(owner, case_id, viewer, "viewer")
@@ -101,6 +104,7 @@ def world(api: Api, container: Container) -> World:
             "owner": owner,
             "collaborator": collaborator,
             "viewer": viewer,
+            "analyst": analyst,
             "stranger": stranger,
             "admin": admin,
             "anonymous": None,
@@ -148,12 +152,18 @@ def test_authorization(
         assert response.status_code == expected, response.text
 
 
-@pytest.mark.parametrize("role", ["owner", "collaborator", "viewer", "stranger", "admin"])
+@pytest.mark.parametrize(
+    "role", ["owner", "collaborator", "viewer", "analyst", "stranger", "admin"]
+)
 def test_the_case_list_shows_only_what_a_user_may_see(api: Api, world: World, role: str) -> None:
     listing = api.call("GET", "/cases", world.users[role]).json()
-    visible = {c["case_id"] for c in listing["items"]}
-    shown = role in {"owner", "collaborator", "viewer"}
+    visible = {c["case_id"]: c for c in listing["items"]}
+    shown = role in {"owner", "collaborator", "viewer", "analyst"}
     assert (world.ids["case"] in visible) is shown
+    if role == "analyst":
+        assert visible[world.ids["case"]]["my_role"] == "viewer"
+        shared = api.call("GET", "/cases?relation=shared", world.users[role]).json()
+        assert world.ids["case"] in {c["case_id"] for c in shared["items"]}
 
 
 def test_anonymous_cannot_list_or_create(api: Api) -> None:

@@ -89,3 +89,38 @@ def test_require(who: R | None, needed: Access, outcome: type[Exception] | None)
 
 def test_access_levels_are_ordered() -> None:
     assert access_of(None) < access_of(R.VIEWER) < access_of(R.COLLABORATOR) < access_of(R.OWNER)
+
+
+def test_an_analyst_reads_every_case_and_changes_none() -> None:
+    from faultmaven.cases.access import Access, access_of, effective_role
+    from faultmaven.cases.models import ParticipantRole, Visibility
+    from faultmaven.organizations.models import Scopes
+
+    for visibility in Visibility:
+        role = effective_role(
+            user_id="usr_a",
+            is_admin=False,
+            owner_id="usr_o",
+            participant_role=None,
+            visibility=visibility,
+            team_id=None,
+            org_id=None,
+            scopes=Scopes(),
+            is_analyst=True,
+        )
+        assert access_of(role) is Access.READ
+    # A stronger role on the case still counts.
+    assert (
+        effective_role(
+            user_id="usr_a",
+            is_admin=False,
+            owner_id="usr_o",
+            participant_role=ParticipantRole.COLLABORATOR,
+            visibility=Visibility.PRIVATE,
+            team_id=None,
+            org_id=None,
+            scopes=None,
+            is_analyst=True,
+        )
+        is ParticipantRole.COLLABORATOR
+    )

@@ -25,6 +25,11 @@ class Principal:
     def is_admin(self) -> bool:
         return Role.ADMIN in self.roles
 
+    @property
+    def is_analyst(self) -> bool:
+        """Reads every case (reviews, trends, audits) and changes none."""
+        return Role.ANALYST in self.roles
+
 
 def require_admin(principal: Principal) -> None:
     from faultmaven.core.errors import ForbiddenError

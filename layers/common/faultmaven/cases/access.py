@@ -2,8 +2,9 @@
 database, the tests feed them every combination.
 
 viewer reads · collaborator reads and writes · owner and admin do everything ·
-members of the case's team or organization read when it is shared that way · everyone
-else is told the case does not exist.
+members of the case's team or organization read when it is shared that way · an
+analyst reads every case and writes, shares or manages none it holds no stronger role
+on · everyone else is told the case does not exist.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def effective_role(
     team_id: str | None,
     org_id: str | None,
     scopes: Scopes | None,
+    is_analyst: bool = False,
 ) -> ParticipantRole | None:
     """The strongest role the user holds on the case, or None when it is invisible."""
     if user_id == owner_id or is_admin or participant_role is ParticipantRole.OWNER:
@@ -53,6 +55,8 @@ def effective_role(
             and org_id in scopes.org_ids
         )
     ):
+        return ParticipantRole.VIEWER
+    if is_analyst:
         return ParticipantRole.VIEWER
     return None
 

@@ -194,6 +194,7 @@ class CaseService:
                 session,
                 principal.user_id,
                 scopes,
+                sees_all=principal.is_analyst,
                 relation=relation,
                 status=status,
                 priority=priority,
@@ -608,6 +609,7 @@ class CaseService:
             team_id=case.team_id,
             org_id=case.org_id,
             scopes=scopes,
+            is_analyst=principal.is_analyst,
         )
 
     @staticmethod

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, false, func, or_, select
+from sqlalchemy import Select, and_, case, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from faultmaven.audit import service as audit
@@ -66,9 +66,12 @@ def participant_roles(
     return {case_id: ParticipantRole(role) for case_id, role in rows}
 
 
-def visible_cases_query(user_id: str, scopes: Scopes, relation: str) -> Select[Case]:
+def visible_cases_query(
+    user_id: str, scopes: Scopes, relation: str, *, sees_all: bool = False
+) -> Select[Case]:
     """Cases the user can see, narrowed by `relation`: owned, shared (with me as a
-    participant or through a team/organization), or all of those."""
+    participant or through a team/organization), or all of those. `sees_all` (an
+    analyst) counts every other live case as shared."""
     participates = select(CaseParticipant.case_id).where(CaseParticipant.user_id == user_id)
     owned = Case.owner_id == user_id
     via_team = (
@@ -81,7 +84,7 @@ def visible_cases_query(user_id: str, scopes: Scopes, relation: str) -> Select[C
         if scopes.org_ids
         else false()
     )
-    shared = or_(Case.case_id.in_(participates), via_team, via_org)
+    shared = true() if sees_all else or_(Case.case_id.in_(participates), via_team, via_org)
     condition = {"owned": owned, "shared": and_(~owned, shared)}.get(relation, or_(owned, shared))
     return select(Case).where(Case.deleted_at.is_(None), condition)
 
@@ -249,6 +252,7 @@ def page_of_visible(
     user_id: str,
     scopes: Scopes,
     *,
+    sees_all: bool = False,
     relation: str,
     status: CaseStatus | None,
     priority: CasePriority | None,
@@ -259,7 +263,7 @@ def page_of_visible(
 ) -> tuple[list[Case], int]:
     """One page of the cases `user_id` can see, filtered and sorted (`sort` is a key of
     SORTABLE, `-` first for descending; ties broken by id), and the total."""
-    query = visible_cases_query(user_id, scopes, relation)
+    query = visible_cases_query(user_id, scopes, relation, sees_all=sees_all)
     if status is not None:
         query = query.where(Case.status == status.value)
     if priority is not None:
