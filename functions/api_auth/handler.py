@@ -1,5 +1,6 @@
 """Lambda entry point for /api/v1/auth/*, /api/v1/organizations/* and /api/v1/teams/*:
-identity and the groups users belong to, in the shared app factory.
+identity, the user's data rights (export, deletion) and the groups users belong to, in
+the shared app factory.
 
 Built at module scope so the pools and the app survive across warm invocations.
 """
@@ -8,6 +9,7 @@ from faultmaven.app import create_app
 from faultmaven.auth.api import router as auth_router
 from faultmaven.lambda_entry import asgi_handler
 from faultmaven.organizations.api import router as organizations_router
+from faultmaven.privacy.api import router as privacy_router
 
-app = create_app(routers=[auth_router, organizations_router])
+app = create_app(routers=[auth_router, privacy_router, organizations_router])
 handler = asgi_handler(app)

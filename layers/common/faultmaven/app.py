@@ -26,9 +26,10 @@ def all_routers() -> list[APIRouter]:
     from faultmaven.jobs.api import router as jobs
     from faultmaven.knowledge.api import router as knowledge
     from faultmaven.organizations.api import router as organizations
+    from faultmaven.privacy.api import router as privacy
     from faultmaven.sessions.api import router as sessions
 
-    return [auth, sessions, cases, evidence, jobs, organizations, knowledge]
+    return [auth, privacy, sessions, cases, evidence, jobs, organizations, knowledge]
 
 
 def openapi_document() -> dict[str, Any]:

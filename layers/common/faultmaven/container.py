@@ -23,13 +23,14 @@ if TYPE_CHECKING:
     from faultmaven.auth.tokens import Tokens
     from faultmaven.cases.events import CaseDeleted
     from faultmaven.cases.service import CaseService
-    from faultmaven.core.ports import Embedder, ObjectStore, VectorStore, Workflow
+    from faultmaven.core.ports import Embedder, ObjectStore, TaskQueue, VectorStore, Workflow
     from faultmaven.evidence.events import CaseMemoryExpired, EvidenceChunksStored, EvidenceDeleted
     from faultmaven.evidence.service import EvidenceService
     from faultmaven.jobs.service import JobService
     from faultmaven.knowledge.service import KnowledgeService
     from faultmaven.organizations.service import OrganizationService
     from faultmaven.preprocessing.pipeline import PreprocessingSteps
+    from faultmaven.privacy.service import PrivacyService
     from faultmaven.retention.service import RetentionService
     from faultmaven.sessions.service import SessionService
 
@@ -232,6 +233,45 @@ class Container:
             jobs=self.jobs,
             policy=RetentionPolicy.from_settings(self.settings),
         )
+
+    @cached_property
+    def privacy(self) -> PrivacyService:
+        from faultmaven.privacy.service import PrivacyService
+
+        return PrivacyService(
+            auth=self.auth,
+            cases=self.cases,
+            evidence=self.evidence,
+            knowledge=self.knowledge,
+            organizations=self.organizations,
+            sessions=self.sessions,
+            jobs=self.jobs,
+            objects=self.objects,
+            tasks=self.tasks,
+            url_ttl_seconds=self.settings.presigned_url_ttl_seconds,
+        )
+
+    @cached_property
+    def tasks(self) -> TaskQueue:
+        """Background tasks: an asynchronous Lambda on AWS, a worker thread locally."""
+        function = self.settings.task_function_name
+        if function is not None:
+            from faultmaven.adapters.tasks import LambdaTaskQueue
+
+            return LambdaTaskQueue(self.settings, function)
+        from faultmaven.adapters.tasks import InProcessTaskQueue
+
+        return InProcessTaskQueue(self.run_task)
+
+    def run_task(self, task: str, payload: dict[str, str]) -> None:
+        """What a background task is, by name (the tasks function and the local worker
+        both come here)."""
+        from faultmaven.privacy.models import EXPORT_TASK
+
+        if task == EXPORT_TASK:
+            self.privacy.run_export(payload["job_id"], payload["user_id"])
+            return
+        raise ValueError(f"unknown task {task!r}")
 
     def close(self) -> None:
         self.database.dispose()

@@ -19,7 +19,7 @@ from faultmaven.auth.principal import require_admin
 from faultmaven.auth.throttle import LoginThrottle, account_key
 from faultmaven.auth.tokens import TokenClaims, Tokens, TokenType
 from faultmaven.core.clock import utcnow
-from faultmaven.core.errors import ConflictError, NotFoundError, UnauthorizedError
+from faultmaven.core.errors import ConflictError, ForbiddenError, NotFoundError, UnauthorizedError
 from faultmaven.core.logging import logger
 from faultmaven.core.pagination import Page, PageRequest
 from faultmaven.core.ports import Database
@@ -180,3 +180,45 @@ class AuthService:
             refresh_token=self._tokens.issue(user_id, TokenType.REFRESH),
             refresh_expires_in=self._tokens.refresh_ttl,
         )
+
+    # -- a user leaving (see privacy.service) --------------------------------------------
+    def confirm_password(self, principal: Principal, password: str) -> None:
+        """Irreversible actions ask for the password again; the hash is checked outside
+        any transaction, and a wrong password counts as a failed login."""
+        with self._db.session() as session:
+            user = store.live_user(session, principal.user_id)
+            password_hash = user.password_hash if user is not None else None
+        account = account_key(principal.user_id, principal.user_id)
+        self._throttle.check(account, None)
+        if user is None or not self._passwords.verify(password_hash, password):
+            self._throttle.failed(account, None)
+            raise ForbiddenError("The password is not correct", error_code="PASSWORD_INCORRECT")
+
+    def active_user(self, user_id: str) -> UserOut | None:
+        with self._db.session() as session:
+            user = store.live_user(session, user_id)
+            return UserOut.model_validate(user) if user is not None and user.is_active else None
+
+    def erase_account(self, user_id: str, *, details: dict[str, object]) -> None:
+        """The account goes: the row stays only as an anonymous tombstone for the audit
+        trail (no email, name or password left), and every token dies."""
+        with self._db.session() as session:
+            user = store.live_user(session, user_id, for_update=True)
+            if user is None:
+                return
+            now = utcnow()
+            user.email = f"deleted+{user_id}@invalid"
+            user.username = f"deleted_{user_id}"
+            user.display_name = "Deleted user"
+            user.password_hash = "!"  # noqa: S105 - no Argon2 hash ever matches
+            user.is_active = False
+            user.deleted_at = user.updated_at = now
+            audit.record(
+                session,
+                actor_id=user_id,
+                action="user.account_deleted",
+                object_type="user",
+                object_id=user_id,
+                details=details,
+            )
+        self._tokens.revoke_all(user_id)

@@ -273,3 +273,37 @@ def page_of_visible(
     column = SORTABLE[sort.lstrip("-")]
     ordered = query.order_by(column.desc() if sort.startswith("-") else column.asc(), Case.case_id)
     return page_of(session, ordered, limit=limit, offset=offset)
+
+
+# -- a user exporting their data or leaving -------------------------------------------------
+def owned_cases(session: Session, user_id: str, *, for_update: bool = False) -> list[Case]:
+    """Every live case `user_id` owns (as creator), oldest first."""
+    query = (
+        select(Case)
+        .where(Case.owner_id == user_id, Case.deleted_at.is_(None))
+        .order_by(Case.created_at, Case.case_id)
+    )
+    if for_update:
+        query = query.with_for_update()
+    return list(session.scalars(query))
+
+
+def all_children(session: Session, model: type[Any], case_id: str) -> list[Any]:
+    """Every row of one child table of a case, in creation order."""
+    id_column = next(iter(model.__table__.primary_key.columns))
+    query = select(model).where(model.case_id == case_id).order_by(model.created_at, id_column)
+    return list(session.scalars(query))
+
+
+def with_participants(session: Session, case_ids: Sequence[str]) -> set[str]:
+    if not case_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(CaseParticipant.case_id).where(CaseParticipant.case_id.in_(case_ids))
+        )
+    )
+
+
+def participations(session: Session, user_id: str) -> list[CaseParticipant]:
+    return list(session.scalars(select(CaseParticipant).where(CaseParticipant.user_id == user_id)))

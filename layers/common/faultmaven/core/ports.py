@@ -122,6 +122,14 @@ class Workflow(Protocol):
         ...
 
 
+class TaskQueue(Protocol):
+    """Work too long for a request (a user's data export), run elsewhere: a Lambda
+    invoked asynchronously on AWS, a worker thread locally. The task reports through
+    its job, so `submit` returns at once."""
+
+    def submit(self, task: str, payload: Mapping[str, str]) -> None: ...
+
+
 class Embedder(Protocol):
     """Turns text into unit-length vectors (a local model, or Bedrock Titan on AWS)."""
 

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # Short: a form can be replayed until it expires (see README, evidence).
     presigned_url_ttl_seconds: int = Field(default=300, ge=60, le=3600)
     job_ttl_seconds: int = Field(default=86_400, ge=3600, le=7 * 86_400)
+    # The function that runs long background tasks (data exports) on AWS; unset, they
+    # run on a worker thread of this process (the local runtime, tests).
+    task_function_name: str | None = None
 
     # Knowledge. pgvector lives in the application database; OpenSearch (Serverless on
     # AWS, signed with the function's role when `opensearch_sigv4`) is the other backend.

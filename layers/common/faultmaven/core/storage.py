@@ -11,6 +11,8 @@ ARTIFACTS = "artifacts/"
 WORK = "work/"
 # Large knowledge documents, uploaded with a presigned form and ingested by the trigger.
 KNOWLEDGE_UPLOADS = "knowledge/"
+# A user's data exports, `exports/{user_id}/{job_id}.zip` (kept 7 days).
+EXPORTS = "exports/"
 # The prefixes whose ObjectCreated notifications reach the upload trigger.
 UPLOAD_PREFIXES = (ARTIFACTS, KNOWLEDGE_UPLOADS)
 

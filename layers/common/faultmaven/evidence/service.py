@@ -492,3 +492,36 @@ class EvidenceService:
                 )
         self.discard_files(*gone)
         return batch[-1].evidence_id, len(batch), len(gone)
+
+    # -- a user exporting their data or leaving (see privacy.service) ------------------
+    def export_for_cases(self, case_ids: Collection[str]) -> list[tuple[dict[str, Any], str]]:
+        """Every evidence of these cases as plain data, with its raw artifact's key."""
+        with self._db.session() as session:
+            return [
+                (EvidenceDetail.model_validate(row).model_dump(mode="json"), row.s3_key)
+                for row in store.of_cases(session, case_ids)
+            ]
+
+    def read_artifact(self, key: str) -> bytes | None:
+        """A raw artifact, whole (uploads are size-limited); None when it is gone."""
+        if self._objects.head(key) is None:
+            return None
+        return self._objects.read(key, max_bytes=self._max_bytes)
+
+    def erase_for_cases(self, case_ids: Collection[str], *, actor_id: str) -> int:
+        """Delete every evidence of these cases: rows (and their chunks) first, then the
+        files, as `delete` does."""
+        with self._db.session() as session:
+            gone = store.delete_of_cases(session, case_ids)
+            for item in gone:
+                audit.record(
+                    session,
+                    actor_id=actor_id,
+                    action="evidence.deleted",
+                    object_type="evidence",
+                    object_id=item.evidence_id,
+                    case_id=item.case_id,
+                    details={"filename": item.filename, "reason": "account deleted"},
+                )
+        self.discard_files(*gone)
+        return len(gone)

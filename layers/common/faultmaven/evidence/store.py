@@ -155,3 +155,25 @@ def existing_in_case(session: Session, case_id: str | None, evidence_ids: set[st
             )
         )
     )
+
+
+def of_cases(session: Session, case_ids: Collection[str]) -> list[Evidence]:
+    """Every evidence row of these cases, in creation order."""
+    if not case_ids:
+        return []
+    query = (
+        select(Evidence)
+        .where(Evidence.case_id.in_(list(case_ids)))
+        .order_by(Evidence.case_id, Evidence.created_at, Evidence.evidence_id)
+    )
+    return list(session.scalars(query))
+
+
+def delete_of_cases(session: Session, case_ids: Collection[str]) -> list[StoredEvidence]:
+    """Delete every evidence row of these cases (chunks cascade); what was deleted."""
+    if not case_ids:
+        return []
+    rows = session.execute(
+        delete(Evidence).where(Evidence.case_id.in_(list(case_ids))).returning(*_STORED)
+    )
+    return [StoredEvidence(*row) for row in rows]

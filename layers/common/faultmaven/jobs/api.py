@@ -16,13 +16,15 @@ POLL_AFTER_SECONDS = 1
 @router.get(
     "/{job_id}",
     response_model=Job,
-    responses={303: {"description": "Completed: `Location` is the evidence"}},
+    responses={
+        303: {"description": "Completed: `Location` is the result (the evidence, an export)"}
+    },
 )
 def get_job(
     job_id: str, principal: PrincipalDep, container: ContainerDep, response: Response
 ) -> Job | Response:
     job = container.jobs.get(principal, job_id)
-    result = f"/api/v1/evidence/{job.evidence_id}"
+    result = job.result_path or f"/api/v1/evidence/{job.evidence_id}"
     if job.status is JobStatus.COMPLETED:
         return Response(status_code=status.HTTP_303_SEE_OTHER, headers={"Location": result})
     if job.status is not JobStatus.FAILED:

@@ -34,15 +34,32 @@ class JobService:
         self._store.save(job)
         return job
 
+    def create_for_user(self, *, kind: str, owner_id: str) -> Job:
+        """A job only its owner may poll (and nobody else learns it exists)."""
+        now = utcnow()
+        job = Job(
+            job_id=new_id("job"), kind=kind, owner_id=owner_id, created_at=now, updated_at=now
+        )
+        self._store.save(job)
+        return job
+
     def get(self, principal: Principal, job_id: str) -> Job:
         job = self._store.get(job_id) if looks_like_id(job_id, "job") else None
         if job is None:
             raise NotFoundError("Job not found", error_code="JOB_NOT_FOUND")
+        if job.case_id is None:
+            if job.owner_id != principal.user_id:
+                raise NotFoundError("Job not found", error_code="JOB_NOT_FOUND")
+            return job
         try:
             self._can_read_case(principal, job.case_id)
         except NotFoundError:
             raise NotFoundError("Job not found", error_code="JOB_NOT_FOUND") from None
         return job
+
+    def peek(self, job_id: str) -> Job | None:
+        """The job as stored, for the worker that runs it (no caller to authorize)."""
+        return self._store.get(job_id) if looks_like_id(job_id, "job") else None
 
     def progress(self, job_id: str, *, stage: str, progress: int) -> None:
         """Record a step's progress; never moves a finished job or goes backwards (a
@@ -61,7 +78,9 @@ class JobService:
             )
         )
 
-    def finish(self, job_id: str, *, error: str | None = None) -> None:
+    def finish(
+        self, job_id: str, *, error: str | None = None, result_path: str | None = None
+    ) -> None:
         job = self._store.get(job_id)
         if job is None:
             return
@@ -74,6 +93,7 @@ class JobService:
                     "progress": job.progress if error else 100,
                     "error": error,
                     "updated_at": utcnow(),
+                    "result_path": None if error else result_path,
                 }
             )
         )

@@ -147,3 +147,45 @@ def evidence_of_case(session: Session, case_id: str | None, evidence_ids: set[st
 
 def team(session: Session, team_id: str) -> Team | None:
     return session.get(Team, team_id)
+
+
+def owned_documents(
+    session: Session, user_id: str, *, for_update: bool = False
+) -> list[KnowledgeDocument]:
+    """Every user document `user_id` owns, oldest first."""
+    query = (
+        select(KnowledgeDocument)
+        .where(KnowledgeDocument.scope == Scope.USER.value, KnowledgeDocument.owner_id == user_id)
+        .order_by(KnowledgeDocument.created_at, KnowledgeDocument.document_id)
+    )
+    if for_update:
+        query = query.with_for_update()
+    return list(session.scalars(query))
+
+
+def shared_ids(session: Session, document_ids: list[str]) -> set[str]:
+    """Which of these documents have at least one share."""
+    if not document_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(KnowledgeShare.document_id).where(KnowledgeShare.document_id.in_(document_ids))
+        )
+    )
+
+
+def remove_user_shares(session: Session, document_id: str, user_id: str) -> None:
+    """Shares of a document to `user_id` (who is becoming its owner)."""
+    for share in session.scalars(
+        select(KnowledgeShare).where(
+            KnowledgeShare.document_id == document_id,
+            KnowledgeShare.grantee_type == GranteeType.USER.value,
+            KnowledgeShare.grantee_id == user_id,
+        )
+    ):
+        session.delete(share)
+
+
+def remove_document(session: Session, document: KnowledgeDocument) -> None:
+    """Delete the row; its shares go with it (ON DELETE CASCADE)."""
+    session.delete(document)

@@ -209,6 +209,52 @@ class OrganizationService:
             )
 
     # -- access ----------------------------------------------------------------------
+    # -- a user leaving (see privacy.service) ------------------------------------------
+    def solely_owned(self, user_id: str) -> list[str]:
+        """Organizations of which the user is the only owner (they cannot be left
+        without handing them over)."""
+        with self._db.session() as session:
+            org_ids = {
+                m.org_id
+                for m in store.memberships_of(session, user_id)
+                if m.team_id is None and m.role == OrgRole.OWNER.value
+            }
+            return sorted(
+                org_id
+                for org_id in org_ids
+                if not [o for o in store.lock_owners(session, org_id) if o != user_id]
+            )
+
+    def leave_all(self, user_id: str, *, successor_id: str | None) -> int:
+        """Take the user out of every organization and team; an organization they alone
+        own gets `successor_id` as its owner (the caller has checked there is one)."""
+        with self._db.session() as session:
+            memberships = store.memberships_of(session, user_id)
+            for org_id in sorted({m.org_id for m in memberships if m.team_id is None}):
+                others = [o for o in store.lock_owners(session, org_id) if o != user_id]
+                if others:
+                    continue
+                if successor_id is None:
+                    raise ConflictError(
+                        "An organization keeps at least one owner", error_code="LAST_OWNER"
+                    )
+                heir = store.membership(session, successor_id, org_id=org_id, for_update=True)
+                if heir is None:
+                    store.add(session, _new_membership(successor_id, org_id, None, OrgRole.OWNER))
+                else:
+                    heir.role = OrgRole.OWNER.value
+                audit.record(
+                    session,
+                    actor_id=user_id,
+                    action="organization.member_set",
+                    object_type="organization",
+                    object_id=org_id,
+                    details={"user_id": successor_id, "role": OrgRole.OWNER.value},
+                )
+            for membership in memberships:
+                store.remove(session, membership)
+            return len(memberships)
+
     def _visible_org(
         self, session: Session, principal: Principal, org_id: str
     ) -> tuple[Organization, OrgRole | None]:

@@ -137,3 +137,8 @@ def page_of_teams(
     session: Session, org_id: str, *, limit: int, offset: int
 ) -> tuple[list[Team], int]:
     return page_of(session, teams_of(org_id), limit=limit, offset=offset)
+
+
+def memberships_of(session: Session, user_id: str) -> list[Membership]:
+    """Every membership of the user (organizations and teams)."""
+    return list(session.scalars(select(Membership).where(Membership.user_id == user_id)))

@@ -157,3 +157,10 @@ class SessionService:
             if dry_run or self._store.release_client(user_id, client_id, target):
                 released += 1
         return cursor, examined, released
+
+    def end_all(self, user_id: str) -> int:
+        """End every session of the user (their account is going)."""
+        records = self._live_sessions(user_id)
+        for record in records:
+            self._store.delete(record)
+        return len(records)
