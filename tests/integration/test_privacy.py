@@ -145,30 +145,42 @@ def test_deleting_my_account_hands_over_what_is_shared_and_erases_the_rest(
     org = api.call("POST", "/organizations", ann, json={"name": "Ann's org"}).json()
 
     response = _deletion(api, ann, successor_id=bob.user_id)
-    assert response.status_code == 200, response.text
-    summary = response.json()
+    assert response.status_code == 202, response.text
+    assert response.json() == {
+        "status": "scheduled",
+        "cases_to_hand_over": 1,
+        "cases_to_delete": 1,
+        "documents_to_hand_over": 1,
+        "documents_to_delete": 1,
+        "organizations_to_hand_over": 1,
+    }
+    # Stopped at once: her tokens and her login no longer work.
+    assert_envelope(api.call("GET", "/auth/me", ann), 401)
+    login = {"username": ann.username, "password": STRONG_PASSWORD}
+    assert_envelope(api.call("POST", "/auth/login", json=login), 401)
+
+    summary = _erased(container, ann.user_id)
     assert summary["cases_deleted"] == 1
     assert summary["cases_handed_over"] == 1
     assert summary["documents_deleted"] == 1
     assert summary["documents_handed_over"] == 1
     assert summary["evidence_deleted"] == 1
     assert summary["sessions_ended"] == 1
-
-    # Ann is gone: her tokens, her login, her name; her email can be used again.
-    assert_envelope(api.call("GET", "/auth/me", ann), 401)
-    login = api.call(
-        "POST", "/auth/login", json={"username": ann.username, "password": STRONG_PASSWORD}
-    )
-    assert_envelope(login, 401)
     with container.database.session() as session:
         tombstone = session.get(UserRow, ann.user_id)
         assert tombstone is not None
         assert ann.username not in (tombstone.username, tombstone.email, tombstone.display_name)
-        assert tombstone.deleted_at is not None
         actions = set(
             session.scalars(select(AuditEvent.action).where(AuditEvent.actor_id == ann.user_id))
         )
-    assert {"user.account_deleted", "case.owner_transferred"} <= actions
+    assert {"user.deletion_requested", "case.owner_transferred"} <= actions
+    # Her email and username are free again.
+    again = api.call(
+        "POST",
+        "/auth/register",
+        json={"email": ann.email, "username": ann.username, "password": STRONG_PASSWORD},
+    )
+    assert again.status_code == 201, again.text
 
     # What Bob could see is Bob's now; the rest is gone, files and vectors included.
     assert api.call("GET", f"/cases/{shared}", bob).json()["my_role"] == "owner"
@@ -186,6 +198,32 @@ def test_deleting_my_account_hands_over_what_is_shared_and_erases_the_rest(
     assert team_doc["document_id"] in {hit["document_id"] for hit in found}
     assert api.call("GET", f"/organizations/{org['org_id']}", bob).json()["my_role"] == "owner"
     assert container.sessions.end_all(ann.user_id) == 0
+
+
+def _erased(container: Container, user_id: str, timeout: float = 60) -> dict[str, Any]:
+    """Wait for the background task; the audit event carries what it did."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with container.database.session() as session:
+            details = session.scalars(
+                select(AuditEvent.details).where(
+                    AuditEvent.object_id == user_id, AuditEvent.action == "user.account_deleted"
+                )
+            ).first()
+        if details is not None:
+            return dict(details)
+        time.sleep(0.2)
+    raise AssertionError("the account was not erased")
+
+
+def test_an_erasing_task_that_runs_twice_does_nothing_more(api: Api, container: Container) -> None:
+    ann = api.user()
+    api.case(ann, title="Private notes")
+    assert _deletion(api, ann).status_code == 202
+    first = _erased(container, ann.user_id)
+    assert first["cases_deleted"] == 1
+    again = container.privacy.run_deletion(ann.user_id, None)
+    assert again.cases_deleted == 0
 
 
 def _keys(container: Container, prefix: str) -> list[str]:

@@ -266,10 +266,13 @@ class Container:
     def run_task(self, task: str, payload: dict[str, str]) -> None:
         """What a background task is, by name (the tasks function and the local worker
         both come here)."""
-        from faultmaven.privacy.models import EXPORT_TASK
+        from faultmaven.privacy.models import DELETE_TASK, EXPORT_TASK
 
         if task == EXPORT_TASK:
             self.privacy.run_export(payload["job_id"], payload["user_id"])
+            return
+        if task == DELETE_TASK:
+            self.privacy.run_deletion(payload["user_id"], payload.get("successor_id"))
             return
         raise ValueError(f"unknown task {task!r}")
 

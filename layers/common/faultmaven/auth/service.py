@@ -199,6 +199,29 @@ class AuthService:
             user = store.live_user(session, user_id)
             return UserOut.model_validate(user) if user is not None and user.is_active else None
 
+    def deactivate_for_deletion(self, user_id: str, *, successor_id: str | None) -> None:
+        """Stop the account now (no login, every token revoked) and mark it for erasing."""
+        with self._db.session() as session:
+            user = store.live_user(session, user_id, for_update=True)
+            if user is None:
+                return
+            user.is_active = False
+            user.deletion_requested_at = user.updated_at = utcnow()
+            audit.record(
+                session,
+                actor_id=user_id,
+                action="user.deletion_requested",
+                object_type="user",
+                object_id=user_id,
+                details={"successor_id": successor_id},
+            )
+        self._tokens.revoke_all(user_id)
+
+    def pending_deletion(self, user_id: str) -> bool:
+        with self._db.session() as session:
+            user = store.live_user(session, user_id)
+            return user is not None and user.deletion_requested_at is not None
+
     def erase_account(self, user_id: str, *, details: dict[str, object]) -> None:
         """The account goes: the row stays only as an anonymous tombstone for the audit
         trail (no email, name or password left), and every token dies."""

@@ -55,6 +55,7 @@ class User(Base):
     updated_at: Mapped[datetime] = mapped_column(TS)
     last_login_at: Mapped[datetime | None] = mapped_column(TS)
     password_changed_at: Mapped[datetime | None] = mapped_column(TS)
+    deletion_requested_at: Mapped[datetime | None] = mapped_column(TS)
     deleted_at: Mapped[datetime | None] = mapped_column(TS)
 
     __table_args__ = (

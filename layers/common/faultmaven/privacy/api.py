@@ -10,7 +10,7 @@ from faultmaven.core.openapi import ERROR_RESPONSES
 from faultmaven.evidence.models import DownloadLink
 from faultmaven.jobs.api import POLL_AFTER_SECONDS
 from faultmaven.jobs.models import Job
-from faultmaven.privacy.models import AccountDeletion, DeletionSummary
+from faultmaven.privacy.models import AccountDeletion, DeletionAccepted
 
 router = APIRouter(prefix="/api/v1/auth/me", tags=["auth"], responses=ERROR_RESPONSES)
 
@@ -39,13 +39,15 @@ def download_export(job_id: str, principal: PrincipalDep, container: ContainerDe
 
 @router.post(
     "/deletion",
-    response_model=DeletionSummary,
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeletionAccepted,
     summary="Delete my account",
-    description="Irreversible. Cases and documents others can see, and organizations you "
-    "alone own, go to `successor_id` (409 `SUCCESSOR_REQUIRED` without one); everything "
-    "else of yours is deleted, with its files and vectors. Your tokens stop working.",
+    description="Irreversible. Asks for the password again. Cases and documents others can "
+    "see, and organizations you alone own, go to `successor_id` (409 `SUCCESSOR_REQUIRED` "
+    "without one); everything else of yours is deleted, with its files and vectors. Your "
+    "tokens stop working at once; the erasing finishes in the background.",
 )
 def delete_account(
     body: AccountDeletion, principal: PrincipalDep, container: ContainerDep
-) -> DeletionSummary:
+) -> DeletionAccepted:
     return container.privacy.delete_account(principal, body)

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from faultmaven.core.models import RequestModel
 
 EXPORT_TASK = "privacy.export"
+DELETE_TASK = "privacy.delete_account"
 EXPORT_JOB = "data_export"
 ARCHIVE_FORMAT_VERSION = 1
 
@@ -20,12 +21,26 @@ class AccountDeletion(RequestModel):
     successor_id: str | None = Field(default=None, max_length=64)
 
 
+class DeletionAccepted(BaseModel):
+    """The account is stopped (tokens revoked, no login) and is being erased: what will
+    go to the successor and what will be deleted."""
+
+    status: str = "scheduled"
+    cases_to_hand_over: int
+    cases_to_delete: int
+    documents_to_hand_over: int
+    documents_to_delete: int
+    organizations_to_hand_over: int
+
+
 class DeletionSummary(BaseModel):
-    cases_deleted: int
-    cases_handed_over: int
-    documents_deleted: int
-    documents_handed_over: int
-    evidence_deleted: int
-    memberships_left: int
-    participations_left: int
-    sessions_ended: int
+    """What the erasing did (recorded in the audit trail)."""
+
+    cases_deleted: int = 0
+    cases_handed_over: int = 0
+    documents_deleted: int = 0
+    documents_handed_over: int = 0
+    evidence_deleted: int = 0
+    memberships_left: int = 0
+    participations_left: int = 0
+    sessions_ended: int = 0

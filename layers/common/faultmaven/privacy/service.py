@@ -25,9 +25,11 @@ from faultmaven.evidence.models import DownloadLink
 from faultmaven.jobs.models import Job, JobStatus
 from faultmaven.privacy.models import (
     ARCHIVE_FORMAT_VERSION,
+    DELETE_TASK,
     EXPORT_JOB,
     EXPORT_TASK,
     AccountDeletion,
+    DeletionAccepted,
     DeletionSummary,
 )
 
@@ -148,7 +150,10 @@ class PrivacyService:
             return spool.read()
 
     # -- deletion ----------------------------------------------------------------------
-    def delete_account(self, principal: Principal, body: AccountDeletion) -> DeletionSummary:
+    def delete_account(self, principal: Principal, body: AccountDeletion) -> DeletionAccepted:
+        """Check everything that could refuse the deletion, stop the account at once
+        (tokens revoked, no new login), and leave the erasing to a background task: a
+        large account takes longer than a request may."""
         user_id = principal.user_id
         self._auth.confirm_password(principal, body.password)
         successor = body.successor_id
@@ -172,13 +177,33 @@ class PrivacyService:
                     "organizations_owned_alone": len(orgs),
                 },
             )
-        # Irreversible from here: what others see is handed over first, so a failure
-        # halfway never deletes anything someone else still relies on.
-        handed_cases = self._cases.hand_over(user_id, successor, shared_cases) if successor else 0
-        handed_docs = (
-            self._knowledge.hand_over_documents(user_id, successor, shared_docs) if successor else 0
+        self._auth.deactivate_for_deletion(user_id, successor_id=successor)
+        payload = {"user_id": user_id} | ({"successor_id": successor} if successor else {})
+        self._tasks.submit(DELETE_TASK, payload)
+        return DeletionAccepted(
+            cases_to_hand_over=len(shared_cases) if successor else 0,
+            cases_to_delete=len(private_cases),
+            documents_to_hand_over=len(shared_docs) if successor else 0,
+            documents_to_delete=len(private_docs),
+            organizations_to_hand_over=len(orgs) if successor else 0,
         )
-        memberships = self._organizations.leave_all(user_id, successor_id=successor)
+
+    def run_deletion(self, user_id: str, successor_id: str | None) -> DeletionSummary:
+        """Erase a deactivated account. What others see is handed over first, so a
+        failure halfway never deletes anything someone else relies on; every step is
+        idempotent, so a retried task finishes the job."""
+        if not self._auth.pending_deletion(user_id):
+            return DeletionSummary()  # already erased, or never asked for
+        shared_cases, private_cases = self._cases.owned_split(user_id)
+        shared_docs, private_docs = self._knowledge.owned_split(user_id)
+        handed_cases = handed_docs = 0
+        if successor_id is not None:
+            handed_cases = self._cases.hand_over(user_id, successor_id, shared_cases)
+            handed_docs = self._knowledge.hand_over_documents(user_id, successor_id, shared_docs)
+        else:  # nothing was shared when it was asked; anything shared since goes too
+            private_cases = [*shared_cases, *private_cases]
+            private_docs = [*shared_docs, *private_docs]
+        memberships = self._organizations.leave_all(user_id, successor_id=successor_id)
         participations = self._cases.leave_all(user_id)
         deleted_cases = self._cases.erase_owned(user_id, private_cases)
         evidence = self._evidence.erase_for_cases(deleted_cases, actor_id=user_id)
@@ -197,7 +222,7 @@ class PrivacyService:
             sessions_ended=sessions,
         )
         self._auth.erase_account(
-            user_id, details={**summary.model_dump(), "successor_id": successor}
+            user_id, details={**summary.model_dump(), "successor_id": successor_id}
         )
         logger.info("account deleted", extra={"user_id": user_id})
         return summary
