@@ -117,7 +117,11 @@ def test_api_roles_reach_only_what_their_domain_needs(
     # Knowledge embeds documents and queries; deleting a case or a piece of evidence
     # deletes its case-memory vectors; auth and sessions never touch vectors.
     uses_vectors = {"api_knowledge", "api_cases", "api_evidence"}
-    prefixes = {"api_evidence": {"artifacts", "work"}, "api_knowledge": {"knowledge"}}
+    prefixes = {
+        "api_evidence": {"artifacts", "work"},
+        "api_knowledge": {"knowledge"},
+        "api_auth": {"exports"},  # presigns the download of a finished export
+    }
     for source, function in deployment.api.functions.items():
         granted = statements(templates["api"], logical_id(function.role))
         actions = {action for statement in granted for action in as_list(statement["Action"])}
@@ -126,6 +130,7 @@ def test_api_roles_reach_only_what_their_domain_needs(
         assert ("states:StartExecution" in actions) is (source == "api_evidence"), source
         assert ("bedrock:InvokeModel" in actions) is (source == "api_knowledge"), source
         assert ("aoss:APIAccessAll" in actions) is (source in uses_vectors), source
+        assert ("lambda:InvokeFunction" in actions) is (source == "api_auth"), source
         assert any(a.startswith("s3:") for a in actions) is (source in prefixes), source
         assert object_prefixes(granted) == prefixes.get(source, set()), source
 
@@ -140,3 +145,21 @@ def test_knowledge_uploads_are_presigned_for_put_and_get_only(
         if json.dumps(statement["Resource"]).endswith('/knowledge/*"]]}')
     ]
     assert [sorted(as_list(s["Action"])) for s in on_uploads] == [["s3:GetObject", "s3:PutObject"]]
+
+
+def test_background_tasks_run_in_their_own_function_started_only_by_auth(
+    deployment: Deployment, templates: dict[str, Template]
+) -> None:
+    api = templates["api"]
+    tasks = deployment.api.tasks
+    granted = statements(api, logical_id(tasks.role))
+    actions = {action for statement in granted for action in as_list(statement["Action"])}
+    assert {"rds-db:connect", "bedrock:InvokeModel", "s3:PutObject"} <= actions
+    assert "lambda:InvokeFunction" not in actions
+    assert object_prefixes(granted) == {"artifacts", "work", "exports"}
+    auth = deployment.api.functions["api_auth"].function
+    environment = json.dumps(
+        api.to_json()["Resources"][logical_id(auth)]["Properties"]["Environment"]
+    )
+    assert "FAULTMAVEN_TASK_FUNCTION_NAME" in environment
+    assert logical_id(tasks.function) in environment

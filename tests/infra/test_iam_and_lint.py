@@ -71,7 +71,12 @@ def test_object_access_is_limited_to_key_prefixes(templates: dict[str, Template]
                     for resource in as_list(statement["Resource"]):
                         text = json.dumps(resource)
                         assert text.endswith(
-                            ('/artifacts/*"]]}', '/work/*"]]}', '/knowledge/*"]]}')
+                            (
+                                '/artifacts/*"]]}',
+                                '/work/*"]]}',
+                                '/knowledge/*"]]}',
+                                '/exports/*"]]}',
+                            )
                         ), (name, text)
                 if "s3:ListBucket" in actions:
                     # Only on the evidence bucket itself (never another bucket's keys).
@@ -84,10 +89,14 @@ TITAN_V2 = "arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-
 def test_only_the_functions_that_embed_may_invoke_the_embedding_model(
     deployment: Deployment, templates: dict[str, Template]
 ) -> None:
-    """The knowledge API, the Index step (case memory), the upload trigger (large
+    """The knowledge API, the background tasks (documents handed over by a deleted
+    account are re-indexed), the Index step (case memory), the upload trigger (large
     knowledge documents) and the seed; each on the one model, in the stack's region."""
     expected = {
-        "api": {logical_id(deployment.api.functions["api_knowledge"].role)},
+        "api": {
+            logical_id(deployment.api.functions["api_knowledge"].role),
+            logical_id(deployment.api.tasks.role),
+        },
         "pipelines": {
             logical_id(deployment.pipelines.steps["IndexFunctionArn"].role),
             logical_id(deployment.pipelines.upload_trigger.role),

@@ -148,7 +148,12 @@ def test_only_the_roles_that_use_vectors_get_data_access(
             deployment.pipelines.steps["IndexFunctionArn"].role,
             deployment.pipelines.upload_trigger.role,
         ],
-        "api": [api["api_knowledge"].role, api["api_cases"].role, api["api_evidence"].role],
+        "api": [
+            api["api_knowledge"].role,
+            api["api_cases"].role,
+            api["api_evidence"].role,
+            deployment.api.tasks.role,
+        ],
         "schedules": [deployment.schedules.retention.role],
     }
     for stack_name, roles in granted.items():

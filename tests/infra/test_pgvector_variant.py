@@ -52,7 +52,8 @@ def test_with_pgvector_the_seed_needs_only_the_migrations(variant: Deployment) -
     assert set(roles_granted(data, "bedrock:InvokeModel")) == {seed}
     api = Template.from_stack(variant.api)
     knowledge = logical_id(variant.api.functions["api_knowledge"].role)
-    assert set(roles_granted(api, "bedrock:InvokeModel")) == {knowledge}
+    tasks = logical_id(variant.api.tasks.role)
+    assert set(roles_granted(api, "bedrock:InvokeModel")) == {knowledge, tasks}
 
 
 def test_without_snapstart_the_api_invokes_the_functions(variant: Deployment) -> None:

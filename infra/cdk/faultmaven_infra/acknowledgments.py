@@ -23,8 +23,9 @@ FUNCTION_WILDCARDS = (
     "Resource '*' only for actions that support no resource-level permission: Lambda's "
     "VPC network interfaces (ec2:*NetworkInterface*, DescribeSubnets) and X-Ray "
     "(PutTraceSegments, PutTelemetryRecords). Object access is limited to single actions "
-    "on one key prefix (artifacts/, work/ or knowledge/), whose keys are per case and "
-    "evidence id or per knowledge document id, created at run time."
+    "on one key prefix (artifacts/, work/, knowledge/ or exports/), whose keys are per "
+    "case and evidence id, per knowledge document id or per user and job id, created at "
+    "run time."
 )
 NO_API_AUTHORIZER = (
     "Authentication is enforced by the application on every route except register, "
@@ -42,6 +43,7 @@ def acknowledge_findings(deployment: Deployment) -> None:
         f"Resource::{bucket}/artifacts/*",
         f"Resource::{bucket}/work/*",
         f"Resource::{bucket}/knowledge/*",
+        f"Resource::{bucket}/exports/*",
     ]
     for stack in deployment.stacks:
         for construct in stack.node.find_all():
@@ -51,6 +53,15 @@ def acknowledge_findings(deployment: Deployment) -> None:
                     _ack(construct.role, "IAM5", FUNCTION_WILDCARDS, applies_to=wildcard)
 
     _ack(deployment.api.http_api, "APIG4", NO_API_AUTHORIZER)
+    tasks = deployment.api.tasks.function.node.default_child
+    assert isinstance(tasks, cdk.CfnElement)
+    _ack(
+        deployment.api.functions["api_auth"].role,
+        "IAM5",
+        "CDK's grant to invoke the background-tasks function covers its versions (function "
+        "ARN + ':*'); it names that one function.",
+        applies_to=f"Resource::<{cdk.Stack.of(tasks).get_logical_id(tasks)}.Arn>:*",
+    )
     _ack(
         deployment.pipelines.state_machine,
         "IAM5",
@@ -82,7 +93,7 @@ def acknowledge_findings(deployment: Deployment) -> None:
         "Third-party API key: only Anthropic can issue a new one; the operator rotates it "
         "at the provider and stores it with put-secret-value.",
     )
-    for stack in (deployment.pipelines, deployment.schedules):
+    for stack in (deployment.pipelines, deployment.schedules, deployment.api):
         for construct in stack.node.find_all():
             if construct.node.id.endswith("Failures"):
                 _ack(

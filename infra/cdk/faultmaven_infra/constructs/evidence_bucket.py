@@ -10,13 +10,15 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from faultmaven.core.storage import ARTIFACTS, KNOWLEDGE_UPLOADS, WORK
+from faultmaven.core.storage import ARTIFACTS, EXPORTS, KNOWLEDGE_UPLOADS, WORK
 
 ARTIFACT_DAYS = 90
 WORK_FILE_DAYS = 7
 # The trigger deletes a knowledge upload once it is ingested; this is the backstop for
 # the ones never ingested (an abandoned upload, an ingestion that kept failing).
 KNOWLEDGE_UPLOAD_DAYS = 7
+# A user's data export: long enough to download, not a second copy kept for ever.
+EXPORT_DAYS = 7
 
 
 class EvidenceBucket(Construct):
@@ -79,6 +81,9 @@ class EvidenceBucket(Construct):
                     id="knowledge-uploads-7-days",
                     prefix=KNOWLEDGE_UPLOADS,
                     expiration=Duration.days(KNOWLEDGE_UPLOAD_DAYS),
+                ),
+                s3.LifecycleRule(
+                    id="exports-7-days", prefix=EXPORTS, expiration=Duration.days(EXPORT_DAYS)
                 ),
                 s3.LifecycleRule(
                     id="abort-incomplete-uploads",

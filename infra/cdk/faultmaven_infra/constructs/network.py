@@ -17,6 +17,8 @@ INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
     "Logs": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
     "BedrockRuntime": ec2.InterfaceVpcEndpointAwsService.BEDROCK_RUNTIME,
     "Sts": ec2.InterfaceVpcEndpointAwsService.STS,
+    # api_auth starts background tasks (exports, account erasure) by invoking a function.
+    "Lambda": ec2.InterfaceVpcEndpointAwsService.LAMBDA_,
 }
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from faultmaven.core.storage import ARTIFACTS, KNOWLEDGE_UPLOADS, WORK
+from faultmaven.core.storage import ARTIFACTS, EXPORTS, KNOWLEDGE_UPLOADS, WORK
 from faultmaven_infra.config import OPENAPI_DOCUMENT
+from faultmaven_infra.constructs.failures import failure_queue
 from faultmaven_infra.constructs.function import ServiceFunction
 from faultmaven_infra.constructs.http_api import HttpApi
 from faultmaven_infra.constructs.layers import Layers
@@ -49,6 +50,27 @@ class ApiStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         config = runtime.config
         layers = Layers(self, "Layers", assets_dir=config.assets_dir)
+        # Work too long for a request (a data export, erasing a deleted account), invoked
+        # asynchronously by api_auth; failed invocations end in a queue after 2 retries.
+        self.tasks = ServiceFunction(
+            self,
+            "Tasks",
+            source="tasks",
+            description="background tasks: data exports, account erasure",
+            layers=layers.service,
+            network=runtime.network,
+            environment=runtime.environment(),
+            log_retention_days=config.log_retention_days,
+            timeout=Duration.minutes(15),
+            memory_size=2048,
+            on_failure=failure_queue(self, "TaskFailures"),
+        )
+        tasks = self.tasks.role
+        runtime.grant_stores(tasks)
+        runtime.grant_embedding(tasks)  # handed-over documents are re-indexed
+        runtime.grant_objects(tasks, ARTIFACTS, "s3:GetObject", "s3:DeleteObject")
+        runtime.grant_objects(tasks, WORK, "s3:DeleteObject")
+        runtime.grant_objects(tasks, EXPORTS, "s3:PutObject", "s3:DeleteObject")
         self.functions: dict[str, ServiceFunction] = {}
         for spec in API_FUNCTIONS:
             function = ServiceFunction(
@@ -59,7 +81,8 @@ class ApiStack(Stack):
                 layers=layers.service,
                 network=runtime.network,
                 environment=runtime.environment(
-                    FAULTMAVEN_PREPROCESSING_STATE_MACHINE_ARN=preprocessing.state_machine_arn
+                    FAULTMAVEN_PREPROCESSING_STATE_MACHINE_ARN=preprocessing.state_machine_arn,
+                    FAULTMAVEN_TASK_FUNCTION_NAME=self.tasks.function.function_name,
                 ),
                 log_retention_days=config.log_retention_days,
                 snap_start=config.snap_start,
@@ -75,6 +98,11 @@ class ApiStack(Stack):
         runtime.grant_objects(evidence, WORK, "s3:DeleteObject")
         preprocessing.grant_start_execution(evidence)  # pasted text skips the upload
 
+        auth = self.functions["api_auth"].role
+        # Starts exports and account erasure; presigns the download of a finished export.
+        self.tasks.function.grant_invoke(auth)
+        runtime.grant_objects(auth, EXPORTS, "s3:GetObject")
+
         knowledge = self.functions["api_knowledge"].role
         # Documents and searches are embedded in the request; large documents go through a
         # presigned upload under knowledge/, which the upload trigger ingests.
@@ -84,7 +112,7 @@ class ApiStack(Stack):
         runtime.grant_vectors(
             self,
             "VectorAccess",
-            [knowledge, self.functions["api_cases"].role, evidence],
+            [knowledge, self.functions["api_cases"].role, evidence, tasks],
         )
 
         self.http_api = HttpApi(
