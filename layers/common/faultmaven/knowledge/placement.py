@@ -3,16 +3,19 @@ belongs to (an admin excepted), users who exist. Checked before anything is writ
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from faultmaven.auth.principal import Principal
+from faultmaven.auth.queries import live_user
 from faultmaven.core.errors import NotFoundError, ValidationFailedError
 from faultmaven.db.tables import KnowledgeDocument
-from faultmaven.knowledge import store as kb
 from faultmaven.knowledge.models import GranteeType, ShareCreate, Visibility
 from faultmaven.organizations.models import Scopes
 from faultmaven.organizations.placement import PlacementError, Problem, resolve_placement
-from faultmaven.organizations.store import organization
+from faultmaven.organizations.queries import organization_exists, team_exists
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def placement(
@@ -61,17 +64,18 @@ def check_grantee(
             raise ValidationFailedError(
                 "The owner already has every permission", error_code="VALIDATION_FAILED"
             )
-        if kb.live_user(session, body.grantee_id) is None:
+        # A malformed id names nobody: 404, as for a deleted account.
+        if live_user(session, body.grantee_id) is None:
             raise NotFoundError("User not found", error_code="USER_NOT_FOUND")
         return
     # Sharing with a group is sharing with its members: only from inside the group.
     if body.grantee_type is GranteeType.TEAM:
-        if kb.team(session, body.grantee_id) is None or (
+        if not team_exists(session, body.grantee_id) or (
             body.grantee_id not in scopes.team_ids and not principal.is_admin
         ):
             raise NotFoundError("Team not found", error_code="TEAM_NOT_FOUND")
         return
-    if organization(session, body.grantee_id) is None or (
+    if not organization_exists(session, body.grantee_id) or (
         body.grantee_id not in scopes.org_ids and not principal.is_admin
     ):
         raise NotFoundError("Organization not found", error_code="ORGANIZATION_NOT_FOUND")
