@@ -162,3 +162,8 @@ def content_basis(document: KnowledgeDocument) -> tuple[object, ...]:
 
 def content_hash(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
+
+
+def optional_str(value: object) -> str | None:
+    """A draft's optional id field as stored (None stays None)."""
+    return None if value is None else str(value)

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 from faultmaven.auth.principal import Principal
 from faultmaven.auth.queries import live_user
 from faultmaven.core.errors import NotFoundError, ValidationFailedError
+from faultmaven.core.vectors import Scope
 from faultmaven.db.tables import KnowledgeDocument
+from faultmaven.knowledge.base import optional_str
 from faultmaven.knowledge.models import GranteeType, ShareCreate, Visibility
 from faultmaven.organizations.models import Scopes
 from faultmaven.organizations.placement import PlacementError, Problem, resolve_placement
@@ -38,6 +40,33 @@ def placement(
     except PlacementError as refused:
         message, code = _REFUSALS[refused.problem]
         raise ValidationFailedError(message, error_code=code) from None
+
+
+def place_move(
+    session: Session,
+    principal: Principal | None,
+    document: KnowledgeDocument,
+    draft: dict[str, object],
+) -> None:
+    """Check a change of a user document's visibility, team or organization, and place
+    `draft` (the document as it will be) accordingly."""
+    if document.scope != Scope.USER.value:
+        raise ValidationFailedError(
+            "Global documents have no visibility to change", error_code="VALIDATION_FAILED"
+        )
+    assert principal is not None
+    narrowing = draft["visibility"] in (Visibility.PRIVATE.value, Visibility.SHARED.value) and (
+        draft["team_id"],
+        draft["org_id"],
+    ) == (document.team_id, document.org_id)
+    if not narrowing:  # an owner who left the team may still narrow it
+        draft["team_id"], draft["org_id"] = placement(
+            session,
+            principal,
+            Visibility(str(draft["visibility"])),
+            optional_str(draft["team_id"]),
+            optional_str(draft["org_id"]),
+        )
 
 
 _REFUSALS = {

@@ -17,17 +17,22 @@ from typing import TYPE_CHECKING, Any
 from faultmaven.audit import service as audit
 from faultmaven.auth.principal import Principal
 from faultmaven.core.clock import utcnow
-from faultmaven.core.errors import ConflictError, ServiceUnavailableError, ValidationFailedError
-from faultmaven.core.vectors import Scope
+from faultmaven.core.errors import ConflictError, ServiceUnavailableError
 from faultmaven.db.tables import KnowledgeDocument
 from faultmaven.knowledge import store as kb
 from faultmaven.knowledge import views
 from faultmaven.knowledge.access import DocumentAccess
-from faultmaven.knowledge.base import ServiceBase, content_basis, content_hash, index_errors
+from faultmaven.knowledge.base import (
+    ServiceBase,
+    content_basis,
+    content_hash,
+    index_errors,
+    optional_str,
+)
 from faultmaven.knowledge.chunking import Chunk
 from faultmaven.knowledge.indexing import chunk_document, chunk_records
 from faultmaven.knowledge.models import ContentType, DocumentDetail, DocumentStatus, Visibility
-from faultmaven.knowledge.placement import placement
+from faultmaven.knowledge.placement import place_move
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -122,7 +127,7 @@ class Writer(ServiceBase):
             for name, value in changes.items():
                 draft[name] = value.value if isinstance(value, ContentType | Visibility) else value
             if moves:
-                self._place(session, principal, document, draft)
+                place_move(session, principal, document, draft)
         preview = KnowledgeDocument(
             document_id=document_id,
             scope=document.scope,
@@ -132,37 +137,11 @@ class Writer(ServiceBase):
             content_type=str(draft["content_type"]),
             tags=[str(t) for t in draft["tags"]],  # type: ignore[attr-defined]
             visibility=str(draft["visibility"]),
-            team_id=_opt(draft["team_id"]),
-            org_id=_opt(draft["org_id"]),
+            team_id=optional_str(draft["team_id"]),
+            org_id=optional_str(draft["org_id"]),
         )
         basis = content_basis(document)
         return _Plan(changes, needed, moves, content_basis(preview) != basis, basis, preview)
-
-    def _place(
-        self,
-        session: Session,
-        principal: Principal | None,
-        document: KnowledgeDocument,
-        draft: dict[str, object],
-    ) -> None:
-        """Check a move of the document (its visibility, team, organization)."""
-        if document.scope != Scope.USER.value:
-            raise ValidationFailedError(
-                "Global documents have no visibility to change", error_code="VALIDATION_FAILED"
-            )
-        assert principal is not None
-        narrowing = draft["visibility"] in (Visibility.PRIVATE.value, Visibility.SHARED.value) and (
-            draft["team_id"],
-            draft["org_id"],
-        ) == (document.team_id, document.org_id)
-        if not narrowing:  # an owner who left the team may still narrow it
-            draft["team_id"], draft["org_id"] = placement(
-                session,
-                principal,
-                Visibility(str(draft["visibility"])),
-                _opt(draft["team_id"]),
-                _opt(draft["org_id"]),
-            )
 
     def _apply(
         self, principal: Principal | None, plan: _Plan, chunk_count: int
@@ -262,7 +241,3 @@ def _audit(
         object_id=document_id,
         details=details,
     )
-
-
-def _opt(value: object) -> str | None:
-    return None if value is None else str(value)
