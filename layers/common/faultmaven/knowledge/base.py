@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from faultmaven.audit import service as audit
 from faultmaven.auth.principal import Principal
 from faultmaven.cases.access import Access
 from faultmaven.core.errors import (
@@ -167,3 +168,22 @@ def content_hash(content: str) -> str:
 def optional_str(value: object) -> str | None:
     """A draft's optional id field as stored (None stays None)."""
     return None if value is None else str(value)
+
+
+def audit_document(
+    session: Session,
+    principal: Principal | None,
+    action: str,
+    document_id: str,
+    details: dict[str, Any],
+) -> None:
+    """An audit event on a document, in the transaction that changes it (no principal:
+    the system)."""
+    audit.record(
+        session,
+        actor_id=principal.user_id if principal else None,
+        action=action,
+        object_type="kb_document",
+        object_id=document_id,
+        details=details,
+    )

@@ -4,8 +4,8 @@ changed and deleted."""
 from __future__ import annotations
 
 import contextlib
+from typing import TYPE_CHECKING
 
-from faultmaven.audit import service as audit
 from faultmaven.auth.principal import Principal, require_admin
 from faultmaven.core.errors import ConflictError
 from faultmaven.core.ids import new_id
@@ -15,12 +15,13 @@ from faultmaven.db.tables import KnowledgeDocument
 from faultmaven.knowledge import store as kb
 from faultmaven.knowledge import views
 from faultmaven.knowledge.access import DocumentAccess
-from faultmaven.knowledge.base import index_errors
+from faultmaven.knowledge.base import audit_document, index_errors
 from faultmaven.knowledge.models import (
     DocumentCreate,
     DocumentDetail,
     DocumentOut,
     DocumentUpdate,
+    DocumentUploadRequest,
     GlobalDocumentCreate,
     Visibility,
 )
@@ -28,27 +29,15 @@ from faultmaven.knowledge.placement import placement
 from faultmaven.knowledge.writing import Writer
 from faultmaven.organizations.queries import scopes_in
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 
 class Documents(Writer):
     def create_document(self, principal: Principal, body: DocumentCreate) -> DocumentDetail:
         self._check_size(body.content)
         with self._db.session() as session:
-            team_id, org_id = placement(
-                session, principal, body.visibility, body.team_id, body.org_id
-            )
-        document = KnowledgeDocument(
-            document_id=new_id("kbd"),
-            scope=Scope.USER.value,
-            owner_id=principal.user_id,
-            title=body.title,
-            content=body.content,
-            content_type=body.content_type.value,
-            visibility=body.visibility.value,
-            team_id=team_id,
-            org_id=org_id,
-            tags=body.tags,
-            slug=None,
-        )
+            document = new_user_document(session, principal, body, content=body.content)
         return self._store_new(principal, document, DocumentAccess.MANAGE)
 
     def create_global_document(
@@ -133,17 +122,41 @@ class Documents(Writer):
                 session, principal, document_id, DocumentAccess.MANAGE, for_update=True
             )
             kb.remove_document(session, document)
-            audit.record(
+            audit_document(
                 session,
-                actor_id=principal.user_id,
-                action="kb.document.deleted",
-                object_type="kb_document",
-                object_id=document_id,
-                details={"title": title},
+                principal,
+                "kb.document.deleted",
+                document_id,
+                {"title": title},
             )
         # Once more: chunks a concurrent re-index wrote after the first delete.
         with contextlib.suppress(Exception):
             self._vectors.delete(document_id=document_id)
+
+
+def new_user_document(
+    session: Session,
+    principal: Principal,
+    body: DocumentCreate | DocumentUploadRequest,
+    *,
+    content: str,
+) -> KnowledgeDocument:
+    """A new user document of the caller's, placed where they may put it (its text is
+    inline, or arrives later with its upload)."""
+    team_id, org_id = placement(session, principal, body.visibility, body.team_id, body.org_id)
+    return KnowledgeDocument(
+        document_id=new_id("kbd"),
+        scope=Scope.USER.value,
+        owner_id=principal.user_id,
+        title=body.title,
+        content=content,
+        content_type=body.content_type.value,
+        visibility=body.visibility.value,
+        team_id=team_id,
+        org_id=org_id,
+        tags=body.tags,
+        slug=None,
+    )
 
 
 def global_document(

@@ -3,7 +3,6 @@ The database changes first; the chunks' reader tokens follow once it committed."
 
 from __future__ import annotations
 
-from faultmaven.audit import service as audit
 from faultmaven.auth.principal import Principal
 from faultmaven.core.clock import utcnow
 from faultmaven.core.errors import ConflictError, NotFoundError
@@ -12,7 +11,7 @@ from faultmaven.core.vectors import Scope
 from faultmaven.db.tables import KnowledgeShare
 from faultmaven.knowledge import store as kb
 from faultmaven.knowledge.access import DocumentAccess
-from faultmaven.knowledge.base import ServiceBase
+from faultmaven.knowledge.base import ServiceBase, audit_document
 from faultmaven.knowledge.models import ShareCreate, ShareOut, Visibility
 from faultmaven.knowledge.placement import check_grantee
 from faultmaven.organizations.queries import scopes_in
@@ -58,13 +57,12 @@ class Shares(ServiceBase):
             if document.visibility == Visibility.PRIVATE.value:
                 document.visibility = Visibility.SHARED.value
             document.updated_at = utcnow()
-            audit.record(
+            audit_document(
                 session,
-                actor_id=principal.user_id,
-                action="kb.share.created",
-                object_type="kb_document",
-                object_id=document_id,
-                details={
+                principal,
+                "kb.share.created",
+                document_id,
+                {
                     "share_id": share.share_id,
                     "grantee_type": body.grantee_type.value,
                     "grantee_id": body.grantee_id,
@@ -88,13 +86,12 @@ class Shares(ServiceBase):
                 raise NotFoundError("Share not found", error_code="SHARE_NOT_FOUND")
             kb.delete_share(session, share)
             document.updated_at = utcnow()
-            audit.record(
+            audit_document(
                 session,
-                actor_id=principal.user_id,
-                action="kb.share.deleted",
-                object_type="kb_document",
-                object_id=document_id,
-                details={
+                principal,
+                "kb.share.deleted",
+                document_id,
+                {
                     "share_id": share_id,
                     "grantee_type": share.grantee_type,
                     "grantee_id": share.grantee_id,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from urllib.parse import unquote_plus
 
-from faultmaven.audit import service as audit
 from faultmaven.auth.principal import Principal
 from faultmaven.core.clock import utcnow
 from faultmaven.core.errors import (
@@ -15,23 +14,22 @@ from faultmaven.core.errors import (
     PayloadTooLargeError,
     ServiceUnavailableError,
 )
-from faultmaven.core.ids import looks_like_id, new_id
+from faultmaven.core.ids import looks_like_id
 from faultmaven.core.logging import logger
 from faultmaven.core.ports import ObjectStore
 from faultmaven.core.storage import KNOWLEDGE_UPLOADS
-from faultmaven.core.vectors import Scope
-from faultmaven.db.tables import KnowledgeDocument
 from faultmaven.evidence.models import UploadInstructions
 from faultmaven.knowledge import store as kb
 from faultmaven.knowledge import views
 from faultmaven.knowledge.access import DocumentAccess
+from faultmaven.knowledge.base import audit_document
+from faultmaven.knowledge.documents import new_user_document
 from faultmaven.knowledge.models import (
     ContentType,
     DocumentStatus,
     DocumentUploadAccepted,
     DocumentUploadRequest,
 )
-from faultmaven.knowledge.placement import placement
 from faultmaven.knowledge.writing import Writer
 
 UPLOAD_PREFIX = KNOWLEDGE_UPLOADS
@@ -84,37 +82,17 @@ class Uploads(Writer):
             )
         now = utcnow()
         with self._db.session() as session:
-            team_id, org_id = placement(
-                session, principal, body.visibility, body.team_id, body.org_id
-            )
-            document = KnowledgeDocument(
-                document_id=new_id("kbd"),
-                scope=Scope.USER.value,
-                owner_id=principal.user_id,
-                title=body.title,
-                content="",
-                content_type=body.content_type.value,
-                content_hash="",
-                size_bytes=0,
-                visibility=body.visibility.value,
-                team_id=team_id,
-                org_id=org_id,
-                tags=body.tags,
-                slug=None,
-                status=DocumentStatus.PENDING.value,
-                chunk_count=0,
-                version=1,
-                created_at=now,
-                updated_at=now,
-            )
+            document = new_user_document(session, principal, body, content="")
+            document.content_hash, document.size_bytes = "", 0
+            document.status, document.chunk_count = DocumentStatus.PENDING.value, 0
+            document.version, document.created_at, document.updated_at = 1, now, now
             kb.add_document(session, document)
-            audit.record(
+            audit_document(
                 session,
-                actor_id=principal.user_id,
-                action="kb.document.created",
-                object_type="kb_document",
-                object_id=document.document_id,
-                details={"scope": document.scope, "title": document.title, "upload": True},
+                principal,
+                "kb.document.created",
+                document.document_id,
+                {"scope": document.scope, "title": document.title, "upload": True},
             )
         return DocumentUploadAccepted(
             document=views.out(document, DocumentAccess.MANAGE),

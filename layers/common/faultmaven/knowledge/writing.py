@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from faultmaven.audit import service as audit
 from faultmaven.auth.principal import Principal
 from faultmaven.core.clock import utcnow
 from faultmaven.core.errors import ConflictError, ServiceUnavailableError
@@ -24,6 +23,7 @@ from faultmaven.knowledge import views
 from faultmaven.knowledge.access import DocumentAccess
 from faultmaven.knowledge.base import (
     ServiceBase,
+    audit_document,
     content_basis,
     content_hash,
     index_errors,
@@ -35,7 +35,7 @@ from faultmaven.knowledge.models import ContentType, DocumentDetail, DocumentSta
 from faultmaven.knowledge.placement import place_move
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    pass
 
 TEXT_FIELDS = ("title", "content", "content_type", "tags")
 PLACE_FIELDS = ("visibility", "team_id", "org_id")
@@ -69,7 +69,7 @@ class Writer(ServiceBase):
         with self._db.session() as session:
             kb.add_document(session, document)
             details = {"scope": document.scope, "title": document.title}
-            _audit(session, principal, "kb.document.created", document.document_id, details)
+            audit_document(session, principal, "kb.document.created", document.document_id, details)
             readers = self._readers(session, document)
         try:
             with index_errors():
@@ -186,7 +186,7 @@ class Writer(ServiceBase):
                 document.chunk_count = chunk_count
                 document.embedding_model = self._embedder.spec.model
             details = {"fields": sorted(plan.changes), "reindexed": plan.reindex}
-            _audit(session, principal, "kb.document.updated", document.document_id, details)
+            audit_document(session, principal, "kb.document.updated", document.document_id, details)
             kb.flush(session)
             readers = self._readers(session, document)
             return document, readers, views.detail(document, granted)
@@ -224,20 +224,3 @@ class Writer(ServiceBase):
                 document.status = DocumentStatus.FAILED.value
                 document.failure_reason = "Saved but not indexed: the search index was unavailable"
                 document.chunk_count = 0
-
-
-def _audit(
-    session: Session,
-    principal: Principal | None,
-    action: str,
-    document_id: str,
-    details: dict[str, Any],
-) -> None:
-    audit.record(
-        session,
-        actor_id=principal.user_id if principal else None,
-        action=action,
-        object_type="kb_document",
-        object_id=document_id,
-        details=details,
-    )
