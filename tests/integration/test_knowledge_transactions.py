@@ -13,7 +13,7 @@ each wrapper must have been called, so the check cannot pass by being skipped.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from faultmaven.adapters.aws import client
 from faultmaven.adapters.s3 import S3ObjectStore
 from faultmaven.auth.principal import Principal, Role
 from faultmaven.container import Container
+from faultmaven.core.errors import ConflictError
 from faultmaven.core.pagination import PageRequest
 from faultmaven.core.ports import Embedder, VectorStore
 from faultmaven.core.vectors import ChunkRecord, IndexSpec, SearchFilter, VectorHit
@@ -79,6 +80,8 @@ class CheckedEmbedder:
     def __init__(self, inner: Embedder, transactions: OpenTransactions) -> None:
         self._inner = inner
         self._transactions = transactions
+        # Run once at the next embedding: what another request does meanwhile.
+        self.meanwhile: Callable[[], object] | None = None
 
     @property
     def spec(self) -> IndexSpec:
@@ -90,6 +93,9 @@ class CheckedEmbedder:
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         self._transactions.check("embed")
+        if self.meanwhile is not None:
+            interleaved, self.meanwhile = self.meanwhile, None
+            interleaved()
         return self._inner.embed(texts)
 
 
@@ -155,15 +161,23 @@ def uploads(container: Container) -> S3ObjectStore:
 
 
 @pytest.fixture
+def embedder(container: Container, transactions: OpenTransactions) -> CheckedEmbedder:
+    return CheckedEmbedder(container.embedder, transactions)
+
+
+@pytest.fixture
 def knowledge(
-    container: Container, transactions: OpenTransactions, uploads: S3ObjectStore
+    container: Container,
+    transactions: OpenTransactions,
+    uploads: S3ObjectStore,
+    embedder: CheckedEmbedder,
 ) -> KnowledgeService:
     """As `Container.knowledge`, with the checked embedder and vector store."""
     settings = container.settings
     return KnowledgeService(
         container.database,
         CheckedVectors(container.vectors, transactions),
-        CheckedEmbedder(container.embedder, transactions),
+        embedder,
         require_case_access=container.cases.require_access,
         max_document_bytes=settings.knowledge_max_document_bytes,
         objects=uploads,
@@ -271,6 +285,51 @@ def test_no_model_or_index_call_runs_inside_a_transaction(
     called = set(transactions.calls)
     assert {"embed", "ensure", "upsert", "set_readers", "delete", "count"} <= called
     assert {"search", "keyword_search"} <= called
+
+
+def test_text_changed_while_a_rewrite_embeds_is_a_conflict_and_the_other_text_stands(
+    api: Api,
+    container: Container,
+    knowledge: KnowledgeService,
+    embedder: CheckedEmbedder,
+    transactions: OpenTransactions,
+) -> None:
+    """The rewrite embeds with no transaction open, so another writer may commit
+    meanwhile: its text stands, with its chunks, and the late rewrite is a 409."""
+    owner = principal(api.user())
+    body = DocumentCreate.model_validate({"title": "Replica lag", "content": RUNBOOK})
+    document_id = knowledge.create_document(owner, body).document_id
+    theirs = RUNBOOK + "Failover to the standby zqxtheirs.\n"
+    mine = RUNBOOK + "Throttle the writers zqxmine.\n"
+
+    def other_writer() -> object:
+        change = DocumentUpdate.model_validate({"content": theirs})
+        return container.knowledge.update_document(owner, document_id, change)
+
+    embedder.meanwhile = other_writer
+    with pytest.raises(ConflictError) as refused:
+        knowledge.update_document(
+            owner, document_id, DocumentUpdate.model_validate({"content": mine})
+        )
+    assert refused.value.error_code == "DOCUMENT_CHANGED"
+    assert embedder.meanwhile is None  # the other writer did run while embedding
+
+    stored = knowledge.get_document(owner, document_id)
+    assert (stored.content, stored.version) == (theirs, 2)
+    assert container.vectors.count(document_id=document_id) == stored.chunk_count
+    found = {
+        word: [
+            h.document_id
+            for h in knowledge.search(
+                owner,
+                SearchRequest.model_validate({"query": word, "scopes": ["user"]}),
+                mode="keyword",
+            ).items
+        ]
+        for word in ("zqxtheirs", "zqxmine")
+    }
+    assert found == {"zqxtheirs": [document_id], "zqxmine": []}
+    assert transactions.seen == []
 
 
 def _slugged(knowledge: KnowledgeService, admin: Principal, title: str) -> str:

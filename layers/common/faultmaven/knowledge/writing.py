@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from faultmaven.auth.principal import Principal
 from faultmaven.core.clock import utcnow
@@ -33,9 +32,6 @@ from faultmaven.knowledge.chunking import Chunk
 from faultmaven.knowledge.indexing import chunk_document, chunk_records
 from faultmaven.knowledge.models import ContentType, DocumentDetail, DocumentStatus, Visibility
 from faultmaven.knowledge.placement import place_move
-
-if TYPE_CHECKING:
-    pass
 
 TEXT_FIELDS = ("title", "content", "content_type", "tags")
 PLACE_FIELDS = ("visibility", "team_id", "org_id")
