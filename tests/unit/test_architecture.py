@@ -87,7 +87,7 @@ _ORM_CALLS = frozenset(
         "refresh",
     }
 )
-_NOT_DOMAINS = frozenset({"adapters", "core", "db", "local", "knowledge"})  # TEMPORARY: knowledge
+_NOT_DOMAINS = frozenset({"adapters", "core", "db", "local"})
 
 
 def _orm_calls(path: Path) -> list[str]:

@@ -1,16 +1,19 @@
-"""Persistence of knowledge documents and their shares."""
+"""Persistence of knowledge documents and their shares: every SQL statement and ORM
+session call of the knowledge domain. The services open the transaction and decide; other
+domains' tables are reached through their `queries` modules, never from here."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from sqlalchemy import Select, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from faultmaven.core.vectors import Scope
-from faultmaven.db.tables import Evidence, KnowledgeDocument, KnowledgeShare, Team, User
+from faultmaven.db.queries import LIKE_ESCAPE, contains_pattern, page_of
+from faultmaven.db.tables import KnowledgeDocument, KnowledgeShare
 from faultmaven.knowledge.access import DocumentFacts, Grant, grants
-from faultmaven.knowledge.models import GranteeType, Visibility
+from faultmaven.knowledge.models import DocumentStatus, GranteeType, Visibility
 from faultmaven.organizations.models import Scopes
 
 
@@ -21,6 +24,38 @@ def get(
     if for_update:
         query = query.with_for_update()
     return session.scalars(query).first()
+
+
+def documents_by_id(
+    session: Session, document_ids: Collection[str]
+) -> dict[str, KnowledgeDocument]:
+    if not document_ids:
+        return {}
+    query = select(KnowledgeDocument).where(KnowledgeDocument.document_id.in_(document_ids))
+    return {d.document_id: d for d in session.scalars(query)}
+
+
+def indexable_ids(session: Session) -> list[str]:
+    """Every document with text to index (a pending upload has none yet)."""
+    return list(
+        session.scalars(
+            select(KnowledgeDocument.document_id).where(
+                KnowledgeDocument.status != DocumentStatus.PENDING.value
+            )
+        )
+    )
+
+
+def add_document(session: Session, document: KnowledgeDocument) -> None:
+    """Insert now, so the queries that follow in the transaction see the row."""
+    session.add(document)
+    session.flush()
+
+
+def flush(session: Session) -> None:
+    """Send the pending changes now: a constraint fails inside the caller's block, and
+    the queries that follow see them."""
+    session.flush()
 
 
 def global_by_slug(session: Session, slug: str) -> KnowledgeDocument | None:
@@ -39,6 +74,20 @@ def shares_of(session: Session, document_id: str) -> list[KnowledgeShare]:
             .order_by(KnowledgeShare.created_at, KnowledgeShare.share_id)
         )
     )
+
+
+def share(session: Session, share_id: str) -> KnowledgeShare | None:
+    return session.get(KnowledgeShare, share_id)
+
+
+def add_share(session: Session, share: KnowledgeShare) -> None:
+    session.add(share)
+    session.flush()
+
+
+def delete_share(session: Session, share: KnowledgeShare) -> None:
+    session.delete(share)
+    session.flush()
 
 
 def grants_of(session: Session, document_ids: Iterable[str]) -> dict[str, tuple[Grant, ...]]:
@@ -121,32 +170,48 @@ def visible_documents_query(
     return select(KnowledgeDocument).where(KnowledgeDocument.scope == Scope.USER.value, condition)
 
 
-def global_documents_query() -> Select[KnowledgeDocument]:
-    return select(KnowledgeDocument).where(KnowledgeDocument.scope == Scope.GLOBAL.value)
+def visible_documents(
+    session: Session,
+    user_id: str,
+    scopes: Scopes,
+    *,
+    relation: str,
+    text: str | None,
+    tag: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[KnowledgeDocument], int]:
+    """One page of `visible_documents_query`, newest first, and its total."""
+    query = _narrow(visible_documents_query(user_id, scopes, relation), text, tag)
+    query = query.order_by(KnowledgeDocument.updated_at.desc(), KnowledgeDocument.document_id)
+    return page_of(session, query, limit=limit, offset=offset)
 
 
-def live_user(session: Session, user_id: str) -> User | None:
-    return session.scalars(
-        select(User).where(User.user_id == user_id, User.deleted_at.is_(None))
-    ).first()
+def global_documents(
+    session: Session, *, text: str | None, tag: str | None, limit: int, offset: int
+) -> tuple[list[KnowledgeDocument], int]:
+    """One page of the global KB by title, and its total."""
+    query = select(KnowledgeDocument).where(KnowledgeDocument.scope == Scope.GLOBAL.value)
+    query = _narrow(query, text, tag).order_by(
+        KnowledgeDocument.title, KnowledgeDocument.document_id
+    )
+    return page_of(session, query, limit=limit, offset=offset)
 
 
-def evidence_of_case(session: Session, case_id: str | None, evidence_ids: set[str]) -> set[str]:
-    """Which of these evidence ids still exist in the case (case memory is re-checked
-    against them: chunks of deleted evidence are never returned)."""
-    if case_id is None or not evidence_ids:
-        return set()
-    return set(
-        session.scalars(
-            select(Evidence.evidence_id).where(
-                Evidence.case_id == case_id, Evidence.evidence_id.in_(evidence_ids)
+def _narrow(
+    query: Select[KnowledgeDocument], text: str | None, tag: str | None
+) -> Select[KnowledgeDocument]:
+    if text:
+        pattern = contains_pattern(text)
+        query = query.where(
+            or_(
+                KnowledgeDocument.title.ilike(pattern, escape=LIKE_ESCAPE),
+                KnowledgeDocument.content.ilike(pattern, escape=LIKE_ESCAPE),
             )
         )
-    )
-
-
-def team(session: Session, team_id: str) -> Team | None:
-    return session.get(Team, team_id)
+    if tag:
+        query = query.where(KnowledgeDocument.tags.contains([tag.lower()]))
+    return query
 
 
 def owned_documents(
