@@ -16,7 +16,6 @@ classifies in about 2 ms, and nothing in here raises on hostile input.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import json
 import math
@@ -27,6 +26,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from faultmaven.preprocessing.artifacts import decode_text, sniff_encoding
 from faultmaven.preprocessing.models import Alternative, Classification, DataType
 
 SAMPLE_BYTES = 64 * 1024
@@ -394,31 +394,11 @@ def _binary_votes(data: bytes, filename: str) -> list[Vote]:
     return votes
 
 
-_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
-
-
 def _decode_text(data: bytes) -> str | None:
-    """The sample as text, or None when it is binary.
-
-    Binary means NUL bytes or more than 2% control characters (UTF-16 aside); text that
-    is not valid UTF-8 is read as Latin-1 rather than rejected, since old logs often are.
-    """
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16", errors="replace")
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[3:]
-    head = data[:8192]
-    if b"\x00" in head:
-        if len(head) > 16 and head[1::2].count(0) > 0.9 * (len(head) // 2):
-            return data.decode("utf-16-le", errors="replace")
-        return None
-    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
-    if controls > 0.02 * len(head):
-        return None
-    text = data.decode("utf-8", errors="replace")
-    if text.count("\ufffd") > 0.02 * len(text):
-        return data.decode("latin-1")
-    return text
+    """The sample as text, or None when it is binary: the pipeline's own rule
+    (artifacts.sniff_encoding), so what is classified as text is analysed as text."""
+    encoding = sniff_encoding(data)
+    return None if encoding is None else decode_text(data, encoding)
 
 
 # --------------------------------------------------------------------------------------
