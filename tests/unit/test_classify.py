@@ -21,7 +21,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from faultmaven.preprocessing.artifacts import decode_text, looks_binary
 from faultmaven.preprocessing.classify import SAMPLE_BYTES, classify
+from faultmaven.preprocessing.extract import extract
 from faultmaven.preprocessing.models import Classification, DataType
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "classification"
@@ -289,3 +291,96 @@ def test_a_full_64_kib_log_sample_classifies_in_milliseconds() -> None:
     # The target is <= 5 ms (see benchmarks/classification_accuracy.py); 10x headroom here
     # so that a loaded CI machine does not make this flaky.
     assert statistics.median(timings) < 0.05
+
+
+# -- one text/binary/encoding rule ------------------------------------------------------
+
+WIDE_ENCODINGS = ("utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be")
+
+
+@pytest.mark.parametrize("encoding", WIDE_ENCODINGS)
+def test_utf16_and_utf32_logs_are_logs_for_classifier_and_pipeline_alike(encoding: str) -> None:
+    """With or without a BOM, either byte order. The classifier said logs and the pipeline
+    then saw NULs and called the file binary: both now read bytes by one rule."""
+    data = LOG_LINES.decode().encode(encoding)
+    assert classify("upload", None, pipeline_sample(data)).data_type is DataType.LOGS_AND_ERRORS
+    assert not looks_binary(data)
+    assert decode_text(data) == LOG_LINES.decode()
+    extraction = extract(DataType.LOGS_AND_ERRORS, data)
+    assert extraction.kind == "logs"
+    assert extraction.stats["lines"] == 40
+    assert "upstream timeout" in extraction.summary
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x00\x01\x02\x03" * 500,  # no NUL layout of wide text
+        struct.pack("<2000I", *range(2000)),  # integers: NULs, but not a text's
+        bytes(range(256)) * 8,
+    ],
+)
+def test_binary_is_binary_for_classifier_and_pipeline_alike(data: bytes) -> None:
+    assert looks_binary(data)
+    assert "binary content" in classify("blob", None, data).signals
+    assert extract(DataType.UNSTRUCTURED_TEXT, data).kind == "binary"
+
+
+# -- well-known file names --------------------------------------------------------------
+
+DOCKERFILE = b"""FROM python:3.11-slim AS base
+ENV PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1
+ARG VERSION=1.2.3
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+EXPOSE 8080
+ENTRYPOINT ["python", "-m", "app"]
+"""
+MAKEFILE = b"CC=gcc\nCFLAGS=-O2 -Wall\n\nall: app\n\napp: main.o\n\t$(CC) -o $@ $^\n"
+
+
+@pytest.mark.parametrize(
+    ("filename", "sample"),
+    [
+        ("Dockerfile", DOCKERFILE),
+        ("dockerfile", DOCKERFILE),
+        ("Containerfile", DOCKERFILE),
+        ("Dockerfile.prod", DOCKERFILE),
+        ("Dockerfile-dev", DOCKERFILE),
+        ("api.Dockerfile", DOCKERFILE),
+        ("deploy/docker/Dockerfile", DOCKERFILE),
+        ("Makefile", MAKEFILE),
+        ("GNUmakefile", MAKEFILE),
+        ("Makefile.linux", MAKEFILE),
+        ("Jenkinsfile", b"pipeline {\n  agent any\n  stages {\n  }\n}\n"),
+        ("CMakeLists.txt", b"cmake_minimum_required(VERSION 3.20)\nproject(app C)\n"),
+    ],
+)
+def test_build_and_container_recipes_are_source_code(filename: str, sample: bytes) -> None:
+    assert classify(filename, None, sample).data_type is DataType.SOURCE_CODE
+
+
+def test_dockerfile_instructions_under_any_name_are_source_code() -> None:
+    assert classify("upload", None, DOCKERFILE).data_type is DataType.SOURCE_CODE
+
+
+def test_a_recipe_name_does_not_outweigh_a_telling_extension() -> None:
+    assert classify("Dockerfile.log", None, LOG_LINES).data_type is DataType.LOGS_AND_ERRORS
+    manifest = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: b\n"
+    assert classify("Makefile.yaml", None, manifest).data_type is DataType.STRUCTURED_CONFIG
+    assert classify(".gitignore", None, b"*.pyc\n.venv/\n").data_type is (
+        DataType.STRUCTURED_CONFIG
+    )
+
+
+def test_an_unindented_python_frame_is_a_stack_line() -> None:
+    """The classifier and the log analyzer share PY_FRAME: indentation is optional."""
+    trace = (
+        b"Traceback (most recent call last):\n"
+        b'File "/app/db.py", line 42, in acquire\n'
+        b"raise PoolTimeout(self.size)\n"
+        b"PoolTimeout: pool of 50 exhausted\n"
+    )
+    result = classify("crash", None, LOG_LINES + trace)
+    assert result.data_type is DataType.LOGS_AND_ERRORS
