@@ -141,9 +141,13 @@ def _ipv4() -> st.SearchStrategy[Planted]:
 
 
 def _ipv6() -> st.SearchStrategy[Planted]:
+    # Real prefixes: an address without a single digit reads as a C++ path (a::b).
+    first = st.sampled_from(["2001", "2a00", "2600", "fd12", "2804"])
     group = st.integers(0x1000, 0xFFFF).map(lambda n: f"{n:x}")
-    full = st.lists(group, min_size=8, max_size=8).map(":".join)
-    short = st.tuples(group, group, group).map(lambda t: f"{t[0]}:{t[1]}::{t[2]}")
+    full = st.tuples(first, st.lists(group, min_size=7, max_size=7)).map(
+        lambda t: ":".join([t[0], *t[1]])
+    )
+    short = st.tuples(first, group, group).map(lambda t: f"{t[0]}:{t[1]}::{t[2]}")
     return st.one_of(full, short).map(lambda a: Planted("IP", a, (a,)))
 
 
@@ -326,6 +330,11 @@ SURROUNDINGS = (
     "\t{}\t",
     " data:base64,{}== ",
     " failed: {}. ",
+    ' {{\\"msg\\": \\"{}\\"}} ',  # JSON inside a JSON string: escaped quotes
+    " \\n{}\\n ",  # escaped line breaks around it
+    " q=%22{}%22&x=1 ",  # URL-encoded quotes
+    " `{}` ",
+    " |{}| ",
 )
 
 _WORDS = (

@@ -146,3 +146,36 @@ def test_no_piece_of_any_secret_survives_any_analysis(
     secrets = [s for p in planted for s in p.secrets]  # type: ignore[attr-defined]
     assert leaked_pieces(secrets, stored) == []
     assert extraction.redaction_counts
+
+
+@pytest.mark.parametrize(
+    ("line", "secret"),
+    [
+        # Artifactory tokens were only matched between blanks, "=", ":" or double quotes.
+        ("auth failed for 'AKCp8jQ4dLx2Vb7Yt'", "AKCp8jQ4dLx2Vb7Yt"),
+        ("headers=[AKCp8jQ4dLx2Vb7Yt]", "AKCp8jQ4dLx2Vb7Yt"),
+        # ...and the widened match must not cut an AP... run out of a longer token.
+        (
+            "token 'pypi-AgEIcHlwaS5vcmc38fGQlfe37b-A0_iVkh6VBOL8Nopf4f00BOd_AP96bLommW0Q2mbTL8q"
+            "PrYA7IQzc4t_j0_NZX9NgExtIUhff4RjRc'",
+            "pypi-AgEIcHlwaS5vcmc38fGQlfe37b-A0_iVkh6VBOL8Nopf4f00BOd_AP96bLommW0Q2mbTL8qPrYA7I"
+            "Qzc4t_j0_NZX9NgExtIUhff4RjRc",
+        ),
+        # An IPv6 address right after "key:".
+        ("peer addr:2001:db8:85a3::8a2e refused", "2001:db8:85a3::8a2e"),
+        # A word before a card number is prose, not an id key.
+        ("request 4111111111111111 declined", "4111111111111111"),
+        # Percent-encoded quotes glued the value to "22".
+        (
+            "GET /search?q=%7B%22token%22%3A%22ghp_R2d4Xq9Lm0Pz7Ks1Vb8Nc3Hy6Tw5Jf0Ag2Ue%22%7D",
+            "ghp_R2d4Xq9Lm0Pz7Ks1Vb8Nc3Hy6Tw5Jf0Ag2Ue",
+        ),
+        ("q=%22200-555-0199%22", "200-555-0199"),
+        # JSON-escaped line breaks before a token.
+        ('"msg": "retry\\nAKCp8jQ4dLx2Vb7Yt\\n"', "AKCp8jQ4dLx2Vb7Yt"),
+    ],
+)
+def test_detector_gaps_the_property_tests_found(line: str, secret: str) -> None:
+    result = redact(line)
+    assert leaked_pieces([secret], result.text) == [], result.text
+    assert redact(result.text).text == result.text  # still idempotent

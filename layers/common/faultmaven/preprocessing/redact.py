@@ -196,18 +196,36 @@ def _stand_in(kind: str, replaced: str) -> str:
 
 # Escaped line breaks and tabs, as in log lines embedded in JSON strings.
 _ESCAPE = re.compile(r"\\[nrt]")
+_ESCAPE_BYTES = re.compile(rb"\\[nrt]")
+# Percent-encoded quotes, as in a JSON document passed in a query string
+# (`q=%7B%22token%22%3A%22ghp_...%22%7D`): without this the value is glued to "22".
+# Only quotes: `%40`, `%2F`, `%20`... inside a password are part of the password.
+_PERCENT_QUOTE = re.compile(r"%2([27])")
+_PERCENT_QUOTE_BYTES = re.compile(rb"%2([27])")
 
 
 def _subject(text: str, caseless: bool) -> str:
     """What a rule's regex runs over: `text` with escaped line breaks and tabs shown as two
-    blanks, so that `\\n10.0.0.1` is an address after a line break and not a word, and
-    lower-cased for caseless rules. Every character stays at its position (U+0130 is the
-    only character whose lower case is longer), so spans found in it apply to `text`."""
+    blanks, so that `\\n10.0.0.1` is an address after a line break and not a word,
+    percent-encoded quotes shown as blanks and a quote (`%22` as `  "`), and lower-cased
+    for caseless rules. Every character stays at its position (U+0130 is the only
+    character whose lower case is longer), so spans found in it apply to `text`."""
     if "\\" in text:
         text = _ESCAPE.sub("  ", text)
+    if "%2" in text:
+        text = _unquote_percent(text)
     if not caseless:
         return text
     return text.replace("\u0130", "I").lower() if "\u0130" in text else text.lower()
+
+
+def _unquote_percent(text: str) -> str:
+    """`%22` -> `  "` and `%27` -> `  '`, in place."""
+    return _PERCENT_QUOTE.sub(_percent_stand_in, text)
+
+
+def _percent_stand_in(match: re.Match[str]) -> str:
+    return '  "' if match.group(1) == "2" else "  '"
 
 
 def _apply(rule: _Rule, text: str, counts: dict[str, int]) -> str:
@@ -702,7 +720,8 @@ class _PluginSpec:
     `rewrite`: (old, new) replacements in the plugin's regex source. The Artifactory
     regexes accept a token only between blanks, `=`, `:` or double quotes, so one in single
     quotes, brackets, a URL query or a sentence went through whole: their delimiters
-    become "no alphanumeric on either side", whatever the character is.
+    become "no word character or dash on either side" (so `AP...` inside a longer token,
+    a PyPI one, is not cut out of it), whatever the character is.
     """
 
     kind: str
@@ -734,12 +753,12 @@ _PLUGIN_SPECS: Final[Mapping[str, _PluginSpec]] = {
     ),
     "ArtifactoryDetector": _PluginSpec(
         "ARTIFACTORY_TOKEN",
-        (_Anchor("A", r"(?<![a-z0]a)(?:kc[a-z0]{10}|p[0a-f][a-z0]{8})"),),
+        (_Anchor("A", r"(?<![a-z0_-]a)(?:kc[a-z0]{10}|p[0a-f][a-z0]{8})"),),
         hint="[0-9]",  # "APACHEHTTPD" has the shape of an Artifactory password
         trim=True,
         rewrite=(
-            (r'(?:\s|=|:|"|^)', "(?<![A-Za-z0-9])"),
-            (r'(?:\s|"|$)', "(?![A-Za-z0-9])"),
+            (r'(?:\s|=|:|"|^)', r"(?<![\w-])"),
+            (r'(?:\s|"|$)', r"(?![\w-])"),
         ),
     ),
     "AzureStorageKeyDetector": _PluginSpec(
@@ -965,8 +984,14 @@ _FOLD: Final = bytes.maketrans(
 
 
 def _fold(text: str) -> bytes:
-    """The folded view anchors are looked for in (see _Anchor)."""
-    return text.encode("ascii", "replace").translate(_FOLD)
+    """The folded view anchors are looked for in (see _Anchor), escaped line breaks and
+    percent-encoded quotes shown as in _subject."""
+    data = text.encode("ascii", "replace")
+    if b"\\" in data:
+        data = _ESCAPE_BYTES.sub(b"  ", data)
+    if b"%2" in data:
+        data = _PERCENT_QUOTE_BYTES.sub(lambda m: b'  "' if m.group(1) == b"2" else b"  '", data)
+    return data.translate(_FOLD)
 
 
 def _anchor_groups(rules: tuple[_Rule, ...]) -> tuple[_AnchorGroup, ...]:
