@@ -231,12 +231,43 @@ def report(title: str, text: str) -> None:
         print(f"    {kind:24} {count:>7,}")
 
 
+def pathological() -> dict[str, str]:
+    """Inputs that would be quadratic or worse for a careless rule set. The unit tests
+    (tests/unit/test_redact.py) bound the work done on them; the seconds are here."""
+    rng = random.Random(SEED)
+    words = ["GET", "/api/v1/orders", "200", "1534", "10.0.0.1", "a@b.co", "2024-01-15T10:23:45Z"]
+    b64 = _ALNUM + _ALNUM.upper() + "+/"
+    oddities = "ab\ufffd\x00\n1.:@"
+    return {
+        "9 MB single line of log words": " ".join(rng.choice(words) for _ in range(1_300_000))[
+            :9_000_000
+        ],
+        "9 MB base64 blob, no blank": "".join(rng.choice(b64) for _ in range(9_000_000)),
+        "1M chars of binary-ish text": "".join(
+            chr(rng.randrange(0x80, 0x2FFFF)) if rng.random() < 0.3 else rng.choice(oddities)
+            for _ in range(1_000_000)
+        ),
+        "20k unterminated private keys": (
+            "-----BEGIN RSA PRIVATE KEY-----\n" + "MIIEpAIBAAKCAQEA\n" * 3
+        )
+        * 20_000,
+    }
+
+
+def report_pathological() -> None:
+    header("Pathological inputs (median of 3)")
+    for label, text in pathological().items():
+        samples, _ = measure(text)
+        print(f"  {label:32} {median(samples) * 1000:8.0f} ms")
+
+
 def main() -> None:
     started = time.perf_counter()
     redact("warm-up: builds the rule set and imports detect-secrets")
     print(f"first call (rule set + detect-secrets import): {time.perf_counter() - started:.3f} s")
     report("Mixed service logs", mixed_log())
     report("Access log, a client IP on every line", access_log())
+    report_pathological()
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ preprocessing.asl.json → every step's real handler → evidence completed."""
 from __future__ import annotations
 
 import gzip
+import json
 import os
 
 import httpx
@@ -287,3 +288,37 @@ def test_unfinished_uploads_can_be_resumed(
     assert wait_for_job(api, owner, job.job_id).status_code == 303
     assert api.call("GET", f"/evidence/{evidence_id}", owner).json()["status"] == "completed"
     assert container.evidence.resume_unfinished() == 0
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_a_utf16_or_utf32_log_is_analysed_as_a_log(
+    api: Api, owner: User, case_id: str, encoding: str
+) -> None:
+    """Classified as logs, then read by the same text rule: not "binary content"."""
+    evidence = upload(api, owner, case_id, "windows.log", LOG.decode().encode(encoding))
+    assert evidence["status"] == "completed", evidence
+    assert evidence["data_type"] == "logs_and_errors"
+    assert "binary" not in evidence["summary"]
+    assert '"clusters"' in evidence["extraction"]
+    assert "db pool exhausted" in evidence["extraction"]
+    assert evidence["secrets_detected"] is True  # the password line was read, and redacted
+
+
+def test_findings_describe_the_file_not_only_the_stored_excerpt(
+    api: Api, owner: User, case_id: str
+) -> None:
+    """An email on one INFO line far from any error is in no cluster, template or sample,
+    yet the file holds PII; the address itself is stored nowhere."""
+    verbs = ("tick", "poll", "flush", "sync", "scan", "ping", "load", "save", "sort", "pack")
+    verbs += ("send", "read", "emit", "wake")
+    lines = [
+        f"2026-11-22T10:{i // 60 % 60:02d}:{i % 60:02d}Z INFO {verbs[i % len(verbs)]} ok {i}"
+        for i in range(2000)
+    ]
+    lines[1000] = "2026-11-22T10:16:40Z INFO report mailed to oncall.lead@example.org"
+    lines.append("2026-11-22T11:00:00Z ERROR worker crashed")
+    evidence = upload(api, owner, case_id, "worker.log", "\n".join(lines).encode())
+    assert evidence["status"] == "completed", evidence
+    assert (evidence["pii_detected"], evidence["secrets_detected"]) == (True, False)
+    assert evidence["redaction_counts"] == {"EMAIL": 1}
+    assert "oncall.lead" not in json.dumps(evidence)

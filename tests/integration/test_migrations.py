@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -72,9 +72,49 @@ def test_downgrade_to_base_and_upgrade_again(scratch_database: str) -> None:
         engine.dispose()
 
 
+def _schema(engine: Engine) -> dict[str, dict[str, str]]:
+    """Every table's columns with their types and nullability, as PostgreSQL reports them."""
+    inspector = inspect(engine)
+    return {
+        table: {
+            column["name"]: f"{column['type']} {'NULL' if column['nullable'] else 'NOT NULL'}"
+            for column in inspector.get_columns(table)
+        }
+        for table in inspector.get_table_names()
+    }
+
+
 def test_upgrade_is_idempotent(scratch_database: str) -> None:
+    """A second run (every cold deploy runs one) leaves the revision, the schema and the
+    data exactly as they were."""
     migrate.upgrade(scratch_database)
-    migrate.upgrade(scratch_database)  # a second run (every cold deploy) changes nothing
+    engine = create_engine(scratch_database)
+    try:
+        before = _schema(engine)
+        with engine.begin() as connection:  # data of the first run, in a table of its own
+            connection.execute(text("CREATE TABLE scratch_kept (note text)"))
+            connection.execute(text("INSERT INTO scratch_kept VALUES ('kept')"))
+        engine.dispose()
+        migrate.upgrade(scratch_database)
+        engine.dispose()
+        after = _schema(engine)
+        assert after.pop("scratch_kept") == {"note": "TEXT NULL"}
+        assert after == before
+        assert set(Base.metadata.tables) <= set(before)
+        with engine.connect() as connection:
+            versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+            kept = connection.execute(text("SELECT note FROM scratch_kept")).scalars().all()
+            connection.execute(text("DROP TABLE scratch_kept"))
+            connection.commit()
+            context = MigrationContext.configure(
+                connection, opts={"include_name": _declared_or_not_runtime_index}
+            )
+            diff = compare_metadata(context, Base.metadata)
+        assert [row[0] for row in versions] == [migrate.current_head()]
+        assert kept == ["kept"]
+        assert diff == []
+    finally:
+        engine.dispose()
 
 
 def test_the_deploy_trigger_function_migrates_an_empty_database(

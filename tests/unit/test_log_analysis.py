@@ -598,3 +598,24 @@ def test_json_lines() -> None:
         "payment <*> declined by gateway error: upstream <*>",
         "cache miss ratio <*>%",
     ]
+
+
+@pytest.mark.parametrize("indent", ["  ", "\t", ""])
+def test_python_frames_are_read_whatever_their_indentation(indent: str) -> None:
+    """One PY_FRAME (preprocessing/frames.py) for the classifier and the analyzer: a
+    traceback whose indentation a log shipper stripped still has its frames."""
+    text = "\n".join(
+        [
+            "2026-11-22T10:00:00Z INFO worker started",
+            "2026-11-22T10:00:05Z ERROR job failed",
+            "Traceback (most recent call last):",
+            f'{indent}File "/app/jobs.py", line 88, in run',
+            f"{indent}  self.step()",
+            f'{indent}File "/app/db.py", line 42, in acquire',
+            f"{indent}  raise PoolTimeout(self.size)",
+            "PoolTimeout: pool of 50 exhausted",
+        ]
+    )
+    (trace,) = analyze_log(text).stack_traces
+    assert (trace.kind, trace.exception_type) == ("python", "PoolTimeout")
+    assert trace.frames == ["acquire (/app/db.py:42)", "run (/app/jobs.py:88)"]

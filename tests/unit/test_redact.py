@@ -8,11 +8,12 @@ random-looking strings of the right shape, built here.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 import random
 import string
-import time
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 
 from faultmaven.preprocessing import redact as redact_module
 from faultmaven.preprocessing.redact import PII_KINDS, Redaction, placeholder, redact
+from tests.regex_work import Work, counting
 
 _RNG = random.Random(1234)
 
@@ -547,22 +549,70 @@ def test_property_arbitrary_unicode(text: str) -> None:
 # --------------------------------------------------------------------------- robustness
 
 
-def _seconds(text: str) -> float:
-    started = time.perf_counter()
-    redact(text)
-    return time.perf_counter() - started
+@dataclasses.dataclass
+class _EngineWork:
+    work: Work
+    whole_text_rules: frozenset[str]  # run over the whole text: text and pass scopes
+    rules: int
 
 
-def test_a_9_mb_single_line_completes_quickly() -> None:
-    redact("warm up")
+def _observed_engine(monkeypatch: pytest.MonkeyPatch) -> _EngineWork:
+    """The real rule set with every rule's regex counted (see tests/regex_work.py)."""
+    engine = redact_module._engine()
+    work = Work()
+    names = iter(range(10_000))
+
+    def counted(rules: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(
+            dataclasses.replace(
+                rule, pattern=counting(f"{rule.name}#{next(names)}", rule.pattern, work)
+            )
+            for rule in rules
+        )
+
+    observed = dataclasses.replace(
+        engine,
+        text_rules=counted(engine.text_rules),
+        rules=counted(engine.rules),
+        passes=counted(engine.passes),
+        unanchored=counted(engine.unanchored),
+    )
+    monkeypatch.setattr(redact_module, "_engine", lambda: observed)
+    whole = frozenset(r.pattern._name for r in (*observed.text_rules, *observed.passes))
+    return _EngineWork(work, whole, len(engine.rules) + len(whole) + len(engine.unanchored))
+
+
+def _assert_linear(observed: _EngineWork, text: str) -> None:
+    """Whole-text rules run once, and line rules only see one segment (a line,
+    or an 8 KiB slice of a very long one) at a time: the work is linear in the text, and
+    backtracking (superlinear only in the subject's length) is bounded per segment."""
+    work = observed.work
+    segment_limit = redact_module._MAX_SEGMENT + 2 * redact_module._CUT_SLACK
+    assert work.largest(excluding=observed.whole_text_rules) <= segment_limit
+    for name in observed.whole_text_rules:
+        assert len(work.calls.get(name, [])) <= 1  # one pass, however many matches
+    # Placeholders are longer than some values they replace, so later rules see a text
+    # that grew: at most [REDACTED:EMAIL] for "a@b.co", well under 3x.
+    assert work.total() <= observed.rules * 3 * len(text)
+
+
+def test_a_9_mb_single_line_is_redacted_in_bounded_slices(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    observed = _observed_engine(monkeypatch)
     words = ["GET", "/api/v1/orders", "200", "1534", "10.0.0.1", "a@b.co", "2024-01-15T10:23:45Z"]
     line = " ".join(_RNG.choice(words) for _ in range(1_300_000))[:9_000_000]
-    assert _seconds(line) < 5.0
+    result = redact(line)
+    _assert_linear(observed, line)
+    assert "a@b.co" not in result.text and "10.0.0.1" not in result.text
+    observed.work.calls.clear()
     blob = _fake(_B64, 9_000_000)  # base64 without a single blank
-    assert _seconds(blob) < 5.0
+    redact(blob)
+    _assert_linear(observed, blob)
 
 
-def test_binary_ish_text_completes_quickly_and_keeps_lines() -> None:
+def test_binary_ish_text_is_bounded_and_keeps_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    observed = _observed_engine(monkeypatch)
     rng = random.Random(7)
     chunks = [
         chr(rng.randrange(0x80, 0x2FFFF))
@@ -571,15 +621,23 @@ def test_binary_ish_text_completes_quickly_and_keeps_lines() -> None:
         for _ in range(1_000_000)
     ]
     text = "".join(chunks)
-    started = time.perf_counter()
     result = redact(text)
-    assert time.perf_counter() - started < 5.0
+    _assert_linear(observed, text)
     assert result.text.count("\n") == text.count("\n")
 
 
-def test_many_unterminated_private_keys_complete_quickly() -> None:
+def test_many_unterminated_private_keys_are_each_removed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every BEGIN without an END: the key rules run once over the text (a bounded
+    lookahead, not a rescan of the rest per BEGIN; timed in benchmarks/redaction.py)."""
+    observed = _observed_engine(monkeypatch)
     text = ("-----BEGIN RSA PRIVATE KEY-----\n" + "MIIEpAIBAAKCAQEA\n" * 3) * 20_000
-    assert _seconds(text) < 5.0
+    result = redact(text)
+    _assert_linear(observed, text)
+    assert "MIIEpAIBAAKCAQEA" not in result.text
+    assert result.counts == {"PRIVATE_KEY": 20_000}
+    assert result.text.count("\n") == text.count("\n")
 
 
 def test_non_string_input_does_not_raise() -> None:

@@ -16,7 +16,6 @@ classifies in about 2 ms, and nothing in here raises on hostile input.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import json
 import math
@@ -27,6 +26,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from faultmaven.preprocessing.artifacts import decode_text, sniff_encoding
+from faultmaven.preprocessing.frames import PY_FRAME, PY_FRAME_LEAD
 from faultmaven.preprocessing.models import Alternative, Classification, DataType
 
 SAMPLE_BYTES = 64 * 1024
@@ -184,6 +185,7 @@ _EXTENSION_VOTES: ExtensionVotes = {
     **_each("png jpg jpeg gif webp bmp svg tif tiff ico heic avif", VISUAL, 2.0),
     **_each("pprof prof folded collapsed cpuprofile heapprofile jfr speedscope", PROFILE, 2.0),
     **_each("html htm eml msg pdf", TEXT, 0.8),
+    **_each("dockerfile containerfile mk mak cmake bazel bzl gradle", CODE, 2.0),
     "xml": ((CONFIG, 1.0),),
     "log": ((LOGS, 1.5),),
     "err": ((LOGS, 1.0),),
@@ -199,13 +201,34 @@ _EXTENSION_VOTES: ExtensionVotes = {
     "jtl": ((METRICS, 2.0),),
     "pb": ((PROFILE, 1.2),),
 }
-# Conventional file names without a telling extension.
+# Well-known file names, whatever their extension says (CMakeLists.txt is code, not text):
+# the convention is stronger evidence than any suffix. Matched on the whole base name.
+_FILE_NAME_VOTES: ExtensionVotes = {
+    **_each(
+        "cmakelists.txt build.gradle settings.gradle build.gradle.kts build.bazel meson.build"
+        " workspace.bazel sconstruct sconscript .bashrc .bash_profile .zshrc .profile .zprofile",
+        CODE,
+        2.5,
+    ),
+    **_each(
+        "pipfile go.mod go.sum cargo.lock gemfile.lock podfile.lock requirements.txt .npmrc"
+        " .gitignore .dockerignore .editorconfig .gitconfig .gitattributes crontab fstab hosts"
+        " sshd_config ssh_config caddyfile procfile kubeconfig",
+        CONFIG,
+        2.0,
+    ),
+}
+# Build and container recipes are programs (instructions run in order), so source code.
+# Their variants keep the name first or last: Dockerfile.prod, Dockerfile-dev,
+# api.Dockerfile, Makefile.linux, GNUmakefile.
+_RECIPE_STEMS = (
+    "dockerfile|containerfile|makefile|gnumakefile|jenkinsfile|vagrantfile|gemfile"
+    "|rakefile|podfile|brewfile|justfile|snakefile|earthfile|tiltfile|fastfile|berksfile"
+)
+_RECIPE_NAME = re.compile(rf"(?:{_RECIPE_STEMS})(?:[._-][\w.-]*)?|[\w.-]+[._-](?:{_RECIPE_STEMS})")
+_RECIPE_WEIGHT = 2.5
+# Other conventional names without a telling extension.
 _BASENAME_VOTES: dict[str, tuple[DataType, float]] = {
-    "dockerfile": (CONFIG, 1.2),
-    "containerfile": (CONFIG, 1.2),
-    "makefile": (CODE, 1.2),
-    "jenkinsfile": (CODE, 1.2),
-    "vagrantfile": (CODE, 1.2),
     "messages": (LOGS, 0.8),
     "syslog": (LOGS, 0.8),
     "dmesg": (LOGS, 0.8),
@@ -249,6 +272,14 @@ def _name_votes(filename: str) -> list[Vote]:
     if base.endswith(".tfvars.json"):
         return [Vote(CONFIG, 1.5, "terraform .tfvars.json name")]
     stem, suffixes = _extensions(base)
+    # The name itself, or without its compression/rotation suffixes (crontab.bak).
+    known = _FILE_NAME_VOTES.get(base) or _FILE_NAME_VOTES.get(
+        ".".join([stem, *reversed(suffixes)])
+    )
+    if known:
+        return [Vote(t, w, f"file named {base}") for t, w in known]
+    if _RECIPE_NAME.fullmatch(base) and not (suffixes and suffixes[0] in _EXTENSION_VOTES):
+        return [Vote(CODE, _RECIPE_WEIGHT, "build/container recipe name")]
     if suffixes and suffixes[0] in _EXTENSION_VOTES:
         ext = suffixes[0]
         return [Vote(t, w, f"extension .{ext}") for t, w in _EXTENSION_VOTES[ext]]
@@ -394,31 +425,11 @@ def _binary_votes(data: bytes, filename: str) -> list[Vote]:
     return votes
 
 
-_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
-
-
 def _decode_text(data: bytes) -> str | None:
-    """The sample as text, or None when it is binary.
-
-    Binary means NUL bytes or more than 2% control characters (UTF-16 aside); text that
-    is not valid UTF-8 is read as Latin-1 rather than rejected, since old logs often are.
-    """
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16", errors="replace")
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[3:]
-    head = data[:8192]
-    if b"\x00" in head:
-        if len(head) > 16 and head[1::2].count(0) > 0.9 * (len(head) // 2):
-            return data.decode("utf-16-le", errors="replace")
-        return None
-    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
-    if controls > 0.02 * len(head):
-        return None
-    text = data.decode("utf-8", errors="replace")
-    if text.count("\ufffd") > 0.02 * len(text):
-        return data.decode("latin-1")
-    return text
+    """The sample as text, or None when it is binary: the pipeline's own rule
+    (artifacts.sniff_encoding), so what is classified as text is analysed as text."""
+    encoding = sniff_encoding(data)
+    return None if encoding is None else decode_text(data, encoding)
 
 
 # --------------------------------------------------------------------------------------
@@ -679,7 +690,7 @@ _LEVEL = re.compile(
 )
 _STACK = re.compile(
     r"\s+at [\w$.<>/@-]+ ?\("  # Java/JS frame
-    r"|\s*File \"[^\"]+\", line \d+"  # Python frame
+    rf"|{PY_FRAME_LEAD}\d"  # Python frame
     r"|Traceback \(most recent call last\)"
     r"|\s*Caused by: \S"
     r"|\s*\.\.\. \d+ (?:more|common frames omitted)"
@@ -703,7 +714,6 @@ _METRIC_LINE = re.compile(
     r"|[\w.\-]+:[-+]?\d+(?:\.\d+)?\|(?:c|g|ms|h|s|d|m)(?:\|@[\d.]+)?(?:\|#\S*)?\s*$"
 )
 _DIRECTIVE = re.compile(r"[A-Za-z][\w.\-]*(?:\s+[^\s]+){1,5}\s*;?\s*$")
-_PY_FRAME = re.compile(r"\s*File \"[^\"]+\", line \d+")
 _CODE = re.compile(
     r"\s*(?:"
     r"(?:async\s+)?def\s+\w+\s*\("
@@ -847,7 +857,7 @@ def _observe(stats: _Stats, raw: str, after_py_frame: bool) -> bool:
         stats.levels += 1
     if _STACK.match(line):
         stats.stack += 1
-        return bool(_PY_FRAME.match(line))
+        return bool(PY_FRAME.match(line))
     if after_py_frame:
         return False
     if _observe_timestamp(stats, line):
@@ -1099,7 +1109,7 @@ _FINGERPRINTS: dict[str, tuple[str, DataType, float, str, int]] = {
     "compose": (r"services:\s*$", CONFIG, 2.0, "docker-compose services", 1),
     "dockerfile": (
         r"(?:FROM\s+\S+|(?:RUN|COPY|CMD|ENTRYPOINT|WORKDIR|EXPOSE)\s)",
-        CONFIG,
+        CODE,
         2.5,
         "Dockerfile instructions",
         3,

@@ -1,10 +1,18 @@
 """Extraction for every data type: the log analyzer for logs, a generic description
-(size, lines, head and tail) for the rest until their dedicated analyzers arrive."""
+(size, lines, head and tail) for the rest until their dedicated analyzers arrive.
+
+`extract(data_type, data)` is the step's whole contract: the artifact is decoded by the one
+text/binary rule (artifacts.sniff_encoding), the FULL text is redacted, and every analyzer
+sees only the redacted text. Analyzers mask, template, clip and quote what they read; a
+secret cut or masked that way no longer matches any detector, so redacting their output
+instead would let most of it through (a GitHub token templated as `ghp_abc...<*>`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from faultmaven.preprocessing.artifacts import decode_text, sniff_encoding
 from faultmaven.preprocessing.models import DataType
 
 MAX_EXTRACTION_BYTES = 8192
@@ -22,11 +30,31 @@ class Extraction:
     extraction: str
     insights: list[str] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
+    redaction_counts: dict[str, int] = field(default_factory=dict)
+    """What redaction took out of the whole artifact (kind -> count): the findings
+    describe the uploaded file, not only the excerpt that is stored."""
+
+
+def extract(data_type: DataType, data: bytes) -> Extraction:
+    """Redact the artifact's full text, then run the analyzer for `data_type` on it."""
+    from faultmaven.preprocessing.redact import redact
+
+    encoding = None if data_type is DataType.VISUAL_EVIDENCE else sniff_encoding(data)
+    if encoding is None:
+        return extract_generic(data_type, None, len(data))
+    redaction = redact(decode_text(data, encoding))
+    if data_type is DataType.LOGS_AND_ERRORS:
+        extraction = extract_logs(redaction.text)
+    else:
+        extraction = extract_generic(data_type, redaction.text, len(data))
+    extraction.redaction_counts = dict(redaction.counts)
+    return extraction
 
 
 def _cut_at_space(text: str) -> str:
-    """Drop the last, possibly partial word: redaction runs after the cut, and half a
-    secret matches no pattern."""
+    """Drop the last, possibly partial word: a word cut in half reads as a different
+    word (and the text is redacted again after every cut, where half a secret would match
+    no pattern)."""
     head, _, _ = text.rpartition(" ")
     return head if head else ""
 

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from faultmaven.preprocessing.frames import PY_FRAME_LEAD
 from faultmaven.preprocessing.log_header import (
     MASK,
     Level,
@@ -94,7 +95,9 @@ _KIND = re.compile(
     | (?P<JAVA_MORE>\s*\.\.\.\ <\*>\ (?:more|common\ frames\ omitted))
     | (?P<JAVA_CAUSE>\s*(?:Caused\ by|Suppressed):\ )
     | (?P<PY_HEAD>Traceback\ \(most\ recent\ call\ last\):)
-    | (?P<PY_FRAME>\s+File\ "[^"]*",\ line\ )
+    | (?P<PY_FRAME>"""
+    + PY_FRAME_LEAD
+    + r""")
     | (?P<PY_CHAIN>During\ handling\ of\ the\ above|The\ above\ exception\ was\ the\ direct\ cause)
     | (?P<GO_GOROUTINE>goroutine\ <\*>\ \[[^\]]*\]:)
     | (?P<GO_PANIC>(?:panic|fatal\ error):\ )

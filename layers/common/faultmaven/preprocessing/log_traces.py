@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from faultmaven.preprocessing.frames import PY_FRAME
 from faultmaven.preprocessing.log_header import Level
 from faultmaven.preprocessing.log_lines import Kind
 from faultmaven.preprocessing.log_models import StackTrace, TraceKind
@@ -29,7 +30,6 @@ _JAVA_EXCEPTION = re.compile(
     re.VERBOSE,
 )
 _JAVA_FRAME = re.compile(r"\s+at\s+(?P<where>[^\s(]+)(?:\((?P<source>[^)]*)\))?")
-_PY_FRAME = re.compile(r'\s+File "(?P<file>[^"]*)", line (?P<line>\d+)(?:, in (?P<func>.+))?')
 _PY_EXCEPTION = re.compile(r"(?P<type>[A-Za-z_][\w.]*)(?::\s?(?P<message>.*))?")
 _GO_PANIC = re.compile(
     r"(?:.*?\bpanic(?: serving \S+)?:|(?P<fatal>fatal error:))\s*(?P<message>.*)"
@@ -153,7 +153,7 @@ def _python(ctx: _Context, head: int, found: list[_Trace]) -> _Trace:
     outer_first: list[tuple[str, str]] = []  # (frame text, identity), outermost first
     j = head + 1
     while j < len(ctx.lines) and ctx.kind_of(j) in (Kind.PY_FRAME, Kind.INDENTED):
-        frame = _PY_FRAME.match(ctx.lines[j])
+        frame = PY_FRAME.match(ctx.lines[j])
         if frame:
             path, number, func = frame.group("file", "line", "func")
             base = path.rsplit("/", 1)[-1]

@@ -2,8 +2,12 @@
 
 Each step takes the execution's state (ids and object keys only: no artifact content ever
 travels through Step Functions, whose history would keep it) and returns it extended.
-Extract writes its raw result to a work object; Redact replaces it with the sanitized
-version before anything is stored in PostgreSQL, indexed, or shown.
+Extract redacts the artifact's full text first and analyses only the redacted text (see
+extract.py: masking or templating a secret before redaction would hide it from the
+detectors); it writes its result, with the file's redaction counts, to a work object.
+Redact redacts every derived text once more (idempotent: a second line of defence for
+whatever an analyzer adds) and caps it, before anything is stored in PostgreSQL, indexed,
+or shown.
 """
 
 from __future__ import annotations
@@ -19,13 +23,7 @@ from faultmaven.core.ports import ObjectStore
 from faultmaven.core.storage import work_prefix
 from faultmaven.evidence.service import EvidenceService
 from faultmaven.jobs.service import JobService
-from faultmaven.preprocessing.artifacts import (
-    decode_text,
-    gunzip,
-    head_sample,
-    is_gzip,
-    looks_binary,
-)
+from faultmaven.preprocessing.artifacts import gunzip, head_sample, is_gzip
 from faultmaven.preprocessing.errors import InvalidArtifactError, StepFailedError, TransientError
 from faultmaven.preprocessing.extract import (
     MAX_EXTRACTION_BYTES,
@@ -34,8 +32,7 @@ from faultmaven.preprocessing.extract import (
     cap_bytes,
     cap_chars,
     chunk_text,
-    extract_generic,
-    extract_logs,
+    extract,
 )
 from faultmaven.preprocessing.models import DataType
 
@@ -127,23 +124,14 @@ class PreprocessingSteps:
 
     @step_errors
     def extract_logs(self, state: State) -> State:
-        """Logs get the analyzer; a "log" that turns out to be binary gets the generic
-        description instead."""
-        data = self._content(state)
-        if looks_binary(data):
-            return self._store_raw(
-                state, extract_generic(DataType(state["data_type"]), None, len(data))
-            )
-        return self._store_raw(state, extract_logs(decode_text(data)))
+        """Logs get the analyzer; a "log" that turns out to be binary by the shared
+        text/binary rule gets the generic description instead."""
+        return self._store_raw(state, extract(DataType.LOGS_AND_ERRORS, self._content(state)))
 
     @step_errors
     def extract_generic(self, state: State) -> State:
         data_type = DataType(state["data_type"])
-        data = self._content(state)
-        binary = data_type is DataType.VISUAL_EVIDENCE or looks_binary(data)
-        return self._store_raw(
-            state, extract_generic(data_type, None if binary else decode_text(data), len(data))
-        )
+        return self._store_raw(state, extract(data_type, self._content(state)))
 
     def _store_raw(self, state: State, extraction: Extraction) -> State:
         raw_key = f"{work_prefix(state['evidence_id'])}extraction.raw.json"
@@ -155,19 +143,16 @@ class PreprocessingSteps:
 
     @step_errors
     def redact(self, state: State) -> State:
-        from faultmaven.preprocessing.redact import redact
+        from faultmaven.preprocessing.redact import PII_KINDS, redact
 
         raw = Extraction(
             **json.loads(self._objects.read(state["raw_key"], max_bytes=WORK_READ_LIMIT))
         )
-        counts: dict[str, int] = {}
-        secrets = pii = False
+        # The whole file's findings, plus any an analyzer's own wording would add.
+        counts: dict[str, int] = dict(raw.redaction_counts)
 
         def clean(text: str) -> str:
-            nonlocal secrets, pii
             result = redact(text)
-            secrets |= result.secrets_detected
-            pii |= result.pii_detected
             for kind, count in result.counts.items():
                 counts[kind] = counts.get(kind, 0) + count
             return str(result.text)
@@ -179,7 +164,10 @@ class PreprocessingSteps:
             extraction=cap_bytes(clean(raw.extraction), MAX_EXTRACTION_BYTES),
             insights=[clean(insight) for insight in raw.insights],
             stats=raw.stats,
+            redaction_counts=counts,
         )
+        secrets = any(kind not in PII_KINDS for kind in counts)
+        pii = any(kind in PII_KINDS for kind in counts)
         clean_key = f"{work_prefix(state['evidence_id'])}extraction.json"
         self._objects.put(
             clean_key, json.dumps(asdict(sanitized)).encode(), content_type="application/json"

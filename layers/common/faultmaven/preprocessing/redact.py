@@ -196,18 +196,30 @@ def _stand_in(kind: str, replaced: str) -> str:
 
 # Escaped line breaks and tabs, as in log lines embedded in JSON strings.
 _ESCAPE = re.compile(r"\\[nrt]")
+_ESCAPE_BYTES = re.compile(rb"\\[nrt]")
+# Percent-encoded quotes (%22, %27), as in a JSON document passed in a query string
+# (`q=%7B%22token%22%3A%22ghp_...%22%7D`): without _unquote_percent the value is glued to
+# "22". Only quotes: `%40`, `%2F`, `%20`... inside a password are part of the password.
 
 
 def _subject(text: str, caseless: bool) -> str:
     """What a rule's regex runs over: `text` with escaped line breaks and tabs shown as two
-    blanks, so that `\\n10.0.0.1` is an address after a line break and not a word, and
-    lower-cased for caseless rules. Every character stays at its position (U+0130 is the
-    only character whose lower case is longer), so spans found in it apply to `text`."""
+    blanks, so that `\\n10.0.0.1` is an address after a line break and not a word,
+    percent-encoded quotes shown as blanks and a quote (`%22` as `  "`), and lower-cased
+    for caseless rules. Every character stays at its position (U+0130 is the only
+    character whose lower case is longer), so spans found in it apply to `text`."""
     if "\\" in text:
         text = _ESCAPE.sub("  ", text)
+    if "%22" in text or "%27" in text:  # not "%2": URL paths are full of %2F
+        text = _unquote_percent(text)
     if not caseless:
         return text
     return text.replace("\u0130", "I").lower() if "\u0130" in text else text.lower()
+
+
+def _unquote_percent(text: str) -> str:
+    """`%22` -> `  "` and `%27` -> `  '`, in place."""
+    return text.replace("%22", '  "').replace("%27", "  '")
 
 
 def _apply(rule: _Rule, text: str, counts: dict[str, int]) -> str:
@@ -553,7 +565,9 @@ _HEX = "[0-9A-Fa-f]"
 # A loose IPv6 shape, validated by `ipaddress`. Only lines holding "::<hex>" or a run of
 # five colon-separated groups get here, so clock times (10:23:45) rarely reach the check.
 _IPV6 = re.compile(
-    rf"(?<![A-Za-z0-9:.\]])(?P<address>(?:{_HEX}{{0,4}}:){{2,7}}"
+    # Not inside a word, a longer address or a version, but "addr:2001:db8::1" (a key
+    # and a colon before it) is an address too.
+    rf"(?:(?<![A-Za-z0-9:.\]])|(?<=[A-Za-z_]:))(?P<address>(?:{_HEX}{{0,4}}:){{2,7}}"
     rf"(?:[0-9]{{1,3}}(?:\.[0-9]{{1,3}}){{3}}|{_HEX}{{1,4}})?)"
     r"(?:%[A-Za-z0-9_.-]+)?(?![A-Za-z0-9:\[]|\.[0-9])"
 )
@@ -596,10 +610,13 @@ _CARD = re.compile(
     r"|[0-9]{4}(?P<a>[ -])[0-9]{6}(?P=a)[0-9]{4,5})"
     r"(?![\w\[-]|\.[0-9])"
 )
-# A bare digit run right after one of these keys is an identifier, even if Luhn-valid.
+# A bare digit run assigned to one of these keys (`trace_id=`, `"offset": `, `order #`) is an
+# identifier, even if Luhn-valid. Assigned, not merely preceded: in "request 4111..." or
+# "order 4111..." the word is prose and the number may well be a card.
 _ID_CONTEXT = re.compile(
     r"(?i)(?:id|ids|trace|span|seq|sequence|offset|ts|time|timestamp|epoch|nonce|order"
-    r"|invoice|txn|transaction|request|req|ref|build|version)[\"'\s:=#_-]{0,3}$"
+    r"|invoice|txn|transaction|request|req|ref|build|version)"
+    r"[\"'\s]{0,2}[:=#_-][\"'\s]{0,2}$"
 )
 
 
@@ -694,6 +711,11 @@ class _PluginSpec:
     calling that an IBM key would mislead.
     `trim`: strip the delimiters some regexes include around the token.
     `keep_prefix`: a literal leading part of the match that is not secret.
+    `rewrite`: (old, new) replacements in the plugin's regex source. The Artifactory
+    regexes accept a token only between blanks, `=`, `:` or double quotes, so one in single
+    quotes, brackets, a URL query or a sentence went through whole: their delimiters
+    become "no word character or dash on either side" (so `AP...` inside a longer token,
+    a PyPI one, is not cut out of it), whatever the character is.
     """
 
     kind: str
@@ -703,6 +725,7 @@ class _PluginSpec:
     hint: str | None = None
     trim: bool = False
     keep_prefix: str = ""
+    rewrite: tuple[tuple[str, str], ...] = ()
 
 
 def _keyed(words: Iterable[str], value: str) -> tuple[_Anchor, ...]:
@@ -724,9 +747,13 @@ _PLUGIN_SPECS: Final[Mapping[str, _PluginSpec]] = {
     ),
     "ArtifactoryDetector": _PluginSpec(
         "ARTIFACTORY_TOKEN",
-        (_Anchor("A", r"(?<![^\s=:\"]a)(?:kc[a-z0]{10}|p[0a-f][a-z0]{8})"),),
+        (_Anchor("A", r"(?<![a-z0_-]a)(?:kc[a-z0]{10}|p[0a-f][a-z0]{8})"),),
         hint="[0-9]",  # "APACHEHTTPD" has the shape of an Artifactory password
         trim=True,
+        rewrite=(
+            (r'(?:\s|=|:|"|^)', r"(?<![\w-])"),
+            (r'(?:\s|"|$)', r"(?![\w-])"),
+        ),
     ),
     "AzureStorageKeyDetector": _PluginSpec(
         "AZURE_STORAGE_KEY", (_Anchor("AccountKey="),), keep_prefix="AccountKey="
@@ -839,12 +866,26 @@ def _plugin_rules(plugins: Mapping[str, Any]) -> tuple[list[_Rule], list[_Rule]]
         spec = _PLUGIN_SPECS.get(name)
         patterns: Iterable[re.Pattern[str]] = getattr(plugin_class(), "denylist", ())
         for pattern in patterns:
+            if spec is not None and spec.rewrite:
+                pattern = _rewritten(pattern, spec.rewrite)
             if spec is None:
                 kind = _kind_from_secret_type(secret_type)
                 unanchored.append(_Rule(name, pattern, _whole(kind), ()))
             else:
                 anchored.append(_Rule(name, pattern, _plugin_decide(spec, pattern), spec.anchors))
     return anchored, unanchored
+
+
+def _rewritten(pattern: re.Pattern[str], rewrite: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
+    """The plugin's regex with `rewrite` applied; a replacement that no longer applies (a
+    newer detect-secrets changed the regex) fails the build of the rule set loudly rather
+    than silently keeping the narrower regex."""
+    source = pattern.pattern
+    for old, new in rewrite:
+        if old not in source:
+            raise ValueError(f"detect-secrets regex changed; cannot rewrite {old!r}")
+        source = source.replace(old, new)
+    return re.compile(source, pattern.flags)
 
 
 def _detect_secrets() -> tuple[Mapping[str, Any], tuple[str, ...]]:
@@ -937,8 +978,14 @@ _FOLD: Final = bytes.maketrans(
 
 
 def _fold(text: str) -> bytes:
-    """The folded view anchors are looked for in (see _Anchor)."""
-    return text.encode("ascii", "replace").translate(_FOLD)
+    """The folded view anchors are looked for in (see _Anchor), escaped line breaks and
+    percent-encoded quotes shown as in _subject."""
+    data = text.encode("ascii", "replace")
+    if b"\\" in data:
+        data = _ESCAPE_BYTES.sub(b"  ", data)
+    if b"%22" in data or b"%27" in data:
+        data = data.replace(b"%22", b'  "').replace(b"%27", b"  '")
+    return data.translate(_FOLD)
 
 
 def _anchor_groups(rules: tuple[_Rule, ...]) -> tuple[_AnchorGroup, ...]:
