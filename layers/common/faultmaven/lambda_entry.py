@@ -14,7 +14,6 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from mangum import Mangum
 
 from faultmaven.container import Container
@@ -131,14 +130,15 @@ class _PrimingContext:
 
 
 def priming_paths(app: FastAPI) -> list[str]:
-    """/health and every parameter-filled GET route of the app, in route order."""
+    """/health and every GET path of the app with its parameters filled in. Read from the
+    OpenAPI document: FastAPI's route objects are not a stable public structure (0.16x
+    includes routers lazily), the document is."""
     paths = ["/health"]
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or "GET" not in (route.methods or ()):
+    for template, operations in app.openapi().get("paths", {}).items():
+        if "get" not in operations:
             continue
         path = _PATH_PARAMETER.sub(
-            lambda match: _ID_PREFIXES.get(match.group(1), "none") + "_" + "0" * 32,
-            route.path,
+            lambda match: _ID_PREFIXES.get(match.group(1), "none") + "_" + "0" * 32, template
         )
         if path not in paths:
             paths.append(path)
