@@ -77,6 +77,7 @@ for index, invocation in enumerate(invocations):
         outcome = {{"ok": True, "status": status}}
     except Exception as exc:
         outcome = {{"ok": False, "error": type(exc).__name__}}
+    outcome["xray_sdk_loaded"] = "aws_xray_sdk" in sys.modules
     print("RESULT " + json.dumps(outcome), flush=True)
 """
 
@@ -150,7 +151,9 @@ def run_in_lambda(
     driver.write_text(DRIVER.format(watched=WATCHED))
 
     def run(
-        function: str, invocations: list[dict[str, Any]], extra_env: dict[str, str] | None = None
+        function: str,
+        invocations: list[dict[str, Any]],
+        extra_env: dict[str, str | None] | None = None,
     ) -> Run:
         service = f"faultmaven-{function.replace('_', '-')}"
         env = {
@@ -170,9 +173,13 @@ def run_in_lambda(
                 "LAMBDA_TASK_ROOT": str(ROOT / "functions" / function),
                 "AWS_LAMBDA_FUNCTION_NAME": service,
                 "AWS_XRAY_DAEMON_ADDRESS": xray_daemon.address,
-                **(extra_env or {}),
             }
         )
+        for name, value in (extra_env or {}).items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
         invocations_file = tmp_path / "invocations.json"
         invocations_file.write_text(json.dumps(invocations))
         completed = subprocess.run(
@@ -279,6 +286,28 @@ def test_api_handler_emits_emf_metrics_and_xray_subsegments(
     everything = "\n".join(run.raw_datagrams)
     for secret in (owner.token, stranger.token, case["title"], case["case_id"], TEST_JWT_SECRET):
         assert secret not in everything
+
+
+def test_tracing_is_off_outside_lambda_and_when_disabled_but_metrics_still_print(
+    api: Api, run_in_lambda: Callable[..., Run]
+) -> None:
+    user = api.user()
+    case = api.case(user)
+    event = load_event("cases_get", ACCESS_TOKEN=user.token, CASE_ID=case["case_id"])
+    invocation = {
+        "handler": _handler_path("api_cases"),
+        "attribute": "handler",
+        "event": event,
+        "trace": _root(0),
+    }
+    for extra_env in ({"LAMBDA_TASK_ROOT": None}, {"POWERTOOLS_TRACE_DISABLED": "true"}):
+        run = run_in_lambda("api_cases", [invocation], extra_env)
+        assert run.invocations[0].result["status"] == 200, extra_env
+        assert run.raw_datagrams == [], extra_env
+        # No Tracer is built, so the X-Ray SDK (and its sampler's botocore client) is
+        # never imported: nothing to look for a daemon, nothing to pay at import.
+        assert run.invocations[0].result["xray_sdk_loaded"] is False, extra_env
+        assert [value for value, _ in run.metric(0, "Requests")] == [1], extra_env
 
 
 def test_event_handlers_emit_invocations_duration_and_errors(

@@ -85,11 +85,12 @@ def tracing_suspended() -> Iterator[None]:
         return
     from aws_xray_sdk import global_sdk_config
 
+    previous = global_sdk_config.sdk_enabled()
     global_sdk_config.set_sdk_enabled(False)
     try:
         yield
     finally:
-        global_sdk_config.set_sdk_enabled(True)
+        global_sdk_config.set_sdk_enabled(previous)
 
 
 def _traced(function: LambdaHandler) -> LambdaHandler:
