@@ -93,8 +93,8 @@ def event_handler(function: EventHandler) -> EventHandler:
 # validation of each route, the signing key. Priming sends synthetic requests through the
 # app during that init only: GET /health, then each GET route of the function's routers,
 # authenticated as a user that cannot exist (ids are uuid4, whose version digit is 4,
-# never 0) and with ids that cannot exist either, so every answer is an empty page, a 404
-# or a 403 and nothing is written. GET only: reads are what routes may do on any request.
+# never 0) and with ids that cannot exist either, so every answer is an empty page or a
+# 4xx and nothing is written. GET only: reads are what routes may do on any request.
 # Connections opened meanwhile are dropped before the snapshot and again after restore.
 
 _PRIMER_USER = "usr_" + "0" * 32
