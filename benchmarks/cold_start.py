@@ -131,7 +131,10 @@ IMPORT_PROBES: dict[str, str] = {
     "jwt": "import jwt",
     "zxcvbn": "import zxcvbn",
     "faultmaven.app (all of it)": "import faultmaven.app",
+    # Only where tracing is on (in Lambda): its recorder builds a botocore client.
+    "aws_xray_sdk.core (Tracer on)": "import aws_xray_sdk.core",
 }
+SNAP_START_ENV = {"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"}
 
 
 @dataclass
@@ -144,6 +147,10 @@ class Variant:
     env: dict[str, str]
     runs: list[dict[str, Any]] = field(default_factory=list)
     spawn_s: list[float] = field(default_factory=list)
+    # Initialised as a SnapStart version is (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start):
+    # "import" then includes the priming, and the first invocation is what a request
+    # after a restore pays (priming drops its connections, as a restore does).
+    primed: bool = False
 
 
 def http_api_event(
@@ -269,7 +276,7 @@ def build_variants(stores: Stores, ids: dict[str, str], work: Path) -> list[Vari
     token = ids["token"]
     functions = ROOT / "functions"
     login = {"username": "benchcheap", "password": STRONG_PASSWORD}
-    return [
+    measured = [
         Variant("hello-world", hello, http_api_event("GET", "/hello"), cheap_env),
         Variant(
             "api_auth    POST login",
@@ -306,6 +313,17 @@ def build_variants(stores: Stores, ids: dict[str, str], work: Path) -> list[Vari
             default_env,
         ),
     ]
+    primed = [
+        Variant(
+            f"{variant.name}, primed",
+            variant.handler,
+            variant.event,
+            {**variant.env, **SNAP_START_ENV},
+            primed=True,
+        )
+        for variant in measured[1:4]
+    ]
+    return measured + primed
 
 
 def run_once(variant: Variant, driver: Path, event_file: Path) -> None:
@@ -359,6 +377,7 @@ def report_handlers(variants: list[Variant]) -> None:
         "clock from the driver's first line)"
     )
     baseline = median([r["first_response_s"] for r in variants[0].runs])
+    variants = [variant for variant in variants if not variant.primed]
     print(
         f"{'handler':36} {'median ms':>9} {'min ms':>8} {'import':>8} {'1st inv':>8} "
         f"{'warm':>8} {'spawn':>8} {'ratio':>6}  target<={TARGET_RATIO:.1f}"
@@ -386,6 +405,38 @@ def report_handlers(variants: list[Variant]) -> None:
             f"  {variant.name:24} after import: {run['after_import'] or 'none'}; "
             f"after first invoke: {run['after_invoke'] or 'none'}"
         )
+
+
+def report_priming(variants: list[Variant]) -> None:
+    """Each API function initialised on demand (today) and as a SnapStart version: what
+    init costs, and what the first invocation costs after it. With SnapStart, init runs
+    once per published version and is snapshotted; the first invocation after a restore
+    is paid by a user (plus the restore itself, which is not measurable here)."""
+    header(
+        f"SnapStart priming: init vs first invocation (median of {REPETITIONS}; "
+        "a primed init's connections are dropped, as after a restore)"
+    )
+    baseline = median([r["first_response_s"] for r in variants[0].runs])
+    by_name = {variant.name: variant for variant in variants}
+    print(
+        f"{'handler':24} {'init ms':>9} {'1st inv':>9} {'primed init':>12} "
+        f"{'primed 1st':>11} {'1st inv gain':>13} {'primed 1st / hello':>19}"
+    )
+    for primed in (variant for variant in variants if variant.primed):
+        lazy = by_name[primed.name.removesuffix(", primed")]
+        lazy_first = median([r["invoke_s"] for r in lazy.runs])
+        primed_first = median([r["invoke_s"] for r in primed.runs])
+        print(
+            f"{lazy.name:24} {_ms(median([r['import_s'] for r in lazy.runs])):>9} "
+            f"{_ms(lazy_first):>9} {_ms(median([r['import_s'] for r in primed.runs])):>12} "
+            f"{_ms(primed_first):>11} {lazy_first / primed_first:12.1f}x "
+            f"{primed_first / baseline:19.2f}"
+        )
+    print(
+        "columns: init = exec of the handler module (with priming when primed); 1st inv = "
+        "first handler() call;\n         primed 1st / hello = the first invocation after "
+        "a primed init over hello-world's whole cold first response."
+    )
 
 
 def measure_imports(env: dict[str, str]) -> None:
@@ -456,6 +507,7 @@ def main() -> None:
             variants = build_variants(stores, ids, work)
             measure_handlers(variants, work)
             report_handlers(variants)
+            report_priming(variants)
             importtime_top(variants, work)
             measure_imports(variants[1].env)
     finally:

@@ -168,3 +168,22 @@ def test_function_assets_hold_only_their_handler(
         asset = synth_dir / f"asset.{key.removesuffix('.zip')}"
         files = sorted(p.name for p in asset.rglob("*") if p.is_file())
         assert files == ["handler.py"], (function.node.path, files)
+
+
+def test_every_function_is_traced_and_names_its_metrics_namespace_and_service(
+    deployment: Deployment, templates: dict[str, Template]
+) -> None:
+    """X-Ray active tracing (Powertools Tracer sends subsegments only then), the EMF
+    namespace of the deployment and a service name per function (the metrics' dimension),
+    and no switch that would turn tracing or metrics off."""
+    services = set()
+    for function in _functions(deployment):
+        properties = _properties(templates, function)
+        assert properties["TracingConfig"] == {"Mode": "Active"}, function.node.path
+        variables = properties["Environment"]["Variables"]
+        assert variables["FAULTMAVEN_METRICS_NAMESPACE"] == "FaultMaven", function.node.path
+        assert variables["POWERTOOLS_SERVICE_NAME"] == variables["FAULTMAVEN_SERVICE_NAME"]
+        assert "POWERTOOLS_TRACE_DISABLED" not in variables
+        assert "POWERTOOLS_METRICS_DISABLED" not in variables
+        services.add((variables["FAULTMAVEN_SERVICE_NAME"], properties["Handler"]))
+    assert len(services) == len(_functions(deployment))

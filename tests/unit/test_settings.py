@@ -14,6 +14,7 @@ def test_defaults_are_valid_for_local_work(monkeypatch: pytest.MonkeyPatch) -> N
     assert settings.environment is Environment.LOCAL
     assert settings.session_ttl_minutes == 60
     assert settings.port == 8000
+    assert settings.metrics_namespace == "FaultMaven"
 
 
 def test_database_and_redis_urls_are_read_without_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,6 +35,11 @@ def test_database_and_redis_urls_are_read_without_prefix(monkeypatch: pytest.Mon
         ("FAULTMAVEN_ENVIRONMENT", "staging", "FAULTMAVEN_ENVIRONMENT"),
         ("FAULTMAVEN_JWT_ALGORITHM", "none", "FAULTMAVEN_JWT_ALGORITHM"),
         ("FAULTMAVEN_ACCESS_TOKEN_TTL_SECONDS", "5", "FAULTMAVEN_ACCESS_TOKEN_TTL_SECONDS"),
+        # CloudWatch refuses these namespaces; better at start than a silent metric loss.
+        ("FAULTMAVEN_METRICS_NAMESPACE", "", "FAULTMAVEN_METRICS_NAMESPACE"),
+        ("FAULTMAVEN_METRICS_NAMESPACE", ":FaultMaven", "FAULTMAVEN_METRICS_NAMESPACE"),
+        ("FAULTMAVEN_METRICS_NAMESPACE", "Fault$Maven", "FAULTMAVEN_METRICS_NAMESPACE"),
+        ("FAULTMAVEN_METRICS_NAMESPACE", "x" * 256, "FAULTMAVEN_METRICS_NAMESPACE"),
     ],
 )
 def test_a_bad_setting_fails_naming_the_variable(
@@ -50,6 +56,7 @@ def test_a_bad_setting_fails_naming_the_variable(
         ("DATABASE_URL", "mysql://db/fm", "postgresql"),
         ("REDIS_URL", "memcached://x", "redis"),
         ("FAULTMAVEN_JWT_SECRET", "short", "32 characters"),
+        ("FAULTMAVEN_METRICS_NAMESPACE", "AWS/Lambda", "reserved by AWS"),
     ],
 )
 def test_inconsistent_values_are_explained(
@@ -77,3 +84,10 @@ def test_secrets_do_not_show_in_the_settings_repr(monkeypatch: pytest.MonkeyPatc
     settings = load_settings()
     assert "s" * 40 not in repr(settings)
     assert "s" * 40 not in str(settings.model_dump())
+
+
+def test_a_metrics_namespace_may_use_what_cloudwatch_allows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FAULTMAVEN_METRICS_NAMESPACE", "Team A/FaultMaven:prod#2_x.y-z")
+    assert load_settings().metrics_namespace == "Team A/FaultMaven:prod#2_x.y-z"

@@ -42,6 +42,8 @@ class Runtime:
         environment = {
             "FAULTMAVEN_ENVIRONMENT": "aws",
             "FAULTMAVEN_LOG_LEVEL": "INFO",
+            # EMF metrics of every function land in one namespace per deployment.
+            "FAULTMAVEN_METRICS_NAMESPACE": self.config.stack_prefix,
             "DATABASE_URL": self.database.url,
             "FAULTMAVEN_DATABASE_IAM_AUTH": "true",
             "REDIS_URL": self.cache.url,

@@ -19,6 +19,9 @@ _lock = threading.Lock()
 def _client(service: str, region: str, endpoint_url: str | None) -> BaseClient:
     import boto3
 
+    from faultmaven.core.observability import trace_aws_calls
+
+    trace_aws_calls()  # X-Ray subsegment per AWS call, patched once boto3 is loaded anyway
     with _lock:  # boto3's default session is not thread-safe while creating clients
         return boto3.session.Session().client(
             service,

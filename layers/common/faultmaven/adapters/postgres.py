@@ -58,6 +58,7 @@ class Database:
         )
         if settings.database_iam_auth:
             _sign_each_connection(engine, settings)
+        _trace_statements(engine)
         return engine, sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
     @contextmanager
@@ -105,3 +106,58 @@ def _sign_each_connection(engine: Engine, settings: Settings) -> None:
         )
         # IAM authentication is refused without TLS.
         cparams.setdefault("sslmode", "require")
+
+
+_TRACES = "faultmaven.xray_subsegments"
+_MAX_TRACED_SQL = 2000
+
+
+def _trace_statements(engine: Engine) -> None:
+    """One X-Ray subsegment per statement sent, through SQLAlchemy's engine events (this
+    engine only, nothing monkeypatched, nothing registered when tracing is off). The SQL
+    recorded is the statement text, whose parameters are placeholders: values (document
+    text, vectors, e-mail addresses) never reach X-Ray."""
+    from faultmaven.core.observability import tracer
+
+    active = tracer()
+    if active is None:
+        return
+    from contextlib import ExitStack
+
+    from sqlalchemy import event
+
+    provider = active.provider
+    url = engine.url
+    name = f"{url.database or 'postgres'}@{url.host or 'localhost'}"
+    sql = {
+        "url": url.set(password=None).render_as_string(hide_password=False),
+        "user": url.username,
+        "database_type": engine.dialect.name,
+        "driver_version": engine.driver,
+    }
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _begin(
+        conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool
+    ) -> None:
+        stack = ExitStack()
+        entity: Any = stack.enter_context(provider.in_subsegment(name=name, namespace="remote"))
+        if entity is not None:
+            entity.set_sql({**sql, "sanitized_query": statement[:_MAX_TRACED_SQL]})
+        conn.info.setdefault(_TRACES, []).append(stack)
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _end(
+        conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool
+    ) -> None:
+        open_subsegments = conn.info.get(_TRACES)
+        if open_subsegments:
+            open_subsegments.pop().close()
+
+    @event.listens_for(engine, "handle_error")
+    def _fail(exception_context: Any) -> None:
+        conn = exception_context.connection
+        open_subsegments = conn.info.get(_TRACES) if conn is not None else None
+        if open_subsegments:
+            error = exception_context.original_exception
+            open_subsegments.pop().__exit__(type(error), error, error.__traceback__)

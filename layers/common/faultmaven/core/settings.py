@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     environment: Environment = Environment.LOCAL
     service_name: str = "faultmaven"
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+    # CloudWatch namespace of the Lambda functions' EMF metrics. `AWS/` is reserved for
+    # AWS's own metrics, and CloudWatch rejects other characters than these.
+    metrics_namespace: str = Field(
+        default="FaultMaven", pattern=r"^[A-Za-z0-9._/#-][A-Za-z0-9 ._/#:-]{0,254}$"
+    )
 
     database_url: Annotated[
         str | None, Field(validation_alias=_aliases("database_url", "DATABASE_URL"))
@@ -154,6 +159,8 @@ class Settings(BaseSettings):
                 )
         if self.vector_store is VectorBackend.OPENSEARCH and self.opensearch_url is None:
             raise ValueError("opensearch_url is required when vector_store is opensearch")
+        if self.metrics_namespace.startswith("AWS/"):
+            raise ValueError("metrics_namespace must not start with AWS/ (reserved by AWS)")
         if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("jwt_secret must be at least 32 characters")
         if self.environment is Environment.AWS:
