@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from faultmaven.core.models import PatchModel, RequestModel
+from faultmaven.core.models import Line, PatchModel, RequestModel, StrictInt, Text
 from faultmaven.core.vectors import Scope
 from faultmaven.evidence.models import UploadInstructions
 
@@ -30,7 +30,7 @@ def _not_blank(value: str) -> str:
 
 # Stored exactly as sent (request models trim other strings).
 Content = Annotated[
-    str, StringConstraints(strip_whitespace=False, min_length=1), AfterValidator(_not_blank)
+    Text, StringConstraints(strip_whitespace=False, min_length=1), AfterValidator(_not_blank)
 ]
 
 
@@ -66,7 +66,7 @@ class Permission(StrEnum):
 
 
 class DocumentCreate(RequestModel):
-    title: str = Field(min_length=1, max_length=200)
+    title: Line = Field(min_length=1, max_length=200)
     content: Content = Field(description="markdown or plain text")
     content_type: ContentType = ContentType.MARKDOWN
     tags: list[str] = Field(default_factory=list, max_length=20)
@@ -81,7 +81,7 @@ class DocumentCreate(RequestModel):
 
 
 class GlobalDocumentCreate(RequestModel):
-    title: str = Field(min_length=1, max_length=200)
+    title: Line = Field(min_length=1, max_length=200)
     content: Content
     content_type: ContentType = ContentType.MARKDOWN
     tags: list[str] = Field(default_factory=list, max_length=20)
@@ -96,7 +96,7 @@ class GlobalDocumentCreate(RequestModel):
 class DocumentUpdate(PatchModel):
     clearable: ClassVar[frozenset[str]] = frozenset({"team_id", "org_id"})
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
+    title: Line | None = Field(default=None, min_length=1, max_length=200)
     content: Content | None = None
     content_type: ContentType | None = None
     tags: list[str] | None = Field(default=None, max_length=20)
@@ -153,10 +153,10 @@ class DocumentDetail(DocumentOut):
 class DocumentUploadRequest(RequestModel):
     """A document too large to post inline: its file goes straight to S3."""
 
-    title: str = Field(min_length=1, max_length=200)
-    filename: str = Field(min_length=1, max_length=255)
+    title: Line = Field(min_length=1, max_length=200)
+    filename: Line = Field(min_length=1, max_length=255)
     content_type: ContentType = ContentType.MARKDOWN
-    size_bytes: int = Field(ge=1)
+    size_bytes: StrictInt = Field(ge=1)
     tags: list[str] = Field(default_factory=list, max_length=20)
     visibility: Visibility = Visibility.PRIVATE
     team_id: str | None = Field(default=None, min_length=1, max_length=40)
@@ -197,12 +197,12 @@ class SearchFilters(RequestModel):
 
 
 class SearchRequest(RequestModel):
-    query: str = Field(min_length=1, max_length=2000)
+    query: Text = Field(min_length=1, max_length=2000)
     scopes: list[Scope] = Field(
         default_factory=lambda: [Scope.USER, Scope.GLOBAL], min_length=1, max_length=3
     )
     case_id: str | None = Field(default=None, min_length=1, max_length=40)
-    k: int = Field(default=5, ge=1, le=MAX_K)
+    k: StrictInt = Field(default=5, ge=1, le=MAX_K)
     filters: SearchFilters = Field(default_factory=SearchFilters)
 
     @model_validator(mode="after")
