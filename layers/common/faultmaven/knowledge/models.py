@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
@@ -74,10 +75,7 @@ class DocumentCreate(RequestModel):
     team_id: str | None = Field(default=None, min_length=1, max_length=40)
     org_id: str | None = Field(default=None, min_length=1, max_length=40)
 
-    @model_validator(mode="after")
-    def _tags(self) -> Self:
-        self.tags = _clean_tags(self.tags)
-        return self
+    _tags = field_validator("tags")(lambda tags: _clean_tags(tags))
 
 
 class GlobalDocumentCreate(RequestModel):
@@ -87,10 +85,7 @@ class GlobalDocumentCreate(RequestModel):
     tags: list[str] = Field(default_factory=list, max_length=20)
     slug: str | None = Field(default=None, min_length=1, max_length=120, pattern=r"^[a-z0-9-]+$")
 
-    @model_validator(mode="after")
-    def _tags(self) -> Self:
-        self.tags = _clean_tags(self.tags)
-        return self
+    _tags = field_validator("tags")(lambda tags: _clean_tags(tags))
 
 
 class DocumentUpdate(PatchModel):
@@ -104,11 +99,7 @@ class DocumentUpdate(PatchModel):
     team_id: str | None = Field(default=None, min_length=1, max_length=40)
     org_id: str | None = Field(default=None, min_length=1, max_length=40)
 
-    @model_validator(mode="after")
-    def _tags(self) -> Self:
-        if self.tags is not None:
-            self.tags = _clean_tags(self.tags)
-        return self
+    _tags = field_validator("tags")(lambda tags: None if tags is None else _clean_tags(tags))
 
 
 def _clean_tags(tags: list[str]) -> list[str]:
@@ -162,10 +153,7 @@ class DocumentUploadRequest(RequestModel):
     team_id: str | None = Field(default=None, min_length=1, max_length=40)
     org_id: str | None = Field(default=None, min_length=1, max_length=40)
 
-    @model_validator(mode="after")
-    def _tags(self) -> Self:
-        self.tags = _clean_tags(self.tags)
-        return self
+    _tags = field_validator("tags")(lambda tags: _clean_tags(tags))
 
 
 class DocumentUploadAccepted(BaseModel):
@@ -194,6 +182,9 @@ class ShareOut(BaseModel):
 class SearchFilters(RequestModel):
     document_ids: list[str] = Field(default_factory=list, max_length=50)
     tags: list[str] = Field(default_factory=list, max_length=20)
+
+    # Compared with stored tags, so read the way those were written.
+    _tags = field_validator("tags")(lambda tags: _clean_tags(tags))
 
 
 class SearchRequest(RequestModel):
