@@ -194,8 +194,8 @@ async def _handle_http_error(request: Request, exc: Exception) -> JSONResponse:
         default_message = "Error"
     message = exc.detail if isinstance(exc.detail, str) else default_message
     if exc.status_code == 400:
-        # The framework raises 400 only when it cannot parse the body (e.g. JSON nested
-        # past the parser's recursion limit): the same client mistake as invalid JSON.
+        # The framework raises 400 only when it cannot parse the body (JSON too deep is
+        # refused before it, by the request middleware): the same mistake as invalid JSON.
         code, message = "MALFORMED_JSON", "The request body could not be parsed"
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
