@@ -240,3 +240,8 @@ def test_the_depth_scan_handles_what_the_parser_cannot() -> None:
         json.loads(deep)
     assert json_depth_exceeds(deep, 32)
     assert not json_depth_exceeds(b'{"a": "' + b"[" * 5000 + b'"}', 32)
+
+
+def test_openers_never_closed_count_as_nesting() -> None:
+    assert json_depth_exceeds(b"[" * 100_000, 32)
+    assert not json_depth_exceeds(b'[1, 2, {"a": [3', 32)

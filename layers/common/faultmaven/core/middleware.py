@@ -70,7 +70,9 @@ def json_depth_exceeds(body: bytes, limit: int) -> bool:
     """Whether the JSON text nests arrays and objects deeper than `limit`, found without
     parsing it (parsers and validators recurse: a few hundred levels raise RecursionError
     deep inside them). Brackets inside strings do not count. Ill-formed text is judged as
-    far as it goes; the parser refuses it afterwards anyway."""
+    far as it goes (openers never closed count as nesting); the parser refuses it anyway.
+    The scans run in C; only a body with more than `limit` brackets is walked, at worst
+    about a quarter of a second of CPU for a 1 MiB body of nothing but brackets."""
     if body.count(b"[") + body.count(b"{") <= limit:
         return False  # every ordinary body: two scans in C
     structure = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
