@@ -8,15 +8,26 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from faultmaven import __version__
 from faultmaven.container import Container, build_container
 from faultmaven.core.errors import install_error_handlers
 from faultmaven.core.logging import configure_logging, logger
 from faultmaven.core.middleware import RequestContextMiddleware
+from faultmaven.core.openapi import complete_responses
 from faultmaven.core.settings import Settings, get_settings
 
 MAX_BODY_BYTES = 1024 * 1024  # large artifacts go to S3 through presigned uploads
+# No request needs deeper JSON (metadata objects are the deepest, and small); parsers and
+# validators recurse, and a few hundred levels would raise RecursionError inside them.
+MAX_JSON_DEPTH = 32
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    checks: dict[str, str]
 
 
 def all_routers() -> list[APIRouter]:
@@ -79,9 +90,16 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
             expose_headers=["X-Request-Id", "Location", "Retry-After"],
         )
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=MAX_BODY_BYTES)
+    app.add_middleware(
+        RequestContextMiddleware, max_body_bytes=MAX_BODY_BYTES, max_json_depth=MAX_JSON_DEPTH
+    )
 
-    @app.get("/health", tags=["health"])
+    @app.get(
+        "/health",
+        tags=["health"],
+        response_model=Health,
+        responses={503: {"model": Health, "description": "A store does not answer"}},
+    )
     def health(request: Request) -> JSONResponse:
         """Liveness and readiness: the stores answer, or 503 says which one does not."""
         checks: dict[str, Any] = {}
@@ -106,4 +124,11 @@ def create_app(
 
     for router in routers if routers is not None else all_routers():
         app.include_router(router)
+
+    generate_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return complete_responses(generate_openapi())
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -9,16 +9,21 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from faultmaven.auth.principal import Principal, Role
-from faultmaven.core.models import PatchModel, RequestModel
+from faultmaven.core.models import Line, PatchModel, RequestModel, StrictBool
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$"
+# The longest password accepted anywhere (registration, login, the admin CLI): room for
+# passphrases and password managers (NIST SP 800-63B asks for at least 64), and a bound on
+# what a stranger can make Argon2 hash. Strength is judged on its first
+# `passwords.STRENGTH_CHECKED_CHARS` characters.
+MAX_PASSWORD_CHARS = 128
 
 
 class RegisterRequest(RequestModel):
     email: EmailStr = Field(max_length=320)
     username: str = Field(pattern=USERNAME_PATTERN, description="3-64 letters, digits, . _ -")
-    password: str = Field(min_length=8, max_length=128, repr=False)
-    display_name: str | None = Field(default=None, min_length=1, max_length=128)
+    password: str = Field(min_length=8, max_length=MAX_PASSWORD_CHARS, repr=False)
+    display_name: Line | None = Field(default=None, min_length=1, max_length=128)
 
 
 class LoginRequest(RequestModel):
@@ -26,7 +31,7 @@ class LoginRequest(RequestModel):
 
     email: str | None = Field(default=None, max_length=320)
     username: str | None = Field(default=None, max_length=64)
-    password: str = Field(min_length=1, max_length=128, repr=False)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_CHARS, repr=False)
 
     @model_validator(mode="after")
     def _one_identifier(self) -> Self:
@@ -51,7 +56,7 @@ class UserAdminUpdate(PatchModel):
     """What an administrator may change about a user. `user` is always kept."""
 
     roles: list[Role] | None = Field(default=None, min_length=1, max_length=3)
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class TokenPair(BaseModel):

@@ -10,7 +10,11 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from faultmaven.core.errors import ValidationFailedError
 
 MIN_SCORE = 3  # zxcvbn: "safely unguessable: moderate protection from offline attacks"
-_ZXCVBN_MAX_CHARS = 100  # zxcvbn is quadratic-ish; its authors advise truncating
+# zxcvbn refuses longer input (its matching is quadratic-ish), so strength is judged on
+# this prefix and the whole password is hashed. A password whose first 72 characters are
+# unguessable is at least as strong whole; one whose prefix is weak must be rephrased. The
+# longest password accepted is `auth.models.MAX_PASSWORD_CHARS`.
+STRENGTH_CHECKED_CHARS = 72
 
 
 class Passwords:
@@ -43,7 +47,11 @@ def check_strength(password: str, *, user_inputs: list[str]) -> None:
     """Reject guessable passwords with a 422 that says why."""
     from zxcvbn import zxcvbn
 
-    result = zxcvbn(password[:_ZXCVBN_MAX_CHARS], user_inputs=[u for u in user_inputs if u])
+    result = zxcvbn(
+        password[:STRENGTH_CHECKED_CHARS],
+        user_inputs=[u for u in user_inputs if u],
+        max_length=STRENGTH_CHECKED_CHARS,
+    )
     if result["score"] < MIN_SCORE:
         feedback = result.get("feedback", {})
         hints = [h for h in [feedback.get("warning"), *feedback.get("suggestions", [])] if h]

@@ -8,7 +8,15 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from faultmaven.core.models import Metadata, PatchModel, RequestModel
+from faultmaven.core.models import (
+    Line,
+    Metadata,
+    PatchModel,
+    RequestModel,
+    StrictFloat,
+    StrictInt,
+    Text,
+)
 
 MAX_MESSAGE_BYTES = 100 * 1024
 MAX_TAGS = 20
@@ -108,8 +116,8 @@ def _check_tags(tags: list[str]) -> list[str]:
 
 
 class CaseCreate(RequestModel):
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=10_000)
+    title: Line = Field(min_length=1, max_length=200)
+    description: Text = Field(default="", max_length=10_000)
     priority: CasePriority = CasePriority.MEDIUM
     tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
     visibility: Visibility = Visibility.PRIVATE
@@ -122,8 +130,8 @@ class CaseCreate(RequestModel):
 class CaseUpdate(PatchModel):
     clearable: ClassVar[frozenset[str]] = frozenset({"team_id", "org_id"})
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=10_000)
+    title: Line | None = Field(default=None, min_length=1, max_length=200)
+    description: Text | None = Field(default=None, max_length=10_000)
     priority: CasePriority | None = None
     tags: list[str] | None = Field(default=None, max_length=MAX_TAGS)
     visibility: Visibility | None = None
@@ -158,7 +166,7 @@ class CaseOut(BaseModel):
 
 class StatusChange(RequestModel):
     status: CaseStatus
-    reason: str = Field(default="", max_length=2000)
+    reason: Text = Field(default="", max_length=2000)
 
 
 class StatusTransitionOut(BaseModel):
@@ -173,7 +181,7 @@ class StatusTransitionOut(BaseModel):
 
 
 class MessageCreate(RequestModel):
-    content: str = Field(min_length=1, description="At most 100 KiB of UTF-8")
+    content: Text = Field(min_length=1, description="At most 100 KiB of UTF-8")
     type: MessageType = MessageType.USER_QUERY
     metadata: Metadata = Field(default_factory=dict)
 
@@ -209,21 +217,21 @@ EvidenceItem = str
 
 
 class HypothesisCreate(RequestModel):
-    statement: str = Field(min_length=1, max_length=500)
+    statement: Line = Field(min_length=1, max_length=500)
     category: HypothesisCategory = HypothesisCategory.OTHER
-    rationale: str = Field(default="", max_length=5000)
-    initial_likelihood: float = Field(default=0.5, ge=0, le=1)
+    rationale: Text = Field(default="", max_length=5000)
+    initial_likelihood: StrictFloat = Field(default=0.5, ge=0, le=1)
 
 
 class HypothesisUpdate(PatchModel):
     """Evidence is appended, never rewritten: the likelihood is derived from it."""
 
-    statement: str | None = Field(default=None, min_length=1, max_length=500)
+    statement: Line | None = Field(default=None, min_length=1, max_length=500)
     category: HypothesisCategory | None = None
-    rationale: str | None = Field(default=None, max_length=5000)
-    add_supporting_evidence: list[str] = Field(default_factory=list, max_length=50)
-    add_refuting_evidence: list[str] = Field(default_factory=list, max_length=50)
-    turns_without_progress: int | None = Field(default=None, ge=0, le=1000)
+    rationale: Text | None = Field(default=None, max_length=5000)
+    add_supporting_evidence: list[Text] = Field(default_factory=list, max_length=50)
+    add_refuting_evidence: list[Text] = Field(default_factory=list, max_length=50)
+    turns_without_progress: StrictInt | None = Field(default=None, ge=0, le=1000)
 
     @field_validator("add_supporting_evidence", "add_refuting_evidence")
     @classmethod
@@ -254,10 +262,10 @@ class HypothesisOut(BaseModel):
 
 
 class SolutionCreate(RequestModel):
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=10_000)
+    title: Line = Field(min_length=1, max_length=200)
+    description: Text = Field(default="", max_length=10_000)
     category: SolutionCategory
-    steps: list[str] = Field(default_factory=list, max_length=50)
+    steps: list[Text] = Field(default_factory=list, max_length=50)
     risk_level: RiskLevel = RiskLevel.MEDIUM
     hypothesis_id: str | None = Field(default=None, max_length=40)
 
@@ -265,12 +273,12 @@ class SolutionCreate(RequestModel):
 class SolutionUpdate(PatchModel):
     clearable: ClassVar[frozenset[str]] = frozenset({"outcome"})
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=10_000)
-    steps: list[str] | None = Field(default=None, max_length=50)
+    title: Line | None = Field(default=None, min_length=1, max_length=200)
+    description: Text | None = Field(default=None, max_length=10_000)
+    steps: list[Text] | None = Field(default=None, max_length=50)
     risk_level: RiskLevel | None = None
     status: SolutionStatus | None = None
-    outcome: str | None = Field(default=None, max_length=10_000)
+    outcome: Text | None = Field(default=None, max_length=10_000)
 
 
 class SolutionOut(BaseModel):

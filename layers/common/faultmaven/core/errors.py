@@ -7,8 +7,10 @@ shape, so a client has one thing to parse whatever went wrong.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from http import HTTPStatus
 from typing import Any
 
@@ -17,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from faultmaven.core.context import current_request_id
 from faultmaven.core.logging import logger
@@ -162,7 +165,25 @@ async def _handle_validation_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _handle_http_error(_: Request, exc: Exception) -> JSONResponse:
+@lru_cache(maxsize=1024)
+def _path_pattern(template: str) -> re.Pattern[str]:
+    return compile_path(template)[0]
+
+
+def _allowed_methods(request: Request, route_allows: str) -> str:
+    """Every method the request's path answers to. Starlette's own 405 names only the
+    methods of the one route it tried, while a path is usually served by several (GET and
+    POST /cases are two routes). The paths come from the API's own document, which is
+    built once and lists every operation."""
+    methods = {m.strip() for m in route_allows.split(",") if m.strip()}
+    path = request.scope.get("path", "")
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if _path_pattern(template).match(path):
+            methods.update(method.upper() for method in operations)
+    return ", ".join(sorted(methods))
+
+
+async def _handle_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _CODES_BY_STATUS.get(
         exc.status_code, "ERROR" if exc.status_code < 500 else "INTERNAL_ERROR"
@@ -173,10 +194,13 @@ async def _handle_http_error(_: Request, exc: Exception) -> JSONResponse:
         default_message = "Error"
     message = exc.detail if isinstance(exc.detail, str) else default_message
     if exc.status_code == 400:
-        # The framework raises 400 only when it cannot parse the body (e.g. JSON nested
-        # past the parser's recursion limit): the same client mistake as invalid JSON.
+        # The framework raises 400 only when it cannot parse the body (JSON too deep is
+        # refused before it, by the request middleware): the same mistake as invalid JSON.
         code, message = "MALFORMED_JSON", "The request body could not be parsed"
-    return error_response(exc.status_code, code, message, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request, headers.get("Allow", ""))
+    return error_response(exc.status_code, code, message, headers=headers)
 
 
 def _database_error_kind(exc: Exception) -> str | None:

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from faultmaven.core.clock import utcnow
-from faultmaven.core.models import RequestModel
+from faultmaven.core.models import Line, RequestModel, StrictInt, replace_hidden_characters
 from faultmaven.core.ports import ObjectStore
 from faultmaven.preprocessing.models import DataType
 
@@ -27,20 +27,21 @@ class EvidenceStatus(StrEnum):
 
 
 def safe_filename(name: str) -> str:
-    """The last path component, without control or shell-hostile characters, so a name
-    like `../../etc/passwd` or one with a newline can neither escape the case's prefix
-    nor break a header."""
+    """The last path component, without control, invisible or shell-hostile characters,
+    so a name like `../../etc/passwd` or one with a newline can neither escape the case's
+    prefix nor break a header, and one with a right-to-left override cannot pose as
+    another file type in a download dialog."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = _UNSAFE.sub("_", base).strip().lstrip(".")
+    cleaned = replace_hidden_characters(_UNSAFE.sub("_", base), "_").strip().lstrip(".")
     # S3 keys are capped at 1024 bytes: keep the name to 200 bytes of UTF-8.
     capped = cleaned.encode("utf-8")[:200].decode("utf-8", errors="ignore")
     return capped or "upload"
 
 
 class UploadRequest(RequestModel):
-    filename: str = Field(min_length=1, max_length=1024)
+    filename: Line = Field(min_length=1, max_length=1024)
     content_type: str = Field(default="application/octet-stream", max_length=255)
-    size_bytes: int = Field(ge=0, description="the size the client is about to send")
+    size_bytes: StrictInt = Field(ge=0, description="the size the client is about to send")
     data_type: DataType | None = Field(default=None, description="override the classifier")
 
     @field_validator("content_type")
@@ -52,8 +53,12 @@ class UploadRequest(RequestModel):
 
 
 class TextEvidenceRequest(RequestModel):
+    """`content` is the artifact itself (pasted command output), kept byte for byte like an
+    uploaded file: terminal escapes and odd characters in a log are evidence, and it is
+    never shown as a label. Its file name is a label."""
+
     content: str = Field(min_length=1)
-    filename: str = Field(default="pasted.txt", min_length=1, max_length=1024)
+    filename: Line = Field(default="pasted.txt", min_length=1, max_length=1024)
     data_type: DataType | None = None
 
     @field_validator("content")

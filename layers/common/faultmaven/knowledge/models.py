@@ -12,10 +12,11 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
-from faultmaven.core.models import PatchModel, RequestModel
+from faultmaven.core.models import Line, PatchModel, RequestModel, StrictInt, Text
 from faultmaven.core.vectors import Scope
 from faultmaven.evidence.models import UploadInstructions
 
@@ -30,7 +31,7 @@ def _not_blank(value: str) -> str:
 
 # Stored exactly as sent (request models trim other strings).
 Content = Annotated[
-    str, StringConstraints(strip_whitespace=False, min_length=1), AfterValidator(_not_blank)
+    Text, StringConstraints(strip_whitespace=False, min_length=1), AfterValidator(_not_blank)
 ]
 
 
@@ -66,7 +67,7 @@ class Permission(StrEnum):
 
 
 class DocumentCreate(RequestModel):
-    title: str = Field(min_length=1, max_length=200)
+    title: Line = Field(min_length=1, max_length=200)
     content: Content = Field(description="markdown or plain text")
     content_type: ContentType = ContentType.MARKDOWN
     tags: list[str] = Field(default_factory=list, max_length=20)
@@ -74,29 +75,23 @@ class DocumentCreate(RequestModel):
     team_id: str | None = Field(default=None, min_length=1, max_length=40)
     org_id: str | None = Field(default=None, min_length=1, max_length=40)
 
-    @model_validator(mode="after")
-    def _tags(self) -> Self:
-        self.tags = _clean_tags(self.tags)
-        return self
+    _tags = field_validator("tags")(lambda tags: _clean_tags(tags))
 
 
 class GlobalDocumentCreate(RequestModel):
-    title: str = Field(min_length=1, max_length=200)
+    title: Line = Field(min_length=1, max_length=200)
     content: Content
     content_type: ContentType = ContentType.MARKDOWN
     tags: list[str] = Field(default_factory=list, max_length=20)
     slug: str | None = Field(default=None, min_length=1, max_length=120, pattern=r"^[a-z0-9-]+$")
 
-    @model_validator(mode="after")
-    def _tags(self) -> Self:
-        self.tags = _clean_tags(self.tags)
-        return self
+    _tags = field_validator("tags")(lambda tags: _clean_tags(tags))
 
 
 class DocumentUpdate(PatchModel):
     clearable: ClassVar[frozenset[str]] = frozenset({"team_id", "org_id"})
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
+    title: Line | None = Field(default=None, min_length=1, max_length=200)
     content: Content | None = None
     content_type: ContentType | None = None
     tags: list[str] | None = Field(default=None, max_length=20)
@@ -104,11 +99,7 @@ class DocumentUpdate(PatchModel):
     team_id: str | None = Field(default=None, min_length=1, max_length=40)
     org_id: str | None = Field(default=None, min_length=1, max_length=40)
 
-    @model_validator(mode="after")
-    def _tags(self) -> Self:
-        if self.tags is not None:
-            self.tags = _clean_tags(self.tags)
-        return self
+    _tags = field_validator("tags")(lambda tags: None if tags is None else _clean_tags(tags))
 
 
 def _clean_tags(tags: list[str]) -> list[str]:
@@ -153,19 +144,16 @@ class DocumentDetail(DocumentOut):
 class DocumentUploadRequest(RequestModel):
     """A document too large to post inline: its file goes straight to S3."""
 
-    title: str = Field(min_length=1, max_length=200)
-    filename: str = Field(min_length=1, max_length=255)
+    title: Line = Field(min_length=1, max_length=200)
+    filename: Line = Field(min_length=1, max_length=255)
     content_type: ContentType = ContentType.MARKDOWN
-    size_bytes: int = Field(ge=1)
+    size_bytes: StrictInt = Field(ge=1)
     tags: list[str] = Field(default_factory=list, max_length=20)
     visibility: Visibility = Visibility.PRIVATE
     team_id: str | None = Field(default=None, min_length=1, max_length=40)
     org_id: str | None = Field(default=None, min_length=1, max_length=40)
 
-    @model_validator(mode="after")
-    def _tags(self) -> Self:
-        self.tags = _clean_tags(self.tags)
-        return self
+    _tags = field_validator("tags")(lambda tags: _clean_tags(tags))
 
 
 class DocumentUploadAccepted(BaseModel):
@@ -195,14 +183,17 @@ class SearchFilters(RequestModel):
     document_ids: list[str] = Field(default_factory=list, max_length=50)
     tags: list[str] = Field(default_factory=list, max_length=20)
 
+    # Compared with stored tags, so read the way those were written.
+    _tags = field_validator("tags")(lambda tags: _clean_tags(tags))
+
 
 class SearchRequest(RequestModel):
-    query: str = Field(min_length=1, max_length=2000)
+    query: Text = Field(min_length=1, max_length=2000)
     scopes: list[Scope] = Field(
         default_factory=lambda: [Scope.USER, Scope.GLOBAL], min_length=1, max_length=3
     )
     case_id: str | None = Field(default=None, min_length=1, max_length=40)
-    k: int = Field(default=5, ge=1, le=MAX_K)
+    k: StrictInt = Field(default=5, ge=1, le=MAX_K)
     filters: SearchFilters = Field(default_factory=SearchFilters)
 
     @model_validator(mode="after")

@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from faultmaven.core.models import RequestModel
+from faultmaven.core.models import Line, RequestModel
 
 
 class OrgRole(StrEnum):
@@ -18,7 +18,7 @@ class OrgRole(StrEnum):
 
 
 class OrganizationCreate(RequestModel):
-    name: str = Field(min_length=1, max_length=128)
+    name: Line = Field(min_length=1, max_length=128)
 
 
 class OrganizationOut(BaseModel):
@@ -32,7 +32,7 @@ class OrganizationOut(BaseModel):
 
 
 class TeamCreate(RequestModel):
-    name: str = Field(min_length=1, max_length=128)
+    name: Line = Field(min_length=1, max_length=128)
 
 
 class TeamOut(BaseModel):

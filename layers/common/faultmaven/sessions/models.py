@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from faultmaven.core.models import Metadata, RequestModel
+from faultmaven.core.models import Metadata, RequestModel, StrictInt
 
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 
@@ -23,7 +23,7 @@ class SessionCreate(RequestModel):
         pattern=CLIENT_ID_PATTERN,
         description="A stable id of the browser or device; the same client resumes its session",
     )
-    timeout_minutes: int | None = Field(default=None, ge=60, le=480)
+    timeout_minutes: StrictInt | None = Field(default=None, ge=60, le=480)
     metadata: Metadata = Field(default_factory=dict)
 
 
