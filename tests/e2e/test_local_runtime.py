@@ -24,11 +24,11 @@ class HttpxClient:
 
 
 def test_docs_and_health(runtime: Runtime) -> None:
-    health = httpx.get(f"{runtime.base_url}/health").json()
+    health = httpx.get(f"{runtime.base_url}/health", timeout=30).json()
     assert health["checks"] == {"database": "ok", "redis": "ok"}
-    spec = httpx.get(f"{runtime.base_url}/openapi.json").json()
+    spec = httpx.get(f"{runtime.base_url}/openapi.json", timeout=30).json()
     assert "/api/v1/cases/{case_id}/participants" in spec["paths"]
-    assert httpx.get(f"{runtime.base_url}/docs").status_code == 200
+    assert httpx.get(f"{runtime.base_url}/docs", timeout=30).status_code == 200
 
 
 def test_register_login_session_case_share_and_restart(runtime: Runtime) -> None:
@@ -157,15 +157,17 @@ def test_dev_loads_the_global_knowledge_base(runtime: Runtime) -> None:
     plain user finds its articles through search."""
     base = f"{runtime.base_url}/api/v1"
     user = {"email": "kb@example.com", "username": "kbreader", "password": STRONG_PASSWORD}
-    assert httpx.post(f"{base}/auth/register", json=user).status_code == 201
+    assert httpx.post(f"{base}/auth/register", json=user, timeout=30).status_code == 201
     token = httpx.post(
-        f"{base}/auth/login", json={"username": "kbreader", "password": STRONG_PASSWORD}
+        f"{base}/auth/login", json={"username": "kbreader", "password": STRONG_PASSWORD}, timeout=30
     ).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     deadline = time.monotonic() + 600
     total = 0
     while time.monotonic() < deadline:
-        listed = httpx.get(f"{base}/knowledge/global/documents?page_size=1", headers=headers)
+        listed = httpx.get(
+            f"{base}/knowledge/global/documents?page_size=1", headers=headers, timeout=30
+        )
         total = listed.json()["total"]
         if total >= 30 and "global KB:" in runtime.log_tail():
             break

@@ -85,6 +85,7 @@ def dev(
     try:
         upgrade(settings.sqlalchemy_url)
         application = create_app(settings=settings)
+        application.openapi()  # built once now (seconds on a busy laptop), not on a request
         if settings.seed_global_kb:
             # In the background: embedding the articles takes a while on a laptop's CPU
             # the first time (later starts find them unchanged), and the API is usable
