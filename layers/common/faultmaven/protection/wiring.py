@@ -35,7 +35,8 @@ BUDGET_SETTINGS: dict[tuple[Scope, RouteClass], str] = {
 
 def budgets(settings: Settings) -> Budgets:
     def limit(name: str) -> int:
-        return max(1, math.ceil(getattr(settings, name) * settings.rate_limit_scale))
+        configured: int = getattr(settings, name)
+        return max(1, math.ceil(configured * settings.rate_limit_scale))
 
     return {
         key: RateLimitConfig(
