@@ -138,7 +138,8 @@ for i = 0, n - 1 do
   end
   local elapsed = now - bucket * size
   local estimate = prev * (1 - elapsed / size) + cur
-  if estimate + cost > limit then
+  -- The epsilon absorbs float error: a client that waited exactly Retry-After gets in.
+  if estimate + cost > limit + 1e-9 then
     allowed = false
     local wait
     if cur + cost > limit then

@@ -26,6 +26,8 @@ from faultmaven.protection.models import (
     WindowAnswer,
 )
 
+# Float error must not refuse a client that waited exactly its Retry-After.
+_EPSILON = 1e-9
 _SCALED_LEVELS = (ReputationLevel.NORMAL, ReputationLevel.SUSPICIOUS, ReputationLevel.RESTRICTED)
 
 
@@ -111,7 +113,7 @@ class LocalCounters:
                     previous_count = stored.current
                 elapsed = now_ms - bucket * size
                 estimate = previous_count * (1 - elapsed / size) + current
-                if estimate + cost > limit:
+                if estimate + cost > limit + _EPSILON:
                     wait: float
                     if current + cost > limit:
                         wait = (bucket + 1) * size - now_ms + size * (1 - (limit - cost) / current)
