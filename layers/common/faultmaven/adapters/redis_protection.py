@@ -21,7 +21,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from faultmaven.protection.models import (
+from faultmaven.core.ports import CountersUnavailableError
+from faultmaven.core.ratelimits import (
     LevelChange,
     Reputation,
     ReputationLevel,
@@ -29,7 +30,6 @@ from faultmaven.protection.models import (
     Window,
     WindowAnswer,
 )
-from faultmaven.protection.ports import CountersUnavailableError
 
 # ARGV: now_ms, mode, reputation on, half-life ms, suspicious, restricted, blocked score,
 # block ms, max block ms, points, key ttl s, cost, three scales, window count, then

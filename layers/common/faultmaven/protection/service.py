@@ -22,8 +22,8 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from faultmaven.core.logging import logger

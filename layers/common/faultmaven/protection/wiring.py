@@ -7,7 +7,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 
-from faultmaven.adapters.postgres import Database
+from faultmaven.core.ports import Database
 from faultmaven.core.settings import Settings
 from faultmaven.protection import store
 from faultmaven.protection.events import EventRecorder
