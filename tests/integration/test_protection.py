@@ -393,6 +393,18 @@ def test_with_redis_away_per_process_limits_bound_requests_and_redis_is_used_aga
         assert counted == "2"  # the hour window in Redis: before the outage, and now
 
 
+def test_a_snapshot_restore_reconnects_the_limiter_and_keeps_its_counts(
+    protected: Build,
+) -> None:
+    p = protected(rate_limit_address_burst=2)
+    client = p.client()
+    assert client.get("/api/v1/nope").status_code == 404
+    p.container.reconnect()  # what the SnapStart after-restore hook calls
+    assert client.get("/api/v1/nope").status_code == 404
+    limited(client.get("/api/v1/nope"), "address")
+    assert not p.service.degraded
+
+
 def test_the_per_process_counters_forget_the_oldest_clients_past_their_bound(
     protected: Build,
 ) -> None:

@@ -301,6 +301,8 @@ class Container:
         """Drop connections inherited from a snapshot; pools refill on next use."""
         self.database.dispose()
         self.kv.client.connection_pool.reset()
+        if self.__dict__.get("protection") is not None:
+            self.protection.reconnect()  # type: ignore[union-attr]
 
 
 def _load_signing_key(settings: Settings) -> str:

@@ -270,5 +270,8 @@ class RedisProtectionCounters:
             raise CountersUnavailableError(type(exc).__name__) from exc
         return result
 
+    def reconnect(self) -> None:
+        self._client.connection_pool.reset()
+
     def close(self) -> None:
         self._client.close()

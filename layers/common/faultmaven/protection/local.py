@@ -149,6 +149,9 @@ class LocalCounters:
             state.level = _level_of(state, policy, now_ms)
             return LevelChange(state.level, previous)
 
+    def reconnect(self) -> None:
+        """Nothing to reconnect: the counters are this process's memory."""
+
     def reputation(self, subject: str, now_ms: int, policy: ReputationPolicy) -> Reputation:
         with self._lock:
             state = self._subjects.get(subject) or _Subject()

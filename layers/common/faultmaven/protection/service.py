@@ -165,6 +165,11 @@ class ProtectionService:
         """Whether the per-process counters are standing in for Redis right now."""
         return self._clock() < self._down_until
 
+    def reconnect(self) -> None:
+        """After a snapshot restore: fresh Redis connections, and Redis tried at once."""
+        self._counters.reconnect()
+        self._down_until = 0.0
+
     def close(self) -> None:
         self.events.close()
 
