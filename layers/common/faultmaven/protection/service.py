@@ -27,7 +27,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from faultmaven.core.logging import logger
-from faultmaven.protection import store
 from faultmaven.protection.events import EventRecorder
 from faultmaven.protection.local import LocalCounters
 from faultmaven.protection.models import (
@@ -318,6 +317,8 @@ def expire_events(
 ) -> tuple[list[str], int]:
     """One retention batch of the event archive: the ids examined (key order, after
     `after`) and how many were deleted (or would be, in a dry run)."""
+    from faultmaven.protection import store  # SQLAlchemy only where the archive is used
+
     ids = store.created_before(session, cutoff, after=after, limit=limit)
     if dry_run or not ids:
         return ids, len(ids)

@@ -9,7 +9,6 @@ from collections.abc import Callable, Sequence
 
 from faultmaven.core.ports import Database
 from faultmaven.core.settings import Settings
-from faultmaven.protection import store
 from faultmaven.protection.events import EventRecorder
 from faultmaven.protection.local import LocalCounters
 from faultmaven.protection.models import (
@@ -69,6 +68,10 @@ def build_protection(
     clock: Callable[[], float] = time.time,
 ) -> ProtectionService:
     def archive(events: Sequence[ProtectionEvent]) -> None:
+        # Imported on the first flush: a function that never refuses anyone (sessions,
+        # say) never loads SQLAlchemy for protection's sake.
+        from faultmaven.protection import store
+
         with database.session() as session:
             store.insert_events(session, events)
 
