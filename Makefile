@@ -45,7 +45,7 @@ openapi: $(STAMP)
 	$(BIN)/faultmaven openapi --output docs/openapi.json
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 # The Lambda layers, built without Docker (arm64, cp312, compiled by Python 3.12).
 assets: $(STAMP)

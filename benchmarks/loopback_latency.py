@@ -69,7 +69,13 @@ def request(
     return response.status, (json.loads(raw) if raw else None)
 
 
-def start_runtime(state_dir: Path, port: int, moto_port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_runtime(
+    state_dir: Path,
+    port: int,
+    moto_port: int,
+    log: Path,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
     executable = Path(sys.executable).with_name("faultmaven")
     env = clean_env(
         {
@@ -81,6 +87,7 @@ def start_runtime(state_dir: Path, port: int, moto_port: int, log: Path) -> subp
             # The request path is measured, not the background embedding of the
             # starter KB, which would share the two cores with it.
             "FAULTMAVEN_SEED_GLOBAL_KB": "false",
+            **(extra_env or {}),
         }
     )
     with log.open("wb") as sink:
@@ -251,7 +258,12 @@ def main() -> None:
     port, moto_port = free_port(), free_port()
     while moto_port == port:
         moto_port = free_port()
-    process = start_runtime(state_dir, port, moto_port, log)
+    # Protection runs on every request, as in production, but the budgets are scaled
+    # out of reach: one user sending thousands of requests is what this measures, not
+    # what the limits do with it (benchmarks/load.py does that).
+    process = start_runtime(
+        state_dir, port, moto_port, log, extra_env={"FAULTMAVEN_RATE_LIMIT_SCALE": "1000"}
+    )
     try:
         ready_s = wait_healthy(process, port, log)
         print(f"runtime healthy after {ready_s:.1f}s on {HOST}:{port}")

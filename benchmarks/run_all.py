@@ -7,6 +7,7 @@ figures and never assert them; the exit status is non-zero only when a script cr
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import time
@@ -24,16 +25,28 @@ SCRIPTS = (
     "embedding_speed.py",
     "knowledge_retrieval.py",
     "vector_search.py",
+    "protection_checks.py",
+    # Last and longest: two scenarios of `--load-duration` seconds each.
+    "load.py",
 )
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description="Run every benchmark (make bench).")
+    parser.add_argument(
+        "--load-duration", type=float, default=30.0, help="seconds per load.py scenario"
+    )
+    parser.add_argument("--only", nargs="*", help="run only these scripts (e.g. load.py)")
+    args = parser.parse_args()
     crashed: list[str] = []
     for name in SCRIPTS:
+        if args.only and name not in args.only:
+            continue
         title = f"benchmarks/{name}"
         print(f"\n{'=' * 78}\n{title}\n{'=' * 78}", flush=True)
         started = time.monotonic()
-        completed = subprocess.run([sys.executable, str(HERE / name)], check=False)
+        extra = ["--duration", str(args.load_duration)] if name == "load.py" else []
+        completed = subprocess.run([sys.executable, str(HERE / name), *extra], check=False)
         elapsed = time.monotonic() - started
         print(f"[{title}: exit {completed.returncode} after {elapsed:.0f}s]", flush=True)
         if completed.returncode != 0:

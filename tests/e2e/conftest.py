@@ -97,6 +97,9 @@ def runtime() -> Iterator[Runtime]:
         FAULTMAVEN_MOTO_PORT=str(free_port()),
         FAULTMAVEN_PASSWORD_HASH_TIME_COST="1",
         FAULTMAVEN_PASSWORD_HASH_MEMORY_KIB="8192",
+        # Protection on, budgets out of reach: these tests are one client registering and
+        # logging in faster than any person would (benchmarks/load.py exercises limits).
+        FAULTMAVEN_RATE_LIMIT_SCALE="1000",
         POWERTOOLS_LOG_LEVEL="WARNING",
     )
     runtime = Runtime(state_dir=state_dir, env=env, port=port)

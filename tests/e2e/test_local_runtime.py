@@ -146,6 +146,7 @@ def test_retention_runs_beside_a_running_dev_server(runtime: Runtime) -> None:
         "case_memory",
         "artifacts",
         "audit_events",
+        "protection_events",
     ]
     assert all(job["complete"] for job in report["jobs"])
     health = httpx.get(f"{runtime.base_url}/health", timeout=10)

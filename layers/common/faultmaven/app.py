@@ -17,6 +17,7 @@ from faultmaven.core.logging import configure_logging, logger
 from faultmaven.core.middleware import RequestContextMiddleware
 from faultmaven.core.openapi import complete_responses
 from faultmaven.core.settings import Settings, get_settings
+from faultmaven.protection.middleware import ProtectionMiddleware
 
 MAX_BODY_BYTES = 1024 * 1024  # large artifacts go to S3 through presigned uploads
 # No request needs deeper JSON (metadata objects are the deepest, and small); parsers and
@@ -80,6 +81,8 @@ def create_app(
     )
     app.state.container = container
     install_error_handlers(app)
+    # Inside CORS and the request context, so a 429 carries both their headers.
+    app.add_middleware(ProtectionMiddleware, protection=lambda: container.protection)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -88,7 +91,14 @@ def create_app(
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
-            expose_headers=["X-Request-Id", "Location", "Retry-After"],
+            expose_headers=[
+                "X-Request-Id",
+                "Location",
+                "Retry-After",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+            ],
         )
     app.add_middleware(
         RequestContextMiddleware, max_body_bytes=MAX_BODY_BYTES, max_json_depth=MAX_JSON_DEPTH

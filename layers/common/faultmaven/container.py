@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from faultmaven.organizations.service import OrganizationService
     from faultmaven.preprocessing.pipeline import PreprocessingSteps
     from faultmaven.privacy.service import PrivacyService
+    from faultmaven.protection.service import ProtectionService
     from faultmaven.retention.service import RetentionService
     from faultmaven.sessions.service import SessionService
 
@@ -276,7 +277,23 @@ class Container:
             return
         raise ValueError(f"unknown task {task!r}")
 
+    @cached_property
+    def protection(self) -> ProtectionService | None:
+        """Rate limits and reputation; None when turned off. Its Redis client is its own
+        (short timeouts, no retries), so a slow Redis never holds a request for long."""
+        if not self.settings.protection_enabled or self.settings.redis_url is None:
+            return None
+        from faultmaven.adapters.redis_protection import RedisProtectionCounters
+        from faultmaven.protection.wiring import build_protection
+
+        counters = RedisProtectionCounters.from_url(
+            self.settings.redis_url, timeout_seconds=self.settings.protection_redis_timeout_seconds
+        )
+        return build_protection(self.settings, self.database, counters)
+
     def close(self) -> None:
+        if self.__dict__.get("protection") is not None:
+            self.protection.close()  # type: ignore[union-attr]
         self.database.dispose()
         self.kv.close()
 
@@ -284,6 +301,8 @@ class Container:
         """Drop connections inherited from a snapshot; pools refill on next use."""
         self.database.dispose()
         self.kv.client.connection_pool.reset()
+        if self.__dict__.get("protection") is not None:
+            self.protection.reconnect()  # type: ignore[union-attr]
 
 
 def _load_signing_key(settings: Settings) -> str:

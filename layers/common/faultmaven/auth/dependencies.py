@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from faultmaven.auth.principal import Principal
 from faultmaven.container import Container
 from faultmaven.core.errors import UnauthorizedError
+from faultmaven.protection.dependencies import admit_user
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
 
@@ -40,6 +41,7 @@ def current_principal(
     container: Container = request.app.state.container
     principal = container.tokens.principal(credentials.credentials)
     request.state.user_id = principal.user_id
+    admit_user(request, principal.user_id)
     return principal
 
 

@@ -15,6 +15,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (404, "Not found, or not visible to the caller"),
         (409, "Conflict with the current state"),
         (422, "Validation failed"),
+        (429, "Rate limited, or the client is blocked: wait Retry-After seconds"),
     )
 }
 

@@ -8,6 +8,13 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from faultmaven.core.ratelimits import (
+    LevelChange,
+    Reputation,
+    ReputationPolicy,
+    Window,
+    WindowAnswer,
+)
 from faultmaven.core.vectors import ChunkRecord, IndexSpec, SearchFilter, VectorHit
 
 if TYPE_CHECKING:
@@ -206,3 +213,40 @@ class CaseMemory(Protocol):
     def forget_evidence(self, evidence_id: str) -> int: ...
 
     def forget_case(self, case_id: str, *, indexed_before: datetime | None = None) -> int: ...
+
+
+class CountersUnavailableError(RuntimeError):
+    """The shared counter store cannot answer (down, frozen, refusing): the service
+    falls back to its per-process counters for a while."""
+
+
+class Counters(Protocol):
+    def hit(
+        self,
+        subject: str,
+        now_ms: int,
+        windows: Sequence[Window],
+        policy: ReputationPolicy,
+        *,
+        scales: Sequence[float],
+        cost: int = 1,
+    ) -> WindowAnswer:
+        """Count one request against every window of `subject` if all have room, or
+        count nothing and say which refused and for how long. `windows` carry the
+        configured limits; `scales` (for normal, suspicious, restricted) scale them by
+        the subject's current level, which the store reads in the same step. A refusal
+        adds the policy's throttle points to the subject's score."""
+        ...
+
+    def penalize(
+        self, subject: str, now_ms: int, points: float, policy: ReputationPolicy
+    ) -> LevelChange:
+        """Add points to the subject's score (a client error) and return its level
+        before and after."""
+        ...
+
+    def reputation(self, subject: str, now_ms: int, policy: ReputationPolicy) -> Reputation: ...
+
+    def reconnect(self) -> None:
+        """Drop connections inherited from a snapshot (SnapStart); they refill on use."""
+        ...

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
@@ -140,8 +141,63 @@ class Settings(BaseSettings):
     retention_audit_days: int = Field(default=365, ge=30, le=3650)
     retention_batch_size: int = Field(default=500, ge=1, le=5000)
 
+    # Protection (README, "Rate limits and reputation"): sliding windows per user and per
+    # client address in Redis; a budget is `…_PER_MINUTE`, `…_PER_HOUR` and `…_BURST`
+    # (requests in any `rate_limit_burst_window_seconds`). API Gateway's stage throttling
+    # stays the outer wall.
+    protection_enabled: bool = True
+    rate_limit_burst_window_seconds: int = Field(default=10, ge=1, le=60)
+    # Multiplies every budget below at once (2 doubles them all).
+    rate_limit_scale: float = Field(default=1.0, gt=0, le=10_000)
+    rate_limit_user_per_minute: int = Field(default=300, ge=1)
+    rate_limit_user_per_hour: int = Field(default=6000, ge=1)
+    rate_limit_user_burst: int = Field(default=100, ge=1)
+    rate_limit_address_per_minute: int = Field(default=3000, ge=1)
+    rate_limit_address_per_hour: int = Field(default=60_000, ge=1)
+    rate_limit_address_burst: int = Field(default=600, ge=1)
+    rate_limit_auth_per_minute: int = Field(default=120, ge=1)
+    rate_limit_auth_per_hour: int = Field(default=1200, ge=1)
+    rate_limit_auth_burst: int = Field(default=30, ge=1)
+    rate_limit_upload_per_minute: int = Field(default=30, ge=1)
+    rate_limit_upload_per_hour: int = Field(default=300, ge=1)
+    rate_limit_upload_burst: int = Field(default=10, ge=1)
+    rate_limit_search_per_minute: int = Field(default=60, ge=1)
+    rate_limit_search_per_hour: int = Field(default=1200, ge=1)
+    rate_limit_search_burst: int = Field(default=20, ge=1)
+    rate_limit_agent_per_minute: int = Field(default=10, ge=1)
+    rate_limit_agent_per_hour: int = Field(default=200, ge=1)
+    rate_limit_agent_burst: int = Field(default=3, ge=1)
+    # Addresses (CIDRs) that get four times the address budgets and no reputation:
+    # your own monitoring, a NAT all your engineers share.
+    protection_trusted_networks: list[str] = Field(default_factory=list)
+    reputation_enabled: bool = True
+    reputation_half_life_seconds: int = Field(default=1800, ge=10, le=7 * 86_400)
+    reputation_suspicious_score: float = Field(default=30, gt=0)
+    reputation_restricted_score: float = Field(default=100, gt=0)
+    reputation_blocked_score: float = Field(default=250, gt=0)
+    reputation_block_seconds: int = Field(default=900, ge=1, le=86_400)
+    reputation_max_block_seconds: int = Field(default=86_400, ge=1, le=30 * 86_400)
+    protection_redis_timeout_seconds: float = Field(default=0.25, gt=0, le=5)
+    protection_redis_retry_seconds: float = Field(default=5.0, gt=0, le=300)
+    protection_local_max_clients: int = Field(default=10_000, ge=100, le=1_000_000)
+    protection_event_flush_seconds: float = Field(default=2.0, gt=0, le=300)
+    protection_event_max_pending: int = Field(default=2000, ge=10, le=100_000)
+    retention_protection_event_days: int = Field(default=30, ge=1, le=3650)
+
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
+        if not (
+            self.reputation_suspicious_score
+            < self.reputation_restricted_score
+            < self.reputation_blocked_score
+        ):
+            raise ValueError("reputation scores must rise: suspicious < restricted < blocked")
+        for network in self.protection_trusted_networks:
+            try:
+                ip_network(network, strict=False)
+            except ValueError:
+                message = f"protection_trusted_networks: {network!r} is not a network"
+                raise ValueError(message) from None
         if self.database_url is not None and not self.database_url.startswith(
             ("postgresql://", "postgresql+psycopg://", "postgres://")
         ):

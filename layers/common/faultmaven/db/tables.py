@@ -429,3 +429,29 @@ class VectorChunk(Base):
         Index("ix_vector_chunks_readers", "readers", postgresql_using="gin"),
         Index("ix_vector_chunks_search", "search", postgresql_using="gin"),
     )
+
+
+class ProtectionEvent(Base):
+    """What rate limiting and reputation refused or changed, kept 30 days for forensics
+    (retention). Repeats within one flush are one row with a count. No foreign key to
+    users: a security record must be writable whatever became of the account."""
+
+    __tablename__ = "protection_events"
+
+    event_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(TS)
+    last_at: Mapped[datetime] = mapped_column(TS)
+    kind: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(16))
+    # A user id, or the client address in clear (what an investigation needs).
+    subject: Mapped[str] = mapped_column(String(64))
+    route_class: Mapped[str | None] = mapped_column(String(16))
+    level: Mapped[str] = mapped_column(String(16))
+    previous_level: Mapped[str | None] = mapped_column(String(16))
+    count: Mapped[int] = mapped_column(Integer)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+
+    __table_args__ = (
+        Index("ix_protection_events_subject", "scope", "subject", "occurred_at"),
+        Index("ix_protection_events_last_at", "last_at"),
+    )

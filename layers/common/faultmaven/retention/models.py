@@ -21,6 +21,7 @@ class RetentionJob(StrEnum):
     CASE_MEMORY = "case_memory"
     ARTIFACTS = "artifacts"
     AUDIT_EVENTS = "audit_events"
+    PROTECTION_EVENTS = "protection_events"
 
 
 J = RetentionJob
@@ -31,7 +32,13 @@ J = RetentionJob
 # differ from the real run's.
 CADENCES: dict[Schedule, tuple[RetentionJob, ...]] = {
     Schedule.HOURLY: (J.SESSION_INDEXES, J.FINISHED_JOBS),
-    Schedule.DAILY: (J.RESOLVED_CASES, J.CASE_MEMORY, J.ARTIFACTS, J.AUDIT_EVENTS),
+    Schedule.DAILY: (
+        J.RESOLVED_CASES,
+        J.CASE_MEMORY,
+        J.ARTIFACTS,
+        J.AUDIT_EVENTS,
+        J.PROTECTION_EVENTS,
+    ),
 }
 CADENCES[Schedule.ALL] = CADENCES[Schedule.HOURLY] + CADENCES[Schedule.DAILY]
 

@@ -25,6 +25,7 @@ from faultmaven.core.clock import utcnow
 from faultmaven.core.logging import logger
 from faultmaven.core.ports import Database
 from faultmaven.core.settings import Settings
+from faultmaven.protection import service as protection
 from faultmaven.retention.models import (
     CADENCES,
     JobReport,
@@ -55,6 +56,7 @@ class RetentionPolicy:
     audit_after: timedelta
     finished_jobs_after: timedelta
     batch_size: int
+    protection_events_after: timedelta = timedelta(days=30)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetentionPolicy:
@@ -65,6 +67,7 @@ class RetentionPolicy:
             audit_after=timedelta(days=settings.retention_audit_days),
             finished_jobs_after=timedelta(seconds=settings.job_ttl_seconds),
             batch_size=settings.retention_batch_size,
+            protection_events_after=timedelta(days=settings.retention_protection_event_days),
         )
 
 
@@ -282,6 +285,27 @@ class RetentionService:
             if not self._more(len(ids), stop):
                 return
 
+    def _protection_events(self, report: JobReport, now: datetime, stop: StopWhen) -> None:
+        """Rate-limit refusals and reputation changes, kept for forensics only."""
+        cutoff = report.cutoff = now - self.policy.protection_events_after
+        after: str | None = None
+        while True:
+            with self._db.session() as session:
+                ids, deleted = protection.expire_events(
+                    session,
+                    cutoff,
+                    after=after,
+                    limit=self.policy.batch_size,
+                    dry_run=report.dry_run,
+                )
+            if not ids:
+                return
+            after = ids[-1]
+            report.examined += len(ids)
+            report.deleted += deleted
+            if not self._more(len(ids), stop):
+                return
+
     def _more(self, size: int, stop: StopWhen) -> bool:
         """Whether to fetch another batch: not after a short one (nothing more to find),
         and not once the time budget is spent."""
@@ -299,4 +323,5 @@ class RetentionService:
             RetentionJob.CASE_MEMORY: self._case_memory,
             RetentionJob.ARTIFACTS: self._artifacts,
             RetentionJob.AUDIT_EVENTS: self._audit_events,
+            RetentionJob.PROTECTION_EVENTS: self._protection_events,
         }[job]

@@ -1,0 +1,1 @@
+"""Protection: rate limits, client reputation and the archive of what they refused."""
