@@ -275,10 +275,10 @@ def test_passwords_and_tokens_never_reach_the_logs(api: Api) -> None:
 
 
 def test_repeated_failed_logins_are_throttled_per_account(api: Api, container: Container) -> None:
-    from faultmaven.auth.throttle import MAX_FAILURES_PER_ACCOUNT
+    from faultmaven.auth.throttle import FREE_FAILURES_PER_PAIR
 
     user = api.user("target")
-    for _ in range(MAX_FAILURES_PER_ACCOUNT):
+    for _ in range(FREE_FAILURES_PER_PAIR):
         bad = api.call(
             "POST", "/auth/login", json={"username": "target", "password": "guess-guess"}
         )
