@@ -75,6 +75,7 @@ class AuthService:
             if rehashed is not None:
                 user.password_hash = rehashed
             user.last_login_at = utcnow()
+            store.forget_expired_tokens(session, user.user_id, user.last_login_at)
             audit.record(
                 session,
                 actor_id=user.user_id,
