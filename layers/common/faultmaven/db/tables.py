@@ -101,7 +101,9 @@ class RevokedAccessToken(Base):
     __tablename__ = "revoked_access_tokens"
 
     token_id: Mapped[str] = mapped_column(ID, primary_key=True)
-    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.user_id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("users.user_id", ondelete="CASCADE"), index=True
+    )
     revoked_at: Mapped[datetime] = mapped_column(TS)
     expires_at: Mapped[datetime] = mapped_column(TS, index=True)
 

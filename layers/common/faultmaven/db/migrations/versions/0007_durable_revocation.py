@@ -56,6 +56,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("token_id", name="pk_revoked_access_tokens"),
     )
     op.create_index("ix_revoked_access_tokens_expires_at", "revoked_access_tokens", ["expires_at"])
+    op.create_index("ix_revoked_access_tokens_user_id", "revoked_access_tokens", ["user_id"])
 
 
 def downgrade() -> None:
