@@ -155,34 +155,6 @@ def test_retention_runs_beside_a_running_dev_server(runtime: Runtime) -> None:
     assert health.status_code == 200, health.text  # the dev server is unharmed
 
 
-def test_dev_loads_the_global_knowledge_base(runtime: Runtime) -> None:
-    """Last in the module: `faultmaven dev` seeds the starter KB in the background, and a
-    plain user finds its articles through search."""
-    base = f"{runtime.base_url}/api/v1"
-    user = {"email": "kb@example.com", "username": "kbreader", "password": STRONG_PASSWORD}
-    assert httpx.post(f"{base}/auth/register", json=user).status_code == 201
-    token = httpx.post(
-        f"{base}/auth/login", json={"username": "kbreader", "password": STRONG_PASSWORD}
-    ).json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
-    deadline = time.monotonic() + 600
-    total = 0
-    while time.monotonic() < deadline:
-        listed = httpx.get(f"{base}/knowledge/global/documents?page_size=1", headers=headers)
-        total = listed.json()["total"]
-        if total >= 30 and "global KB:" in runtime.log_tail():
-            break
-        time.sleep(2)
-    assert total >= 30, runtime.log_tail()
-    hits = httpx.post(
-        f"{base}/knowledge/search",
-        headers=headers,
-        json={"query": "psql: FATAL: sorry, too many clients already", "scopes": ["global"]},
-        timeout=30,
-    ).json()["items"]
-    assert hits and "connection" in hits[0]["title"].lower()
-
-
 def test_the_runtime_keeps_its_secrets_from_other_local_users(runtime: Runtime) -> None:
     """The signing key sits in a 0600 file, not in moto; and moto answers only processes
     of the user running the runtime. `nobody` gets 403 for every AWS API, so it can read
@@ -231,3 +203,31 @@ def test_the_runtime_keeps_its_secrets_from_other_local_users(runtime: Runtime) 
     )
     assert as_stranger.stdout.strip() == "[403, 403]"
     assert key_file.read_text() not in httpx.get(f"{moto}/moto-api/data.json").text
+
+
+def test_dev_loads_the_global_knowledge_base(runtime: Runtime) -> None:
+    """Last in the module: `faultmaven dev` seeds the starter KB in the background, and a
+    plain user finds its articles through search."""
+    base = f"{runtime.base_url}/api/v1"
+    user = {"email": "kb@example.com", "username": "kbreader", "password": STRONG_PASSWORD}
+    assert httpx.post(f"{base}/auth/register", json=user).status_code == 201
+    token = httpx.post(
+        f"{base}/auth/login", json={"username": "kbreader", "password": STRONG_PASSWORD}
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    deadline = time.monotonic() + 600
+    total = 0
+    while time.monotonic() < deadline:
+        listed = httpx.get(f"{base}/knowledge/global/documents?page_size=1", headers=headers)
+        total = listed.json()["total"]
+        if total >= 30 and "global KB:" in runtime.log_tail():
+            break
+        time.sleep(2)
+    assert total >= 30, runtime.log_tail()
+    hits = httpx.post(
+        f"{base}/knowledge/search",
+        headers=headers,
+        json={"query": "psql: FATAL: sorry, too many clients already", "scopes": ["global"]},
+        timeout=30,
+    ).json()["items"]
+    assert hits and "connection" in hits[0]["title"].lower()
