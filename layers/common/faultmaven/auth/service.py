@@ -248,7 +248,7 @@ class AuthService:
                 object_id=user_id,
                 details={"successor_id": successor_id},
             )
-        self._tokens.revoke_all(user_id)
+            self._tokens.revocations.revoke_all(session, user_id)
 
     def pending_deletion(self, user_id: str) -> bool:
         with self._db.session() as session:
@@ -277,4 +277,4 @@ class AuthService:
                 object_id=user_id,
                 details=details,
             )
-        self._tokens.revoke_all(user_id)
+            self._tokens.revocations.revoke_all(session, user_id)

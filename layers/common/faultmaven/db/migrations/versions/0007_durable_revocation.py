@@ -1,7 +1,7 @@
 """durable token revocation: refresh tokens, revoked access tokens, tokens_not_before
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-01 20:00:00
 
 Revocation lived only in Redis, so a flushed or replaced cache brought revoked tokens
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0006"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
