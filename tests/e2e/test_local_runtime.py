@@ -4,7 +4,10 @@ users, cases and sessions."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -151,6 +154,56 @@ def test_retention_runs_beside_a_running_dev_server(runtime: Runtime) -> None:
     assert all(job["complete"] for job in report["jobs"])
     health = httpx.get(f"{runtime.base_url}/health", timeout=10)
     assert health.status_code == 200, health.text  # the dev server is unharmed
+
+
+def test_the_runtime_keeps_its_secrets_from_other_local_users(runtime: Runtime) -> None:
+    """The signing key sits in a 0600 file, not in moto; and moto answers only processes
+    of the user running the runtime. `nobody` gets 403 for every AWS API, so it can read
+    neither a secret nor the raw artifacts."""
+    import pwd
+    import stat
+
+    state = Path(runtime.env["FAULTMAVEN_STATE_DIR"])
+    key_file = state / "jwt_secret"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    mode = stat.S_IMODE(state.stat().st_mode)
+    assert mode & 0o007 == 0  # no other account may enter or list it
+    if mode & 0o070:  # as root: only pgserver's system user may traverse into it
+        assert mode & 0o070 == 0o010
+        assert state.stat().st_gid == pwd.getpwnam("pgserver").pw_gid
+    moto = f"http://127.0.0.1:{runtime.env['FAULTMAVEN_MOTO_PORT']}"
+    probe = (
+        "import sys, urllib.request, urllib.error\n"
+        "codes = []\n"
+        "for request in (\n"
+        "    urllib.request.Request(sys.argv[1] + '/faultmaven-evidence?list-type=2'),\n"
+        "    urllib.request.Request(sys.argv[1] + '/', data=b'{}', headers={\n"
+        "        'X-Amz-Target': 'secretsmanager.ListSecrets',\n"
+        "        'Content-Type': 'application/x-amz-json-1.1'}),\n"
+        "):\n"
+        "    try:\n"
+        "        codes.append(urllib.request.urlopen(request, timeout=10).status)\n"
+        "    except urllib.error.HTTPError as error:\n"
+        "        codes.append(error.code)\n"
+        "print(codes)\n"
+    )
+    as_owner = subprocess.run(
+        ["/usr/bin/python3", "-c", probe, moto], capture_output=True, text=True, check=True
+    )
+    assert "403" not in as_owner.stdout  # the owner's own tools still reach it
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run the probe as another user")
+    as_stranger = subprocess.run(
+        ["/usr/bin/python3", "-c", probe, moto],
+        capture_output=True,
+        text=True,
+        check=True,
+        user=65534,
+        group=65534,
+        cwd="/",
+    )
+    assert as_stranger.stdout.strip() == "[403, 403]"
+    assert key_file.read_text() not in httpx.get(f"{moto}/moto-api/data.json").text
 
 
 def test_dev_loads_the_global_knowledge_base(runtime: Runtime) -> None:

@@ -275,10 +275,10 @@ def test_passwords_and_tokens_never_reach_the_logs(api: Api) -> None:
 
 
 def test_repeated_failed_logins_are_throttled_per_account(api: Api, container: Container) -> None:
-    from faultmaven.auth.throttle import MAX_FAILURES_PER_ACCOUNT
+    from faultmaven.auth.throttle import FREE_FAILURES_PER_PAIR
 
     user = api.user("target")
-    for _ in range(MAX_FAILURES_PER_ACCOUNT):
+    for _ in range(FREE_FAILURES_PER_PAIR):
         bad = api.call(
             "POST", "/auth/login", json={"username": "target", "password": "guess-guess"}
         )
@@ -319,3 +319,48 @@ def test_email_and_username_share_one_failure_budget(api: Api) -> None:
         "POST", "/auth/login", json={"email": user.email, "password": STRONG_PASSWORD}
     )
     assert_envelope(blocked, 429, "RATE_LIMITED")
+
+
+def test_a_refresh_token_rotates_exactly_once_under_concurrent_use(api: Api) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    user = api.user("racer")
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(
+            pool.map(
+                lambda _: (
+                    api.call(
+                        "POST", "/auth/refresh", json={"refresh_token": user.refresh_token}
+                    ).status_code
+                ),
+                range(6),
+            )
+        )
+    assert sorted(statuses) == [200] + [401] * 5
+
+
+def test_a_login_forgets_the_users_expired_token_rows(api: Api, container: Container) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from faultmaven.db.tables import RefreshToken, RevokedAccessToken
+
+    user = api.user("tidy")
+    past = datetime.now(UTC) - timedelta(days=1)
+    with container.database.session() as session:
+        session.add(
+            RefreshToken(
+                token_id="tok_" + "0" * 32, user_id=user.user_id, issued_at=past, expires_at=past
+            )
+        )
+        session.add(
+            RevokedAccessToken(
+                token_id="tok_" + "1" * 32, user_id=user.user_id, revoked_at=past, expires_at=past
+            )
+        )
+    api.login("tidy")
+    with container.database.session() as session:
+        tokens = {t.token_id for t in session.scalars(select(RefreshToken))}
+        revoked = session.scalars(select(RevokedAccessToken)).all()
+    assert "tok_" + "0" * 32 not in tokens
+    assert len(tokens) == 2  # the two live logins' refresh tokens
+    assert revoked == []

@@ -174,3 +174,19 @@ def test_events_are_valid_http_api_v2(load_handler: Callable[[str], ModuleType])
         event = json.loads(path.read_text())
         assert event["version"] == "2.0"
         assert event["requestContext"]["http"]["path"] == event["rawPath"]
+
+
+def test_login_limits_use_api_gateways_source_ip_not_forwarded_headers(
+    load_handler: Callable[[str], ModuleType],
+) -> None:
+    from faultmaven.auth.throttle import MAX_FAILURES_PER_ADDRESS
+
+    handler = load_handler("api_auth")
+    statuses = []
+    for i in range(MAX_FAILURES_PER_ADDRESS + 3):
+        event = load_event("auth_login", PASSWORD="wrong")
+        event["headers"]["x-forwarded-for"] = f"10.1.{i // 250}.{i % 250}"
+        event["body"] = json.dumps({"username": f"sprayed{i}", "password": "wrong"})
+        statuses.append(invoke(handler, event)[0])
+    assert statuses[:MAX_FAILURES_PER_ADDRESS] == [401] * MAX_FAILURES_PER_ADDRESS
+    assert set(statuses[MAX_FAILURES_PER_ADDRESS:]) == {429}

@@ -80,12 +80,14 @@ class Container:
 
     @cached_property
     def tokens(self) -> Tokens:
+        from faultmaven.auth.revocation import Revocations
         from faultmaven.auth.tokens import SigningKey, Tokens
 
         settings = self.settings
+        lifetime = max(settings.access_token_ttl_seconds, settings.refresh_token_ttl_seconds)
         return Tokens(
             SigningKey(partial(_load_signing_key, settings)),
-            self.kv,
+            Revocations(self.database, self.kv, mark_ttl=lifetime + 60),
             algorithm=settings.jwt_algorithm,
             issuer=settings.jwt_issuer,
             access_ttl=settings.access_token_ttl_seconds,
@@ -325,5 +327,9 @@ def build_container(settings: Settings) -> Container:
     if settings.redis_url is None:
         raise SettingsError("FAULTMAVEN_REDIS_URL (or REDIS_URL) is not set")
     return Container(
-        settings, Database.from_settings(settings), RedisKeyValueStore.from_url(settings.redis_url)
+        settings,
+        Database.from_settings(settings),
+        RedisKeyValueStore.from_url(
+            settings.redis_url, timeout_seconds=settings.redis_timeout_seconds
+        ),
     )

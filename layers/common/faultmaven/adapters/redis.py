@@ -8,6 +8,8 @@ one round trip."""
 from __future__ import annotations
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 _SET_ADD_EXTEND = """
 redis.call('SADD', KEYS[1], ARGV[1])
@@ -29,12 +31,18 @@ class RedisKeyValueStore:
         self._client = client
 
     @classmethod
-    def from_url(cls, url: str) -> RedisKeyValueStore:
+    def from_url(cls, url: str, *, timeout_seconds: float = 2.0) -> RedisKeyValueStore:
+        """No retries on timeout: a frozen server must cost a request one timeout, and
+        the caller answers 503 rather than waiting for several."""
         client = redis.Redis.from_url(
             url,
             decode_responses=True,
-            socket_timeout=2.0,
-            socket_connect_timeout=2.0,
+            socket_timeout=timeout_seconds,
+            socket_connect_timeout=timeout_seconds,
+            # One immediate retry, on connection errors only: it replaces a pooled
+            # connection a restarted server dropped, while a frozen server (a timeout)
+            # costs one timeout, not redis-py's default four with back-off.
+            retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
             health_check_interval=30,
         )
         return cls(client)

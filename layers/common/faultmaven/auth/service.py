@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, NoReturn
+
 from faultmaven.audit import service as audit
 from faultmaven.auth import store
 from faultmaven.auth.accounts import Accounts
@@ -24,6 +27,9 @@ from faultmaven.core.logging import logger
 from faultmaven.core.pagination import Page, PageRequest
 from faultmaven.core.ports import Database
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 INVALID_CREDENTIALS = "Invalid credentials"
 
 
@@ -41,23 +47,35 @@ class AuthService:
         return self.accounts.register(request)
 
     def login(self, request: LoginRequest, client_address: str | None = None) -> TokenPair:
+        """Read, release, verify, record. Argon2 takes tens of milliseconds and 64 MiB on
+        purpose; holding a pooled connection and a row lock through it let ~50 parallel
+        logins exhaust the pool and stall everyone else."""
         with self._db.session() as session:
-            # The row stays locked until the tokens are issued, so a concurrent
-            # deactivation either happens first (and is seen) or revokes these tokens.
-            user = store.find_by_login(session, request.identifier, for_update=True)
-            account = account_key(user.user_id if user else None, request.identifier)
-            self._throttle.check(account, client_address)
-            # Always verify, against a decoy hash when there is no such user.
-            valid = self._passwords.verify(
-                user.password_hash if user is not None else None, request.password
-            )
-            if user is None or not valid or not user.is_active:
-                self._throttle.failed(account, client_address)
-                logger.info("login rejected")
-                raise UnauthorizedError(INVALID_CREDENTIALS, error_code="INVALID_CREDENTIALS")
-            if self._passwords.needs_rehash(user.password_hash):
-                user.password_hash = self._passwords.hash(request.password)
+            candidate = store.login_candidate(session, request.identifier)
+            user_id = candidate.user_id if candidate else None
+            seen_hash = candidate.password_hash if candidate else None
+        account = account_key(user_id, request.identifier)
+        self._throttle.check(account, client_address)
+        # Always verify, against a decoy hash when there is no such user.
+        valid = self._passwords.verify(seen_hash, request.password)
+        if user_id is None or seen_hash is None or not valid:
+            self._reject(account, client_address)
+        rehashed = (
+            self._passwords.hash(request.password)
+            if self._passwords.needs_rehash(seen_hash)
+            else None
+        )
+        with self._db.session() as session:
+            # Locked only for this short write: a concurrent deactivation either happens
+            # first (and is seen here) or marks these tokens revoked after us.
+            user = store.live_user(session, user_id, for_update=True)
+            if user is None or not user.is_active or user.password_hash != seen_hash:
+                # Gone, deactivated, or the password changed while we verified.
+                self._reject(account, client_address)
+            if rehashed is not None:
+                user.password_hash = rehashed
             user.last_login_at = utcnow()
+            store.forget_expired_tokens(session, user.user_id, user.last_login_at)
             audit.record(
                 session,
                 actor_id=user.user_id,
@@ -65,41 +83,45 @@ class AuthService:
                 object_type="user",
                 object_id=user.user_id,
             )
-            pair = self._issue_pair(user.user_id, tuple(user.roles))
-        self._throttle.succeeded(account)
-        logger.info("user logged in", extra={"user_id": user.user_id})
+            pair = self._issue_pair(session, user.user_id, tuple(user.roles))
+        self._throttle.succeeded(account, client_address)
+        logger.info("user logged in", extra={"user_id": user_id})
         return pair
 
+    def _reject(self, account: str, client_address: str | None) -> NoReturn:
+        self._throttle.failed(account, client_address)
+        logger.info("login rejected")
+        raise UnauthorizedError(INVALID_CREDENTIALS, error_code="INVALID_CREDENTIALS")
+
     def refresh(self, refresh_token: str) -> TokenPair:
-        """Rotate: the refresh token is spent and a new pair issued. Replaying a spent
-        refresh token is refused."""
+        """Rotate: the refresh token is spent and a new pair issued. Spending is one
+        conditional UPDATE in PostgreSQL, so a replayed (or concurrently reused) refresh
+        token is refused whatever happened to the cache."""
         claims = self._tokens.decode(refresh_token, TokenType.REFRESH)
         with self._db.session() as session:
             user = store.live_user(session, claims.subject, for_update=True)
             if user is None or not user.is_active:
                 raise UnauthorizedError("The token is not valid", error_code="INVALID_TOKEN")
-            if not self._tokens.revoke(claims):
+            revoked_before = user.tokens_not_before
+            if (
+                revoked_before is not None and claims.issued_at < revoked_before.timestamp()
+            ) or not store.spend_refresh_token(session, claims.token_id, user.user_id, utcnow()):
                 raise UnauthorizedError("The token has been revoked", error_code="TOKEN_REVOKED")
-            return self._issue_pair(claims.subject, tuple(user.roles))
+            return self._issue_pair(session, claims.subject, tuple(user.roles))
 
     def logout(self, principal: Principal, refresh_token: str | None) -> None:
-        self._tokens.revoke(
-            TokenClaims(
-                subject=principal.user_id,
-                token_type=TokenType.ACCESS,
-                token_id=principal.token_id,
-                issued_at=0,
-                expires_at=principal.token_expires_at,
-                roles=(),
-            )
-        )
+        refresh: TokenClaims | None = None
         if refresh_token:
             try:
-                claims = self._tokens.decode(refresh_token, TokenType.REFRESH)
+                refresh = self._tokens.decode(refresh_token, TokenType.REFRESH)
             except UnauthorizedError:
-                return  # already expired or revoked: nothing left to revoke
-            if claims.subject == principal.user_id:
-                self._tokens.revoke(claims)
+                refresh = None  # already expired or not ours to revoke: nothing to do
+        with self._db.session() as session:
+            self._tokens.revocations.revoke_access(
+                session, principal.token_id, principal.user_id, principal.token_expires_at
+            )
+            if refresh is not None and refresh.subject == principal.user_id:
+                store.spend_refresh_token(session, refresh.token_id, principal.user_id, utcnow())
 
     # -- administration ----------------------------------------------------------------
     def list_users(
@@ -139,8 +161,9 @@ class AuthService:
                 object_id=user_id,
                 details={"roles": user.roles, "is_active": user.is_active},
             )
-            # Revoked before commit: if Redis fails, the change is rolled back with it.
-            self._tokens.revoke_all(user_id)
+            # Durable, and cached before commit: if Redis fails, the change is rolled
+            # back with it (503) rather than applied without its revocation.
+            self._tokens.revocations.revoke_all(session, user_id)
             return UserOut.model_validate(user)
 
     def delete_user(self, principal: Principal, user_id: str) -> None:
@@ -164,7 +187,7 @@ class AuthService:
                 object_type="user",
                 object_id=user_id,
             )
-            self._tokens.revoke_all(user_id)
+            self._tokens.revocations.revoke_all(session, user_id)
 
     def me(self, principal: Principal) -> UserOut:
         with self._db.session() as session:
@@ -173,11 +196,21 @@ class AuthService:
                 raise UnauthorizedError("The token is not valid", error_code="INVALID_TOKEN")
             return UserOut.model_validate(user)
 
-    def _issue_pair(self, user_id: str, roles: tuple[str, ...]) -> TokenPair:
+    def _issue_pair(self, session: Session, user_id: str, roles: tuple[str, ...]) -> TokenPair:
+        """Both tokens; the refresh token is recorded in the same transaction, so it is
+        valid exactly when the login or rotation that made it committed."""
+        refresh, claims = self._tokens.issue_with_claims(user_id, TokenType.REFRESH)
+        store.record_refresh_token(
+            session,
+            claims.token_id,
+            user_id,
+            datetime.fromtimestamp(claims.issued_at, UTC),
+            datetime.fromtimestamp(claims.expires_at, UTC),
+        )
         return TokenPair(
             access_token=self._tokens.issue(user_id, TokenType.ACCESS, roles),
             expires_in=self._tokens.access_ttl,
-            refresh_token=self._tokens.issue(user_id, TokenType.REFRESH),
+            refresh_token=refresh,
             refresh_expires_in=self._tokens.refresh_ttl,
         )
 
@@ -215,7 +248,7 @@ class AuthService:
                 object_id=user_id,
                 details={"successor_id": successor_id},
             )
-        self._tokens.revoke_all(user_id)
+            self._tokens.revocations.revoke_all(session, user_id)
 
     def pending_deletion(self, user_id: str) -> bool:
         with self._db.session() as session:
@@ -244,4 +277,4 @@ class AuthService:
                 object_id=user_id,
                 details=details,
             )
-        self._tokens.revoke_all(user_id)
+            self._tokens.revocations.revoke_all(session, user_id)

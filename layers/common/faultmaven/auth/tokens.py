@@ -1,10 +1,9 @@
 """JWT access and refresh tokens, and their revocation.
 
 The signing key comes from settings, or on AWS from Secrets Manager (read once, on first
-use, so a cold start that never authenticates never pays for boto3). Revoked tokens sit in
-a Redis denylist until they would have expired anyway; revoking every token of a user
-(deactivation, role change) stores one "not issued before" mark per user. Checking both
-is one Redis round trip, so authenticating a request needs no database.
+use, so a cold start that never authenticates never pays for boto3). Revocation is
+durable (`auth/revocation.py`: PostgreSQL, cached in Redis): with a warm cache,
+authenticating a request is one Redis round trip and no database.
 """
 
 from __future__ import annotations
@@ -18,12 +17,9 @@ from enum import StrEnum
 import jwt
 
 from faultmaven.auth.principal import Principal, Role
+from faultmaven.auth.revocation import Revocations
 from faultmaven.core.errors import UnauthorizedError
 from faultmaven.core.ids import new_id
-from faultmaven.core.ports import KeyValueStore
-
-DENYLIST_PREFIX = "token_denylist:"
-USER_REVOKED_PREFIX = "tokens_not_before:"
 
 
 class TokenType(StrEnum):
@@ -61,7 +57,7 @@ class Tokens:
     def __init__(
         self,
         key: SigningKey,
-        denylist: KeyValueStore,
+        revocations: Revocations,
         *,
         algorithm: str,
         issuer: str,
@@ -69,29 +65,45 @@ class Tokens:
         refresh_ttl: int,
     ) -> None:
         self._key = key
-        self._denylist = denylist
+        self.revocations = revocations
         self._algorithm = algorithm
         self._issuer = issuer
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
 
     def issue(self, subject: str, token_type: TokenType, roles: tuple[str, ...] = ()) -> str:
+        return self.issue_with_claims(subject, token_type, roles)[0]
+
+    def issue_with_claims(
+        self, subject: str, token_type: TokenType, roles: tuple[str, ...] = ()
+    ) -> tuple[str, TokenClaims]:
+        """The token and what it says, for callers that record it (refresh tokens)."""
         now = int(time.time())
         ttl = self.access_ttl if token_type is TokenType.ACCESS else self.refresh_ttl
+        claims = TokenClaims(
+            subject=subject,
+            token_type=token_type,
+            token_id=new_id("tok"),
+            issued_at=now,
+            expires_at=now + ttl,
+            roles=roles,
+        )
         payload = {
             "sub": subject,
             "typ": token_type.value,
-            "jti": new_id("tok"),
+            "jti": claims.token_id,
             "iat": now,
             "nbf": now,
-            "exp": now + ttl,
+            "exp": claims.expires_at,
             "iss": self._issuer,
             "roles": list(roles),
         }
-        return jwt.encode(payload, self._key.get(), algorithm=self._algorithm)
+        return jwt.encode(payload, self._key.get(), algorithm=self._algorithm), claims
 
     def decode(self, token: str, expected: TokenType) -> TokenClaims:
-        """Validate signature, expiry, issuer, type and revocation, or raise 401."""
+        """Validate signature, expiry, issuer and type, or raise 401. Revocation is the
+        caller's next check: `principal` for access tokens, the refresh-token row for
+        refresh tokens."""
         try:
             payload = jwt.decode(
                 token,
@@ -107,7 +119,7 @@ class Tokens:
             raise UnauthorizedError("The token is not valid", error_code="INVALID_TOKEN") from None
         if payload.get("typ") != expected.value:
             raise UnauthorizedError("The token is not valid", error_code="INVALID_TOKEN")
-        claims = TokenClaims(
+        return TokenClaims(
             subject=str(payload["sub"]),
             token_type=expected,
             token_id=str(payload["jti"]),
@@ -115,38 +127,17 @@ class Tokens:
             expires_at=int(payload["exp"]),
             roles=tuple(str(r) for r in payload.get("roles", [])),
         )
-        revoked, not_before = self._denylist.get_many(
-            [DENYLIST_PREFIX + claims.token_id, USER_REVOKED_PREFIX + claims.subject]
-        )
-        if revoked is not None or (not_before is not None and claims.issued_at < int(not_before)):
-            raise UnauthorizedError("The token has been revoked", error_code="TOKEN_REVOKED")
-        return claims
 
     def principal(self, access_token: str) -> Principal:
-        """The caller behind an access token: signature, expiry and revocation only, no
-        database. Deactivating a user or changing their roles revokes their tokens, so
-        the roles in a live token are current."""
+        """The caller behind an access token: signature, expiry and revocation (no
+        database while the revocation cache is warm). Deactivating a user or changing
+        their roles revokes their tokens, so the roles in a live token are current."""
         claims = self.decode(access_token, TokenType.ACCESS)
+        if self.revocations.access_revoked(claims.token_id, claims.subject, claims.issued_at):
+            raise UnauthorizedError("The token has been revoked", error_code="TOKEN_REVOKED")
         return Principal(
             user_id=claims.subject,
             roles=frozenset(Role(r) for r in claims.roles if r in Role.__members__.values()),
             token_id=claims.token_id,
             token_expires_at=claims.expires_at,
-        )
-
-    def revoke_all(self, user_id: str) -> None:
-        """Refuse every token of the user issued up to now. `iat` has one-second
-        resolution, so the mark is the next whole second."""
-        self._denylist.put(
-            USER_REVOKED_PREFIX + user_id,
-            str(int(time.time()) + 1),
-            max(self.access_ttl, self.refresh_ttl) + 60,
-        )
-
-    def revoke(self, claims: TokenClaims) -> bool:
-        """Deny the token until it expires. False when it was already revoked, which lets a
-        refresh be used exactly once even under concurrent requests."""
-        remaining = max(1, claims.expires_at - int(time.time()) + 5)
-        return self._denylist.put(
-            DENYLIST_PREFIX + claims.token_id, "1", remaining, only_if_absent=True
         )

@@ -97,8 +97,14 @@ class RateLimitedError(AppError):
 
 
 class ServiceUnavailableError(AppError):
+    """Something this request needs cannot answer now; always says when to retry."""
+
     status_code = 503
     error_code = "SERVICE_UNAVAILABLE"
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.headers.setdefault("Retry-After", str(OUTAGE_RETRY_AFTER_SECONDS))
 
 
 _CODES_BY_STATUS = {
@@ -203,6 +209,70 @@ async def _handle_http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, headers=headers)
 
 
+# A store that cannot answer right now: the database or Redis unreachable, frozen past its
+# timeout, restarting, or the connection pool exhausted. Found by class name, like the
+# SQLAlchemy errors below, so this module imports no vendor SDK.
+_UNAVAILABLE = {
+    "sqlalchemy.exc": {"OperationalError", "InterfaceError", "DisconnectionError"},
+    "psycopg": {"OperationalError", "InterfaceError"},
+    "redis.exceptions": {
+        "ConnectionError",
+        "TimeoutError",
+        "BusyLoadingError",
+        "ClusterDownError",
+        "TryAgainError",
+        "MasterDownError",
+        "ReadOnlyError",
+    },
+}
+# SQLAlchemy's pool raises `sqlalchemy.exc.TimeoutError` when every connection is checked
+# out past `pool_timeout`: the database is fine but this process is saturated.
+_SATURATED = {"sqlalchemy.exc": {"TimeoutError"}}
+OUTAGE_RETRY_AFTER_SECONDS = 5
+SATURATION_RETRY_AFTER_SECONDS = 2
+
+
+def _matches(exc: BaseException, names: Mapping[str, set[str]]) -> bool:
+    return any(
+        cls.__name__ in names.get(cls.__module__.split(".")[0], set())
+        or cls.__name__ in names.get(cls.__module__, set())
+        for cls in type(exc).__mro__
+    )
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what it was raised from (bounded: chains can be cyclic)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 8 and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def dependency_unavailable(exc: BaseException) -> ServiceUnavailableError | None:
+    """The 503 to answer when `exc` means a store is down or saturated, else None.
+
+    Every route that touches PostgreSQL or Redis fails this way when the store does, so it
+    is decided once here instead of in each service: the client sees 503 with
+    Retry-After (a retry will do), never a 500 (a bug)."""
+    for link in _causes(exc):
+        if _matches(link, _SATURATED):
+            return ServiceUnavailableError(
+                "The service is busy; retry shortly",
+                details={"dependency": "database", "reason": "saturated"},
+                headers={"Retry-After": str(SATURATION_RETRY_AFTER_SECONDS)},
+            )
+        if _matches(link, _UNAVAILABLE):
+            dependency = "cache" if type(link).__module__.startswith("redis") else "database"
+            return ServiceUnavailableError(
+                "A backing service is unavailable; retry shortly",
+                details={"dependency": dependency, "reason": "unavailable"},
+                headers={"Retry-After": str(OUTAGE_RETRY_AFTER_SECONDS)},
+            )
+    return None
+
+
 def _database_error_kind(exc: Exception) -> str | None:
     """The SQLAlchemy error class an exception is, found by name so this module does not
     import SQLAlchemy (functions that never use the database should not load it)."""
@@ -215,6 +285,19 @@ def _database_error_kind(exc: Exception) -> str | None:
 def unexpected_error_response(exc: Exception) -> JSONResponse:
     """The answer to an exception nothing else handled. Called by the request middleware,
     inside the request's context, so even a 500 carries its trace id."""
+    unavailable = dependency_unavailable(exc)
+    if unavailable is not None:
+        logger.warning(
+            "dependency unavailable",
+            extra={"error_type": type(exc).__name__, **unavailable.details},
+        )
+        return error_response(
+            unavailable.status_code,
+            unavailable.error_code,
+            unavailable.message,
+            unavailable.details,
+            unavailable.headers,
+        )
     kind = _database_error_kind(exc)
     if kind == "DataError":
         # Input the validators let through but PostgreSQL cannot store or compare: still

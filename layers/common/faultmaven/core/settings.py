@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     redis_url: Annotated[str | None, Field(validation_alias=_aliases("redis_url", "REDIS_URL"))] = (
         None
     )
+    # How long a Redis command may take before the request answers 503: a frozen or
+    # partitioned cache must not hold API threads for long.
+    redis_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
 
     # Auth. On AWS the signing key lives in Secrets Manager and only its ARN is configured.
     jwt_secret: SecretStr | None = None
@@ -130,6 +133,10 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65_535)
     moto_port: int = Field(default=8001, ge=1, le=65_535)
     cors_origins: list[str] = Field(default_factory=list)
+    # Addresses or networks of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto
+    # the local server believes. Empty: the socket peer is the client (anyone can write
+    # those headers). On AWS the address always comes from API Gateway's request context.
+    trusted_proxies: list[str] = Field(default_factory=list)
     # `faultmaven dev` loads the starter global knowledge base at start (in the background).
     seed_global_kb: bool = True
 
@@ -217,6 +224,13 @@ class Settings(BaseSettings):
             raise ValueError("opensearch_url is required when vector_store is opensearch")
         if self.metrics_namespace.startswith("AWS/"):
             raise ValueError("metrics_namespace must not start with AWS/ (reserved by AWS)")
+        for proxy in self.trusted_proxies:
+            try:
+                ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {proxy!r} is not an address or network"
+                ) from None
         if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("jwt_secret must be at least 32 characters")
         if self.environment is Environment.AWS:

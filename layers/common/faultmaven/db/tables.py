@@ -57,6 +57,9 @@ class User(Base):
     password_changed_at: Mapped[datetime | None] = mapped_column(TS)
     deletion_requested_at: Mapped[datetime | None] = mapped_column(TS)
     deleted_at: Mapped[datetime | None] = mapped_column(TS)
+    # Every token of the user issued before this instant is refused (deactivation, role
+    # change, deletion): the durable form of "sign this user out everywhere".
+    tokens_not_before: Mapped[datetime | None] = mapped_column(TS)
 
     __table_args__ = (
         # Uniqueness ignores case and soft-deleted accounts, so an address can be reused.
@@ -73,6 +76,36 @@ class User(Base):
             postgresql_where=text("deleted_at IS NULL"),
         ),
     )
+
+
+class RefreshToken(Base):
+    """Every refresh token issued, so rotation is exactly-once and survives the cache:
+    a token is good only while its row exists and is not spent."""
+
+    __tablename__ = "refresh_tokens"
+
+    token_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("users.user_id", ondelete="CASCADE"), index=True
+    )
+    issued_at: Mapped[datetime] = mapped_column(TS)
+    expires_at: Mapped[datetime] = mapped_column(TS, index=True)
+    # Rotated (refresh) or revoked (logout): never usable again.
+    spent_at: Mapped[datetime | None] = mapped_column(TS)
+
+
+class RevokedAccessToken(Base):
+    """Access tokens revoked before they expire (logout). Redis caches the answer; this
+    is the truth a cold or flushed cache falls back on."""
+
+    __tablename__ = "revoked_access_tokens"
+
+    token_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("users.user_id", ondelete="CASCADE"), index=True
+    )
+    revoked_at: Mapped[datetime] = mapped_column(TS)
+    expires_at: Mapped[datetime] = mapped_column(TS, index=True)
 
 
 class Organization(Base):

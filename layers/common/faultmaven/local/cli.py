@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -102,14 +102,7 @@ def dev(
             f"(docs: /docs) · state in {settings.state_dir.resolve()}",
             err=True,
         )
-        uvicorn.run(
-            application,
-            host=settings.host,
-            port=settings.port,
-            access_log=False,
-            log_level="warning",
-            timeout_graceful_shutdown=5,
-        )
+        uvicorn.run(application, **serve_options(settings))
     finally:
         if application is not None:
             application.state.container.close()
@@ -134,6 +127,23 @@ def openapi(
     else:
         Path(output).write_text(text)
         typer.echo(f"wrote {output}", err=True)
+
+
+def serve_options(settings: Settings) -> dict[str, Any]:
+    """How `faultmaven dev` runs uvicorn. Forwarded headers are believed only from the
+    configured proxies: uvicorn's default trusts X-Forwarded-For from 127.0.0.1, so any
+    local client (or a proxy-less setup) could pick its address and escape the login
+    limits."""
+    trusted = settings.trusted_proxies
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "access_log": False,
+        "log_level": "warning",
+        "timeout_graceful_shutdown": 5,
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": ",".join(trusted) if trusted else "",
+    }
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 from faultmaven.core.logging import logger
 from faultmaven.core.settings import Settings, load_settings
 
-JWT_SECRET_NAME = "faultmaven/jwt-signing-key"  # noqa: S105 - a name, not a secret
+PGSERVER_SYSTEM_USER = "pgserver"  # what pgserver runs PostgreSQL as when we are root
 _MAX_SOCKET_DIR = 90  # Unix socket paths top out near 107 bytes
 
 
@@ -71,6 +71,7 @@ def start_postgres(state_dir: Path) -> tuple[Any, str]:
     data = state_dir / "pg"
     data.parent.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(_short_dir(state_dir) / "pg")  # type: ignore[attr-defined]
+    private_state_dir(state_dir)  # pgserver widened it for its system user
     return server, server.get_uri()
 
 
@@ -92,15 +93,73 @@ def use_moto_credentials() -> None:
         os.environ.setdefault(name, value)
 
 
+def _tcp_peer_uid(peer_host: str, peer_port: int, server_port: int) -> int | None:
+    """The user owning the client end of a loopback TCP connection, from the kernel's
+    socket table (/proc/net/tcp{,6}: the uid column of the row whose local port is the
+    peer's and remote port is ours). None where there is no such table or row."""
+    del peer_host  # loopback only: the two ports identify the connection
+    wanted_local, wanted_remote = f"{peer_port:04X}", f"{server_port:04X}"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) < 8:
+                continue
+            local, remote = fields[1].rsplit(":", 1)[1], fields[2].rsplit(":", 1)[1]
+            if local == wanted_local and remote == wanted_remote:
+                return int(fields[7])
+    return None
+
+
+def same_user_only(app: Any, port: int) -> Any:
+    """WSGI gate for the local moto server: only processes of the user running the
+    runtime (the runtime itself, moto's own Step Functions calls, `faultmaven retention
+    run`, that user's browser following a presigned URL) get an answer. Another local
+    user gets 403, so cannot list artifacts or read anything the runtime keeps there."""
+    owner = os.getuid()
+
+    def gated(environ: dict[str, Any], start_response: Any) -> Any:
+        uid = _tcp_peer_uid(
+            str(environ.get("REMOTE_ADDR", "")), int(environ.get("REMOTE_PORT") or 0), port
+        )
+        if uid != owner:
+            start_response("403 Forbidden", [("Content-Type", "text/plain")])
+            return [b"this moto server answers only its owner\n"]
+        return app(environ, start_response)
+
+    return gated
+
+
 def start_moto(port: int) -> tuple[Any, str]:
+    from moto.moto_server.threaded_moto_server import (  # type: ignore[attr-defined]
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+        make_server,
+    )
     from moto.server import ThreadedMotoServer
+
+    class OwnerOnlyMotoServer(ThreadedMotoServer):
+        """moto's threaded server with `same_user_only` in front (moto is pinned; the
+        e2e tests cover this override of its server entry)."""
+
+        def _server_entry(self) -> None:
+            app = same_user_only(DomainDispatcherApplication(create_backend_app), port)
+            self._server = make_server(
+                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
 
     os.environ["MOTO_PORT"] = str(port)  # moto's own Step Functions → Lambda calls use it
     use_moto_credentials()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per moto call otherwise
     # moto logs a failed execution's whole state tree at ERROR; MarkFailed logs the reason.
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = OwnerOnlyMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return server, f"http://127.0.0.1:{port}"
 
@@ -116,32 +175,41 @@ def port_is_free(host: str, port: int) -> bool:
 
 
 def _persistent_jwt_secret(state_dir: Path) -> str:
+    """The signing key, in a file only its owner can read (created that way, never
+    widened later): whoever has it can forge any token, an administrator's included."""
     path = state_dir / "jwt_secret"
     if path.exists():
+        path.chmod(0o600)  # tighten a key file an older version left readable
         return path.read_text().strip()
     secret = secrets.token_urlsafe(48)
-    path.write_text(secret)
-    path.chmod(0o600)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secret)
     return secret
 
 
-def _store_jwt_secret(settings: Settings, secret: str) -> str:
-    """Put the key in (moto's) Secrets Manager and return its ARN, so the local runtime
-    reads its signing key exactly as a Lambda does."""
-    from faultmaven.adapters.aws import client
+def private_state_dir(state_dir: Path) -> None:
+    """Only the owner may list or enter `.faultmaven/` (0700). As root, pgserver runs
+    PostgreSQL as its own system user, which must traverse into it (and widens every
+    parent to 0755 when it starts): then the directory belongs to that user's group,
+    0710, so no other account can enter it. Called again after PostgreSQL starts."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.chmod(0o700)
+    if os.geteuid() == 0:
+        import pwd
 
-    secretsmanager = client("secretsmanager", settings)
-    try:
-        return str(secretsmanager.create_secret(Name=JWT_SECRET_NAME, SecretString=secret)["ARN"])
-    except secretsmanager.exceptions.ResourceExistsException:
-        secretsmanager.put_secret_value(SecretId=JWT_SECRET_NAME, SecretString=secret)
-        return str(secretsmanager.describe_secret(SecretId=JWT_SECRET_NAME)["ARN"])
+        try:
+            group = pwd.getpwnam(PGSERVER_SYSTEM_USER).pw_gid
+        except KeyError:
+            return  # pgserver has not created its user yet: it will, and we come back
+        os.chown(state_dir, 0, group)
+        state_dir.chmod(0o710)
 
 
 def start_embedded(settings: Settings) -> tuple[Settings, EmbeddedServices]:
     """Start whatever the settings do not point at, and return settings that point at it."""
     state_dir = settings.state_dir
-    state_dir.mkdir(parents=True, exist_ok=True)
+    private_state_dir(state_dir)
     services = EmbeddedServices(state_dir=state_dir)
     overrides: dict[str, Any] = {}
     try:
@@ -163,8 +231,10 @@ def start_embedded(settings: Settings) -> tuple[Settings, EmbeddedServices]:
             overrides["aws_endpoint_url"] = url
         resolved = load_settings(**{**settings_values(settings), **overrides})
         if resolved.jwt_secret is None and resolved.jwt_secret_arn is None:
-            arn = _store_jwt_secret(resolved, _persistent_jwt_secret(state_dir))
-            resolved = load_settings(**{**settings_values(resolved), "jwt_secret_arn": arn})
+            # From the 0600 file, not through moto's Secrets Manager: the local moto
+            # server is a development stand-in, not a secret store.
+            key = _persistent_jwt_secret(state_dir)
+            resolved = load_settings(**{**settings_values(resolved), "jwt_secret": key})
         if "aws_endpoint_url" in overrides and resolved.preprocessing_state_machine_arn is None:
             # Our own moto server: build the bucket, functions and state machine on it.
             from faultmaven.local.aws import S3Mirror, export_environment, provision

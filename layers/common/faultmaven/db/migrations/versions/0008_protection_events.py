@@ -1,7 +1,7 @@
 """protection events: what rate limits and reputation refused or changed
 
 Revision ID: 0008
-Revises: 0009
+Revises: 0007
 Create Date: 2026-12-01 20:00:00
 
 Throttled requests, refusals of blocked clients and reputation level changes, one row per
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0008"
-down_revision = "0009"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
