@@ -35,6 +35,8 @@ from faultmaven.retention.models import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from faultmaven.cases.service import CaseService
     from faultmaven.evidence.service import EvidenceService
     from faultmaven.jobs.service import JobService
@@ -267,37 +269,37 @@ class RetentionService:
 
     def _audit_events(self, report: JobReport, now: datetime, stop: StopWhen) -> None:
         cutoff = report.cutoff = now - self.policy.audit_after
-        after: str | None = None
-        while True:
-            with self._db.session() as session:
-                ids, deleted = audit.expire(
-                    session,
-                    cutoff,
-                    after=after,
-                    limit=self.policy.batch_size,
-                    dry_run=report.dry_run,
-                )
-            if not ids:
-                return
-            after = ids[-1]
-            report.examined += len(ids)
-            report.deleted += deleted
-            if not self._more(len(ids), stop):
-                return
+        self._expire_rows(
+            report,
+            stop,
+            lambda session, after: audit.expire(
+                session, cutoff, after=after, limit=self.policy.batch_size, dry_run=report.dry_run
+            ),
+        )
 
     def _protection_events(self, report: JobReport, now: datetime, stop: StopWhen) -> None:
         """Rate-limit refusals and reputation changes, kept for forensics only."""
         cutoff = report.cutoff = now - self.policy.protection_events_after
+        self._expire_rows(
+            report,
+            stop,
+            lambda session, after: protection.expire_events(
+                session, cutoff, after=after, limit=self.policy.batch_size, dry_run=report.dry_run
+            ),
+        )
+
+    def _expire_rows(
+        self,
+        report: JobReport,
+        stop: StopWhen,
+        batch: Callable[[Session, str | None], tuple[list[str], int]],
+    ) -> None:
+        """Drive a keyset sweep of rows whose owner deletes them in the caller's
+        transaction: one batch (ids after `after`, and how many went) per transaction."""
         after: str | None = None
         while True:
             with self._db.session() as session:
-                ids, deleted = protection.expire_events(
-                    session,
-                    cutoff,
-                    after=after,
-                    limit=self.policy.batch_size,
-                    dry_run=report.dry_run,
-                )
+                ids, deleted = batch(session, after)
             if not ids:
                 return
             after = ids[-1]
