@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from mangum import Mangum
 
 from faultmaven.container import Container
+from faultmaven.core.context import priming
 from faultmaven.core.logging import logger
 from faultmaven.core.observability import instrument_api, instrument_event, tracing_suspended
 
@@ -195,18 +196,35 @@ def prime(app: FastAPI, asgi: Callable[[dict[str, Any], Any], dict[str, Any]]) -
     container: Container = app.state.container
     statuses: dict[str, int] = {}
     started = time.perf_counter()
-    with tracing_suspended():
-        token = _primer_token(container)
-        for path in priming_paths(app):
-            try:
-                response = asgi(_priming_event(path, token), _PrimingContext())
-            except Exception as exc:
-                logger.warning(
-                    "SnapStart priming request failed",
-                    extra={"path": path, "error": type(exc).__name__},
-                )
-                continue
-            statuses[path] = int(response["statusCode"])
+    from faultmaven.auth.dependencies import current_principal
+    from faultmaven.auth.principal import Principal, Role
+
+    # The user that cannot exist is let through as authenticated without a token check
+    # (which refuses unknown users, as it must): the override lives only in this init,
+    # before the function serves anything, and the token is still issued below so the
+    # signing key is loaded before the snapshot.
+    primer = Principal(
+        user_id=_PRIMER_USER,
+        roles=frozenset({Role.USER}),
+        token_id="priming",  # noqa: S106 - an id, not a secret
+        token_expires_at=0,
+    )
+    app.dependency_overrides[current_principal] = lambda: primer
+    try:
+        with tracing_suspended(), priming():
+            token = _primer_token(container)
+            for path in priming_paths(app):
+                try:
+                    response = asgi(_priming_event(path, token), _PrimingContext())
+                except Exception as exc:
+                    logger.warning(
+                        "SnapStart priming request failed",
+                        extra={"path": path, "error": type(exc).__name__},
+                    )
+                    continue
+                statuses[path] = int(response["statusCode"])
+    finally:
+        app.dependency_overrides.pop(current_principal, None)
     container.reconnect()
     logger.info(
         "primed for SnapStart",

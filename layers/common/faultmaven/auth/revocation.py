@@ -19,6 +19,7 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from faultmaven.core.context import is_priming
 from faultmaven.core.ports import KeyValueStore
 
 if TYPE_CHECKING:
@@ -67,6 +68,10 @@ class Revocations:
 
         with self._db.session() as session:
             is_revoked, mark = store.access_token_state(session, token_id, user_id)
+        if is_priming():  # a SnapStart init's synthetic request: answer, keep nothing
+            revoked = revoked or (REVOKED if is_revoked else NOT_REVOKED)
+            not_before = not_before or (str(_epoch(mark)) if mark is not None else NO_MARK)
+            return revoked, not_before
         if revoked is None:
             revoked = REVOKED if is_revoked else NOT_REVOKED
             ttl = self._mark_ttl if is_revoked else self._negative_ttl

@@ -6,7 +6,14 @@ import json
 import unicodedata
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Strict, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Strict,
+    StringConstraints,
+    model_validator,
+)
 
 MAX_METADATA_BYTES = 4096
 
@@ -94,6 +101,12 @@ def _multi_line(value: str) -> str:
 Line = Annotated[str, AfterValidator(_single_line)]
 # Prose that may span lines: descriptions, messages, rationales, document bodies.
 Text = Annotated[str, AfterValidator(_multi_line)]
+# Prose kept exactly as written, surrounding whitespace included (document bodies: a
+# trailing newline is part of the file). The constraint must sit next to `str`, before
+# any validator, or the models' whitespace trimming still applies.
+VerbatimText = Annotated[
+    str, StringConstraints(strip_whitespace=False), AfterValidator(_multi_line)
+]
 
 
 def has_nul(value: Any) -> bool:

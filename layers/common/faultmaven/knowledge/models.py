@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from faultmaven.core.models import Line, PatchModel, RequestModel, StrictInt, Text
+from faultmaven.core.models import Line, PatchModel, RequestModel, StrictInt, Text, VerbatimText
 from faultmaven.core.vectors import Scope
 from faultmaven.evidence.models import UploadInstructions
 
@@ -30,9 +30,7 @@ def _not_blank(value: str) -> str:
 
 
 # Stored exactly as sent (request models trim other strings).
-Content = Annotated[
-    Text, StringConstraints(strip_whitespace=False, min_length=1), AfterValidator(_not_blank)
-]
+Content = Annotated[VerbatimText, StringConstraints(min_length=1), AfterValidator(_not_blank)]
 
 
 class Visibility(StrEnum):

@@ -349,6 +349,9 @@ def export_environment(settings: Settings) -> None:
         f"{ENV_PREFIX}PREPROCESSING_STATE_MACHINE_ARN": settings.preprocessing_state_machine_arn,
         f"{ENV_PREFIX}MAX_UPLOAD_BYTES": str(settings.max_upload_bytes),
         f"{ENV_PREFIX}LOG_LEVEL": settings.log_level,
+        # The functions protect themselves with the same budgets as the API process.
+        f"{ENV_PREFIX}RATE_LIMIT_SCALE": str(settings.rate_limit_scale),
+        f"{ENV_PREFIX}REPUTATION_ENABLED": str(settings.reputation_enabled).lower(),
     }
     if settings.jwt_secret_arn:
         values[f"{ENV_PREFIX}JWT_SECRET_ARN"] = settings.jwt_secret_arn

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import Request
 
+from faultmaven.core.context import is_priming
 from faultmaven.core.errors import RateLimitedError
 from faultmaven.protection.models import ProtectionResult
 from faultmaven.protection.routes import classify
@@ -22,7 +23,7 @@ ADDRESS_RESULT = "protection_address"
 def admit_user(request: Request, user_id: str) -> None:
     """Count the request against the user's budgets, or refuse it with 429."""
     service: ProtectionService | None = request.app.state.container.protection
-    if service is None:
+    if service is None or is_priming():
         return
     result = service.admit_user(user_id, classify(request.method, request.url.path))
     setattr(request.state, USER_RESULT, result)

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from faultmaven.auth.dependencies import client_address
+from faultmaven.core.context import is_priming
 from faultmaven.core.errors import error_response
 from faultmaven.core.logging import logger
 from faultmaven.protection.dependencies import (
@@ -46,7 +47,7 @@ class ProtectionMiddleware:
         if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
             await self.app(scope, receive, send)
             return
-        service = self._protection()
+        service = None if is_priming() else self._protection()
         if service is None:
             await self.app(scope, receive, send)
             return
