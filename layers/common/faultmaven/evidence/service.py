@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote_plus
 
 from faultmaven.audit import service as audit
@@ -41,6 +41,9 @@ from faultmaven.evidence.models import (
     safe_filename,
 )
 from faultmaven.jobs.service import JobService
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,16 +483,7 @@ class EvidenceService:
             gone = store.delete_created_before(
                 session, [e.evidence_id for e in batch], cutoff, states
             )
-            for item in gone:
-                audit.record(
-                    session,
-                    actor_id=None,
-                    action="evidence.deleted",
-                    object_type="evidence",
-                    object_id=item.evidence_id,
-                    case_id=item.case_id,
-                    details={"filename": item.filename, "reason": "retention"},
-                )
+            _record_deleted(session, gone, actor_id=None, reason="retention")
         self.discard_files(*gone)
         return batch[-1].evidence_id, len(batch), len(gone)
 
@@ -513,15 +507,22 @@ class EvidenceService:
         files, as `delete` does."""
         with self._db.session() as session:
             gone = store.delete_of_cases(session, case_ids)
-            for item in gone:
-                audit.record(
-                    session,
-                    actor_id=actor_id,
-                    action="evidence.deleted",
-                    object_type="evidence",
-                    object_id=item.evidence_id,
-                    case_id=item.case_id,
-                    details={"filename": item.filename, "reason": "account deleted"},
-                )
+            _record_deleted(session, gone, actor_id=actor_id, reason="account deleted")
         self.discard_files(*gone)
         return len(gone)
+
+
+def _record_deleted(
+    session: Session, gone: list[store.StoredEvidence], *, actor_id: str | None, reason: str
+) -> None:
+    """One audit event per evidence row a sweep deleted (retention, account erasure)."""
+    for item in gone:
+        audit.record(
+            session,
+            actor_id=actor_id,
+            action="evidence.deleted",
+            object_type="evidence",
+            object_id=item.evidence_id,
+            case_id=item.case_id,
+            details={"filename": item.filename, "reason": reason},
+        )
