@@ -107,6 +107,20 @@ class ServiceUnavailableError(AppError):
         self.headers.setdefault("Retry-After", str(OUTAGE_RETRY_AFTER_SECONDS))
 
 
+class LLMBudgetExhaustedError(AppError):
+    """A language-model call would pass a case's or an investigation's budget. 402: no
+    retry helps until someone raises the budget; `details` names it and its figures."""
+
+    status_code = 402
+    error_code = "LLM_BUDGET_EXHAUSTED"
+
+
+class LLMUnavailableError(ServiceUnavailableError):
+    """Every configured language-model provider failed after its retries."""
+
+    error_code = "LLM_UNAVAILABLE"
+
+
 _CODES_BY_STATUS = {
     400: "BAD_REQUEST",
     401: "UNAUTHORIZED",
@@ -114,6 +128,7 @@ _CODES_BY_STATUS = {
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     409: "CONFLICT",
+    402: "PAYMENT_REQUIRED",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
     422: "VALIDATION_FAILED",

@@ -3,11 +3,12 @@ import a vendor SDK."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from faultmaven.core.llm import LLMRequest, LLMResponse, StreamEvent
 from faultmaven.core.ratelimits import (
     LevelChange,
     Reputation,
@@ -135,6 +136,40 @@ class TaskQueue(Protocol):
     its job, so `submit` returns at once."""
 
     def submit(self, task: str, payload: Mapping[str, str]) -> None: ...
+
+
+class LanguageModel(Protocol):
+    """One language-model provider (Anthropic, Bedrock, an OpenAI-compatible server, the
+    offline analyst). An adapter makes exactly one attempt per call and raises a
+    `core.llm.ProviderError` saying whether a retry may help: retries, fallback,
+    deadlines, budgets and redaction are the llm domain's, the same for every provider."""
+
+    @property
+    def provider(self) -> str:
+        """The provider's name as settings spell it (`anthropic`, `bedrock`, ...)."""
+        ...
+
+    @property
+    def model(self) -> str:
+        """The model (or inference profile) id requests go to."""
+        ...
+
+    def complete(self, request: LLMRequest, *, timeout: float) -> LLMResponse:
+        """One call, given at most `timeout` seconds."""
+        ...
+
+    def stream(self, request: LLMRequest, *, timeout: float) -> Iterator[StreamEvent]:
+        """The same call streamed: text deltas as they arrive, then the whole response."""
+        ...
+
+    def count_tokens(self, request: LLMRequest, *, timeout: float) -> int | None:
+        """The provider's count of the request's input tokens, or None where it cannot
+        count (Bedrock, most OpenAI-compatible servers): callers then estimate."""
+        ...
+
+    def warm(self) -> None:
+        """Import the SDK and build the client now (SnapStart init), not on first use."""
+        ...
 
 
 class Embedder(Protocol):

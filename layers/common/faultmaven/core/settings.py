@@ -35,6 +35,13 @@ class EmbedderKind(StrEnum):
     BEDROCK = "bedrock"
 
 
+class LLMProviderKind(StrEnum):
+    ANTHROPIC = "anthropic"
+    BEDROCK = "bedrock"
+    OPENAI_COMPATIBLE = "openai_compatible"
+    OFFLINE = "offline"
+
+
 class SettingsError(RuntimeError):
     """Raised when the environment holds an invalid setting; the message names it."""
 
@@ -126,6 +133,41 @@ class Settings(BaseSettings):
     knowledge_max_document_bytes: int = Field(default=512 * 1024, ge=1024, le=960 * 1024)
     # At most 4 MiB: GET returns the text, and a Lambda answer is capped at 6 MB.
     knowledge_max_upload_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=4 * 1024 * 1024)
+
+    # Language models (README, "Language models"). Unset, the provider is `anthropic`
+    # when an API key (or its secret) is configured and the offline analyst otherwise.
+    llm_provider: LLMProviderKind | None = None
+    # A second provider tried when the first still fails after its retries.
+    llm_fallback: LLMProviderKind | None = None
+    llm_model: str = Field(default="claude-sonnet-4-5", min_length=1, max_length=200)
+    anthropic_api_key: SecretStr | None = None
+    anthropic_api_key_secret_arn: str | None = None
+    anthropic_base_url: str | None = None
+    # A model id or an inference-profile id/ARN; the function role may invoke only it.
+    bedrock_llm_model: str = Field(
+        default="us.anthropic.claude-sonnet-4-5-20250929-v1:0", min_length=1, max_length=300
+    )
+    bedrock_region: str | None = None
+    openai_compatible_base_url: str | None = None
+    openai_compatible_model: str | None = None
+    openai_compatible_api_key: SecretStr | None = None
+    # One attempt's timeout, the attempts per provider, and the backoff between them.
+    llm_call_timeout_seconds: float = Field(default=60.0, gt=0, le=900)
+    llm_max_attempts: int = Field(default=3, ge=1, le=10)
+    llm_backoff_base_seconds: float = Field(default=0.5, ge=0, le=30)
+    llm_backoff_max_seconds: float = Field(default=8.0, ge=0, le=120)
+    # What an API request may spend on models in all (API Gateway gives ≈ 29 s).
+    llm_api_deadline_seconds: float = Field(default=25.0, gt=0, le=29)
+    # USD per million tokens by model, merged over the shipped table (llm/prices.json):
+    # {"my-model": {"input": 1, "output": 5, "cache_write": 1.25, "cache_read": 0.1}}.
+    llm_prices: dict[str, dict[str, float]] = Field(default_factory=dict)
+    # Budgets: a call that would pass one is refused (402 LLM_BUDGET_EXHAUSTED).
+    llm_case_budget_tokens: int = Field(default=3_000_000, ge=1)
+    llm_case_budget_usd: float = Field(default=25.0, gt=0)
+    llm_session_budget_tokens: int = Field(default=1_000_000, ge=1)
+    llm_session_budget_usd: float = Field(default=10.0, gt=0)
+    # Ask the model for evidence summaries when a provider is configured.
+    llm_summaries: bool = True
 
     # Local runtime.
     state_dir: Path = Path(".faultmaven")
@@ -220,6 +262,26 @@ class Settings(BaseSettings):
                     "database_url must name a user and host and carry no password "
                     "when database_iam_auth is on"
                 )
+        for kind in (self.llm_provider, self.llm_fallback):
+            if kind is LLMProviderKind.OPENAI_COMPATIBLE and not (
+                self.openai_compatible_base_url and self.openai_compatible_model
+            ):
+                raise ValueError(
+                    "openai_compatible_base_url and openai_compatible_model are required "
+                    "for the openai_compatible provider"
+                )
+        if self.llm_fallback is not None and self.llm_fallback == self.resolved_llm_provider:
+            raise ValueError("llm_fallback must differ from llm_provider")
+        for url in (self.anthropic_base_url, self.openai_compatible_base_url):
+            if url is not None and not url.startswith(("http://", "https://")):
+                raise ValueError("LLM base URLs must be http:// or https:// URLs")
+        for model, prices in self.llm_prices.items():
+            unknown = set(prices) - {"input", "output", "cache_write", "cache_read"}
+            if unknown or any(value < 0 for value in prices.values()):
+                raise ValueError(
+                    f"llm_prices[{model!r}]: keys are input, output, cache_write, cache_read "
+                    "(USD per million tokens, not negative)"
+                )
         if self.vector_store is VectorBackend.OPENSEARCH and self.opensearch_url is None:
             raise ValueError("opensearch_url is required when vector_store is opensearch")
         if self.metrics_namespace.startswith("AWS/"):
@@ -247,6 +309,16 @@ class Settings(BaseSettings):
             if missing:
                 raise ValueError(f"required on AWS: {', '.join(missing)}")
         return self
+
+    @property
+    def resolved_llm_provider(self) -> LLMProviderKind:
+        """The primary provider: the configured one, else Anthropic when a key (or its
+        secret) is set, else the offline analyst, so a fresh checkout needs no account."""
+        if self.llm_provider is not None:
+            return self.llm_provider
+        if self.anthropic_api_key is not None or self.anthropic_api_key_secret_arn:
+            return LLMProviderKind.ANTHROPIC
+        return LLMProviderKind.OFFLINE
 
     @property
     def sqlalchemy_url(self) -> str:
