@@ -16,18 +16,26 @@ from faultmaven.adapters.postgres import Database
 from faultmaven.adapters.redis import RedisKeyValueStore
 from faultmaven.core.errors import ServiceUnavailableError
 from faultmaven.core.events import Events
-from faultmaven.core.settings import Environment, Settings, SettingsError
+from faultmaven.core.settings import Environment, LLMProviderKind, Settings, SettingsError
 
 if TYPE_CHECKING:
     from faultmaven.auth.service import AuthService
     from faultmaven.auth.tokens import Tokens
     from faultmaven.cases.events import CaseDeleted
     from faultmaven.cases.service import CaseService
-    from faultmaven.core.ports import Embedder, ObjectStore, TaskQueue, VectorStore, Workflow
+    from faultmaven.core.ports import (
+        Embedder,
+        LanguageModel,
+        ObjectStore,
+        TaskQueue,
+        VectorStore,
+        Workflow,
+    )
     from faultmaven.evidence.events import CaseMemoryExpired, EvidenceChunksStored, EvidenceDeleted
     from faultmaven.evidence.service import EvidenceService
     from faultmaven.jobs.service import JobService
     from faultmaven.knowledge.service import KnowledgeService
+    from faultmaven.llm.service import LanguageModels
     from faultmaven.organizations.service import OrganizationService
     from faultmaven.preprocessing.pipeline import PreprocessingSteps
     from faultmaven.privacy.service import PrivacyService
@@ -173,9 +181,49 @@ class Container:
     @cached_property
     def preprocessing(self) -> PreprocessingSteps:
         from faultmaven.preprocessing.pipeline import PreprocessingSteps
+        from faultmaven.preprocessing.summarize import Summarizer
 
+        summarizer = (
+            Summarizer(lambda: self.language_models, lambda: self.history_recorder)
+            if self.settings.llm_summaries
+            else Summarizer(None, None)
+        )
         return PreprocessingSteps(
-            self.evidence, self.objects, self.jobs, max_bytes=self.settings.max_upload_bytes
+            self.evidence,
+            self.objects,
+            self.jobs,
+            max_bytes=self.settings.max_upload_bytes,
+            summarizer=summarizer,
+        )
+
+    @cached_property
+    def language_models(self) -> LanguageModels:
+        """The gateway over the configured provider and its fallback. Adapters import
+        their SDKs on first use (or in `warm`, under a SnapStart init)."""
+        from faultmaven.llm.pricing import PriceTable
+        from faultmaven.llm.retry import RetryPolicy
+        from faultmaven.llm.service import Budgets, LanguageModels
+
+        settings = self.settings
+        kinds = [settings.resolved_llm_provider]
+        if settings.llm_fallback is not None:
+            kinds.append(settings.llm_fallback)
+        return LanguageModels(
+            [_language_model(kind, settings) for kind in kinds],
+            recorder=self.history_recorder,
+            prices=PriceTable.shipped(settings.llm_prices),
+            budgets=Budgets(
+                case_tokens=settings.llm_case_budget_tokens,
+                case_usd=settings.llm_case_budget_usd,
+                session_tokens=settings.llm_session_budget_tokens,
+                session_usd=settings.llm_session_budget_usd,
+            ),
+            retry=RetryPolicy(
+                max_attempts=settings.llm_max_attempts,
+                base_seconds=settings.llm_backoff_base_seconds,
+                max_seconds=settings.llm_backoff_max_seconds,
+            ),
+            call_timeout=settings.llm_call_timeout_seconds,
         )
 
     @cached_property
@@ -305,6 +353,56 @@ class Container:
         self.kv.client.connection_pool.reset()
         if self.__dict__.get("protection") is not None:
             self.protection.reconnect()  # type: ignore[union-attr]
+
+
+def _language_model(kind: LLMProviderKind, settings: Settings) -> LanguageModel:
+    if kind is LLMProviderKind.ANTHROPIC:
+        from faultmaven.adapters.llm.anthropic import AnthropicLanguageModel
+
+        return AnthropicLanguageModel(
+            model=settings.llm_model,
+            api_key=partial(_anthropic_key, settings),
+            base_url=settings.anthropic_base_url,
+        )
+    if kind is LLMProviderKind.BEDROCK:
+        from faultmaven.adapters.llm.bedrock import BedrockLanguageModel
+
+        return BedrockLanguageModel(
+            model=settings.bedrock_llm_model, region=settings.bedrock_region or settings.aws_region
+        )
+    if kind is LLMProviderKind.OPENAI_COMPATIBLE:
+        from faultmaven.adapters.llm.openai_compatible import OpenAICompatibleLanguageModel
+
+        assert settings.openai_compatible_base_url
+        assert settings.openai_compatible_model
+        key = settings.openai_compatible_api_key
+        return OpenAICompatibleLanguageModel(
+            model=settings.openai_compatible_model,
+            base_url=settings.openai_compatible_base_url,
+            api_key=key.get_secret_value() if key is not None else None,
+        )
+    from faultmaven.adapters.llm.offline import OfflineLanguageModel
+
+    return OfflineLanguageModel()
+
+
+def _anthropic_key(settings: Settings) -> str:
+    """The API key, read when the client is first built: from the environment, or from
+    Secrets Manager on AWS (the secret holds the bare key)."""
+    from faultmaven.core.llm import ProviderAuthError, ProviderConnectionError
+
+    if settings.anthropic_api_key is not None:
+        return settings.anthropic_api_key.get_secret_value()
+    if settings.anthropic_api_key_secret_arn:
+        from faultmaven.adapters.aws import SecretsManagerSource
+
+        try:
+            key = SecretsManagerSource(settings).get_secret(settings.anthropic_api_key_secret_arn)
+        except Exception as exc:  # any SDK failure: retryable, like a connection error
+            raise ProviderConnectionError("the Anthropic API key could not be read") from exc
+        if key.strip():
+            return key.strip()
+    raise ProviderAuthError("no Anthropic API key is configured")
 
 
 def _load_signing_key(settings: Settings) -> str:

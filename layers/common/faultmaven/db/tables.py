@@ -315,6 +315,8 @@ class Evidence(Base):
     data_type_override: Mapped[str | None] = mapped_column(String(32))
     classification: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     summary: Mapped[str | None] = mapped_column(Text)
+    # How the summary was made (model, offline analyst, deterministic fallback and why).
+    summary_origin: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     extraction: Mapped[str | None] = mapped_column(Text)
     insights: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
     pii_detected: Mapped[bool] = mapped_column(server_default=text("false"))

@@ -118,6 +118,9 @@ class EvidenceOut(BaseModel):
     data_type: DataType | None
     classification: dict[str, Any] | None
     summary: str | None
+    # source: "model" | "offline" | "deterministic"; provider and model when one answered;
+    # fallback_reason when a model was asked and its answer was not used.
+    summary_origin: dict[str, Any] | None = None
     insights: list[str]
     pii_detected: bool
     secrets_detected: bool

@@ -359,10 +359,12 @@ class EvidenceService:
         pii_detected: bool,
         secrets_detected: bool,
         redaction_counts: dict[str, int],
+        summary_origin: dict[str, Any] | None = None,
     ) -> None:
         self._update(
             evidence_id,
             summary=summary,
+            summary_origin=summary_origin,
             extraction=extraction,
             insights=insights,
             pii_detected=pii_detected,

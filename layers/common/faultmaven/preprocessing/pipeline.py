@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+from faultmaven.core.errors import LLMUnavailableError
 from faultmaven.core.logging import logger, scrub_text
 from faultmaven.core.ports import ObjectStore
 from faultmaven.core.storage import work_prefix
@@ -35,6 +36,7 @@ from faultmaven.preprocessing.extract import (
     extract,
 )
 from faultmaven.preprocessing.models import DataType
+from faultmaven.preprocessing.summarize import Summarizer
 
 State = dict[str, Any]
 SAMPLE_BYTES = 64 * 1024
@@ -64,6 +66,8 @@ _THROTTLING = {
 def is_transient(exc: BaseException) -> bool:
     """A store briefly unreachable or throttling: worth the state machine's Retry. Found by
     class name, so this module imports none of the vendor SDKs."""
+    if isinstance(exc, LLMUnavailableError):  # every provider failed: the ASL retries later
+        return True
     for cls in type(exc).__mro__:
         if cls.__name__ in _TRANSIENT.get(cls.__module__, set()):
             return True
@@ -97,11 +101,18 @@ def step_errors(step: Callable[[Any, State], State]) -> Callable[[Any, State], S
 
 class PreprocessingSteps:
     def __init__(
-        self, evidence: EvidenceService, objects: ObjectStore, jobs: JobService, *, max_bytes: int
+        self,
+        evidence: EvidenceService,
+        objects: ObjectStore,
+        jobs: JobService,
+        *,
+        max_bytes: int,
+        summarizer: Summarizer | None = None,
     ) -> None:
         self._evidence = evidence
         self._objects = objects
         self._jobs = jobs
+        self._summarizer = summarizer or Summarizer(None, None)
         self._read_limit = max_bytes + 1024 * 1024  # the trigger already refused larger files
 
     @step_errors
@@ -182,14 +193,24 @@ class PreprocessingSteps:
 
     @step_errors
     def summarize(self, state: State) -> State:
-        """Deterministic for now: the analyzer's own summary, stored with the findings."""
+        """The model's summary when a provider is configured, else (or on any failure)
+        the analyzer's deterministic one; the evidence records which (summary.py)."""
         extraction = self._sanitized(state)
         redaction = state["redaction"]
+        artifact = self._evidence.artifact_of(state["evidence_id"])
+        summary = self._summarizer.summarize(
+            evidence_id=state["evidence_id"],
+            case_id=state["case_id"],
+            data_type=str(state.get("data_type", "unknown")),
+            filename=artifact.filename,
+            extraction=extraction,
+        )
         self._evidence.record_result(
             state["evidence_id"],
-            summary=extraction.summary,
+            summary=summary.summary,
+            summary_origin=summary.origin,
             extraction=extraction.extraction,
-            insights=extraction.insights,
+            insights=summary.insights,
             pii_detected=redaction["pii_detected"],
             secrets_detected=redaction["secrets_detected"],
             redaction_counts=redaction["counts"],
