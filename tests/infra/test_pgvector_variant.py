@@ -18,7 +18,13 @@ from tests.infra.helpers import logical_id, resources, roles_granted
 def variant(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
     outdir = tmp_path_factory.mktemp("cdk.out.pgvector")
     deployment = build_app(
-        {"vectorStore": "pgvector", "snapStart": "false", "stackPrefix": "FmTest"},
+        {
+            "vectorStore": "pgvector",
+            "snapStart": "false",
+            "stackPrefix": "FmTest",
+            "llmProvider": "bedrock",
+            "bedrockLlmModel": "eu.anthropic.claude-haiku-4-5-20251001-v1:0",
+        },
         outdir=str(outdir),
     )
     deployment.app.synth()
@@ -85,3 +91,44 @@ def test_bad_context_fails_the_synth_naming_the_key(
 ) -> None:
     with pytest.raises(ContextError, match=named):
         build_app(context, outdir=str(tmp_path), nag=False)
+
+
+def test_with_bedrock_the_summarize_step_may_invoke_exactly_that_model(
+    variant: Deployment,
+) -> None:
+    """An inference profile routes to its foundation model in several regions: the grant
+    names the profile (this account and region) and that one model in any region."""
+    template = Template.from_stack(variant.pipelines)
+    summarize = logical_id(variant.pipelines.steps["SummarizeFunctionArn"].role)
+    granted = roles_granted(template, "bedrock:InvokeModel")
+    chat_model_roles = {role for role, found in granted.items() if "claude" in json.dumps(found)}
+    assert chat_model_roles == {summarize}
+    text = json.dumps(granted[summarize])
+    assert "inference-profile/eu.anthropic.claude-haiku-4-5-20251001-v1:0" in text
+    assert ":bedrock:*::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0" in text
+    assert "titan" not in text
+    assert len(granted[summarize]) == 2  # the profile and its model, nothing else
+    streaming = roles_granted(template, "bedrock:InvokeModelWithResponseStream")
+    assert set(streaming) == {summarize}
+    assert roles_granted(template, "secretsmanager:GetSecretValue") == {}
+    step = resources(template, "AWS::Lambda::Function")[
+        logical_id(variant.pipelines.steps["SummarizeFunctionArn"].function)
+    ]
+    variables = step["Properties"]["Environment"]["Variables"]
+    assert variables["FAULTMAVEN_LLM_PROVIDER"] == "bedrock"
+    assert (
+        variables["FAULTMAVEN_BEDROCK_LLM_MODEL"] == "eu.anthropic.claude-haiku-4-5-20251001-v1:0"
+    )
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"llmProvider": "openai"}, "llmProvider"),
+        ({"llmFallback": "anthropic"}, "llmFallback"),
+        ({"bedrockLlmModel": "bad model id"}, "bedrockLlmModel"),
+    ],
+)
+def test_llm_context_typos_fail_the_synth_by_name(context: dict[str, str], message: str) -> None:
+    with pytest.raises(ContextError, match=message):
+        build_app(context, nag=False)

@@ -12,7 +12,14 @@ from faultmaven_infra.app import Deployment
 
 from faultmaven.preprocessing.statemachine import TASK_HANDLERS, definition_path, placeholders
 from tests.conftest import ROOT
-from tests.infra.helpers import as_list, logical_id, object_prefixes, resources, statements
+from tests.infra.helpers import (
+    as_list,
+    logical_id,
+    object_prefixes,
+    resources,
+    roles_granted,
+    statements,
+)
 
 
 def test_the_state_machine_is_the_repository_file_with_every_placeholder_bound(
@@ -142,3 +149,23 @@ def test_retention_may_delete_but_not_read_evidence(
     assert {"rds-db:connect", "s3:DeleteObject", "aoss:APIAccessAll"} <= actions
     assert not {"s3:GetObject", "s3:PutObject", "bedrock:InvokeModel"} & actions
     assert "secretsmanager:GetSecretValue" not in actions  # it signs no tokens
+
+
+def test_only_the_summarize_step_reads_the_anthropic_key(
+    deployment: Deployment, templates: dict[str, Template]
+) -> None:
+    """The default provider is the Anthropic API: its key's secret is readable by the one
+    step that calls the model, and no step may invoke a Bedrock chat model."""
+    template = templates["pipelines"]
+    readers = roles_granted(template, "secretsmanager:GetSecretValue")
+    summarize = logical_id(deployment.pipelines.steps["SummarizeFunctionArn"].role)
+    assert set(readers) == {summarize}
+    assert "AnthropicApiKey" in json.dumps(readers[summarize])
+    invokers = roles_granted(template, "bedrock:InvokeModel")
+    assert invokers  # the embedding model (Index, knowledge ingestion)
+    assert "claude" not in json.dumps(invokers)
+    for function in resources(template, "AWS::Lambda::Function").values():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        if "FAULTMAVEN_ENVIRONMENT" in variables:
+            assert variables["FAULTMAVEN_LLM_PROVIDER"] == "anthropic"
+            assert variables["FAULTMAVEN_LLM_MODEL"]

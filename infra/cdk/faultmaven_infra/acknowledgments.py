@@ -36,8 +36,18 @@ NO_API_AUTHORIZER = (
 )
 
 
+BEDROCK_PROFILE = (
+    "A Bedrock cross-region inference profile routes each call to the same foundation "
+    "model in one of several regions chosen by Bedrock, so the grant names the profile "
+    "(this account and region) and exactly that one model in any region; no other model "
+    "is invokable."
+)
+
+
 def acknowledge_findings(deployment: Deployment) -> None:
     bucket = "arn:<AWS::Partition>:s3:::" + deployment.config.evidence_bucket_name
+    model = deployment.config.bedrock_llm_model
+    routed = model.split(".", 1)[1] if "." in model else model
     function_wildcards = [
         "Resource::*",
         f"Resource::{bucket}/artifacts/*",
@@ -51,6 +61,15 @@ def acknowledge_findings(deployment: Deployment) -> None:
                 _ack(construct.function, "L1", RUNTIME)
                 for wildcard in function_wildcards:
                     _ack(construct.role, "IAM5", FUNCTION_WILDCARDS, applies_to=wildcard)
+                for partition in ("aws", "<AWS::Partition>"):
+                    _ack(
+                        construct.role,
+                        "IAM5",
+                        BEDROCK_PROFILE,
+                        applies_to=(
+                            f"Resource::arn:{partition}:bedrock:*::foundation-model/{routed}"
+                        ),
+                    )
 
     _ack(deployment.api.http_api, "APIG4", NO_API_AUTHORIZER)
     tasks = deployment.api.tasks.function.node.default_child

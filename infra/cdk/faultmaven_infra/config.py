@@ -22,6 +22,9 @@ OFFLINE_ACCOUNT = "123456789012"
 OFFLINE_REGION = "us-east-1"
 
 VectorStore = Literal["opensearch", "pgvector"]
+LLMProvider = Literal["anthropic", "bedrock", "offline"]
+DEFAULT_LLM_MODEL = "claude-sonnet-4-5"
+DEFAULT_BEDROCK_LLM_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 
 
 class ContextError(ValueError):
@@ -40,6 +43,12 @@ class DeployConfig:
     log_retention_days: int
     api_rate_limit: int
     api_burst_limit: int
+    # The language model: the Anthropic API (key in Secrets Manager), Bedrock (the model
+    # or inference profile below; the functions may invoke only it) or the offline analyst.
+    llm_provider: LLMProvider = "anthropic"
+    llm_model: str = DEFAULT_LLM_MODEL
+    bedrock_llm_model: str = DEFAULT_BEDROCK_LLM_MODEL
+    llm_fallback: LLMProvider | None = None
 
     @property
     def evidence_bucket_name(self) -> str:
@@ -72,6 +81,21 @@ class DeployConfig:
             raise ContextError(
                 f"stackPrefix {prefix!r}: a letter, then up to 19 letters, digits or hyphens"
             )
+        providers = ("anthropic", "bedrock", "offline")
+        llm_provider = str(node_context("llmProvider") or "anthropic")
+        if llm_provider not in providers:
+            raise ContextError(f"llmProvider must be one of {providers}, not {llm_provider!r}")
+        fallback = node_context("llmFallback")
+        if fallback is not None and (fallback not in providers or fallback == llm_provider):
+            raise ContextError(f"llmFallback must be another of {providers}, not {fallback!r}")
+        bedrock_model = str(node_context("bedrockLlmModel") or DEFAULT_BEDROCK_LLM_MODEL)
+        if not re.fullmatch(r"[A-Za-z0-9.:_-]{1,200}", bedrock_model):
+            raise ContextError(
+                f"bedrockLlmModel {bedrock_model!r}: a model or inference-profile id"
+            )
+        llm_model = str(node_context("llmModel") or DEFAULT_LLM_MODEL)
+        if not re.fullmatch(r"[A-Za-z0-9.:_-]{1,200}", llm_model):
+            raise ContextError(f"llmModel {llm_model!r}: a model id")
         return cls(
             account=os.environ.get("CDK_DEFAULT_ACCOUNT") or OFFLINE_ACCOUNT,
             region=os.environ.get("CDK_DEFAULT_REGION") or OFFLINE_REGION,
@@ -83,6 +107,10 @@ class DeployConfig:
             log_retention_days=_int(node_context("logRetentionDays"), 30, "logRetentionDays"),
             api_rate_limit=_int(node_context("apiRateLimit"), 50, "apiRateLimit"),
             api_burst_limit=_int(node_context("apiBurstLimit"), 100, "apiBurstLimit"),
+            llm_provider=llm_provider,  # type: ignore[arg-type]
+            llm_model=llm_model,
+            bedrock_llm_model=bedrock_model,
+            llm_fallback=fallback,
         )
 
 

@@ -6,6 +6,7 @@ secrets by ARN at run time; no secret value is ever placed in their configuratio
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, Aws, Stack
@@ -57,7 +58,12 @@ class Runtime:
             "FAULTMAVEN_EMBEDDER": "bedrock",
             "FAULTMAVEN_BEDROCK_EMBEDDING_MODEL": EMBEDDING_MODEL,
             "FAULTMAVEN_BEDROCK_EMBEDDING_DIMENSION": str(EMBEDDING_DIMENSION),
+            "FAULTMAVEN_LLM_PROVIDER": self.config.llm_provider,
+            "FAULTMAVEN_LLM_MODEL": self.config.llm_model,
+            "FAULTMAVEN_BEDROCK_LLM_MODEL": self.config.bedrock_llm_model,
         }
+        if self.config.llm_fallback is not None:
+            environment["FAULTMAVEN_LLM_FALLBACK"] = self.config.llm_fallback
         if self.vectors is not None:
             environment["FAULTMAVEN_OPENSEARCH_URL"] = self.vectors.endpoint_url
             # OpenSearch Serverless answers only requests signed (service `aoss`) with a
@@ -109,6 +115,57 @@ class Runtime:
         )
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[model_arn])
+        )
+
+    def grant_llm(self, role: iam.IRole) -> None:
+        """What a function that calls the language model needs: the API key's secret
+        for Anthropic; for Bedrock, bedrock:InvokeModel (and its streaming form) on exactly
+        the configured model. An inference profile (`us.anthropic.…`) routes to the same
+        foundation model in several regions, so the grant names the profile and that one
+        model in any region."""
+        providers = {self.config.llm_provider, self.config.llm_fallback}
+        if "anthropic" in providers:
+            self.anthropic_secret.grant_read(role)
+        if "bedrock" not in providers:
+            return
+        stack = Stack.of(role)
+        model = self.config.bedrock_llm_model
+        profile = re.fullmatch(r"(?:us|eu|apac|au|ca|jp|us-gov|global)\.(.+)", model)
+        resources = []
+        if profile is not None:
+            resources.append(
+                stack.format_arn(
+                    service="bedrock",
+                    resource="inference-profile",
+                    resource_name=model,
+                    arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+                )
+            )
+            resources.append(
+                stack.format_arn(
+                    service="bedrock",
+                    region="*",
+                    account="",
+                    resource="foundation-model",
+                    resource_name=profile.group(1),
+                    arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+                )
+            )
+        else:
+            resources.append(
+                stack.format_arn(
+                    service="bedrock",
+                    account="",
+                    resource="foundation-model",
+                    resource_name=model,
+                    arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+                )
+            )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+                resources=resources,
+            )
         )
 
     def grant_vectors(

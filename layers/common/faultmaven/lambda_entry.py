@@ -36,12 +36,17 @@ def _register_after_restore(container: Container) -> None:
     register_after_restore(container.reconnect)
 
 
-def asgi_handler(app: FastAPI) -> LambdaHandler:
+def asgi_handler(app: FastAPI, *, language_model: bool = False) -> LambdaHandler:
+    """`language_model`: this function calls the model, so under a SnapStart init the
+    provider's SDK is imported and its client built before the snapshot (importing
+    `anthropic` costs ≈ 2 s; everywhere else it waits for the first call)."""
     asgi = Mangum(app, lifespan="off")
     container: Container = app.state.container
     _register_after_restore(container)
     if os.environ.get(INITIALIZATION_TYPE) == SNAP_START:
         prime(app, asgi)
+        if language_model:
+            warm_language_models(container)
     settings = container.settings
     instrumented = instrument_api(
         asgi, namespace=settings.metrics_namespace, service=settings.service_name
@@ -188,6 +193,17 @@ def _primer_token(container: Container) -> str | None:
     except Exception as exc:  # priming is an optimisation: never fail the init over it
         logger.warning("SnapStart priming without a token", extra={"error": type(exc).__name__})
         return None
+
+
+def warm_language_models(container: Container) -> bool:
+    """Import the model SDKs and build their clients (SnapStart init). An optimisation:
+    a failure (no key yet) is logged and the first call builds them instead."""
+    try:
+        container.language_models.warm()
+    except Exception as exc:
+        logger.warning("language models not warmed", extra={"error": type(exc).__name__})
+        return False
+    return True
 
 
 def prime(app: FastAPI, asgi: Callable[[dict[str, Any], Any], dict[str, Any]]) -> dict[str, int]:

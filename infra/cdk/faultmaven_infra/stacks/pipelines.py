@@ -54,6 +54,8 @@ class PipelinesStack(Stack):
                 step.role, WORK, "s3:GetObject", "s3:PutObject", "s3:DeleteObject"
             )
             self.steps[placeholder] = step
+        # Summarize asks the language model for the evidence's summary.
+        runtime.grant_llm(self.steps["SummarizeFunctionArn"].role)
         # Index embeds the evidence's chunks into the case's working memory.
         index = self.steps["IndexFunctionArn"].role
         runtime.grant_embedding(index)
