@@ -26,6 +26,7 @@ SCRIPTS = (
     "knowledge_retrieval.py",
     "vector_search.py",
     "protection_checks.py",
+    "llm_calls.py",
     # Last and longest: two scenarios of `--load-duration` seconds each.
     "load.py",
 )

@@ -107,6 +107,10 @@ def make_settings(database_url: str, redis_url: str, **overrides: Any) -> Settin
         # what one test sends; tests/integration/test_protection.py sets its own.
         "rate_limit_scale": 1000.0,
         "reputation_enabled": False,
+        # The suite never calls a real model by accident (a developer's key in the
+        # environment); the contract tests opt in explicitly.
+        "llm_provider": "offline",
+        "llm_fallback": None,
         **overrides,
     }
     return load_settings(**values)

@@ -255,3 +255,36 @@ def test_the_offline_analyst_returns_the_summarize_draft_it_is_given() -> None:
         "Pool exhausted (392)",
         "First error at 10:00:03",
     ]
+
+
+def test_model_failures_reach_the_client_as_envelopes_with_their_status() -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from faultmaven.core.errors import (
+        LLMBudgetExhaustedError,
+        LLMUnavailableError,
+        install_error_handlers,
+    )
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/down")
+    def down() -> None:
+        raise LLMUnavailableError("down", headers={"Retry-After": "7"})
+
+    @app.get("/spent")
+    def spent() -> None:
+        raise LLMBudgetExhaustedError("spent", details={"budget": "case"})
+
+    client = TestClient(app)
+    answer = client.get("/down")
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "7"
+    assert answer.json()["error_code"] == "LLM_UNAVAILABLE"
+    answer = client.get("/spent")
+    assert answer.status_code == 402
+    assert answer.json()["error_code"] == "LLM_BUDGET_EXHAUSTED"
+    assert answer.json()["details"] == {"budget": "case"}
+    assert "Retry-After" not in answer.headers

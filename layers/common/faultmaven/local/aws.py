@@ -353,6 +353,27 @@ def export_environment(settings: Settings) -> None:
         f"{ENV_PREFIX}RATE_LIMIT_SCALE": str(settings.rate_limit_scale),
         f"{ENV_PREFIX}REPUTATION_ENABLED": str(settings.reputation_enabled).lower(),
     }
+    # The model the pipeline's Summarize step asks: the API process's own choice.
+    values.update(
+        {
+            f"{ENV_PREFIX}LLM_PROVIDER": settings.resolved_llm_provider.value,
+            f"{ENV_PREFIX}LLM_MODEL": settings.llm_model,
+            f"{ENV_PREFIX}LLM_SUMMARIES": str(settings.llm_summaries).lower(),
+            f"{ENV_PREFIX}ANTHROPIC_BASE_URL": settings.anthropic_base_url,
+            f"{ENV_PREFIX}OPENAI_COMPATIBLE_BASE_URL": settings.openai_compatible_base_url,
+            f"{ENV_PREFIX}OPENAI_COMPATIBLE_MODEL": settings.openai_compatible_model,
+        }
+    )
+    for name, secret in (
+        ("ANTHROPIC_API_KEY", settings.anthropic_api_key),
+        ("OPENAI_COMPATIBLE_API_KEY", settings.openai_compatible_api_key),
+    ):
+        if secret is not None:
+            values[f"{ENV_PREFIX}{name}"] = secret.get_secret_value()
+    if settings.llm_fallback is not None:
+        values[f"{ENV_PREFIX}LLM_FALLBACK"] = settings.llm_fallback.value
+    else:
+        os.environ.pop(f"{ENV_PREFIX}LLM_FALLBACK", None)
     if settings.jwt_secret_arn:
         values[f"{ENV_PREFIX}JWT_SECRET_ARN"] = settings.jwt_secret_arn
     if settings.jwt_secret is not None:
