@@ -11,6 +11,8 @@ the provider asked us to wait, so one retry policy (llm.service) serves every ad
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -217,3 +219,39 @@ def parse_retry_after(value: str | None) -> float | None:
     except ValueError:
         return None
     return seconds if seconds >= 0 else None
+
+
+def retry_after_from_headers(headers: Mapping[str, str]) -> float | None:
+    """The provider's wait hint from response headers: `retry-after-ms` is more precise
+    than `retry-after` where a provider sends both. `headers` should be case-insensitive
+    (httpx's are); both adapters pass the response's own."""
+    milliseconds = parse_retry_after(headers.get("retry-after-ms"))
+    if milliseconds is not None:
+        return milliseconds / 1000.0
+    return parse_retry_after(headers.get("retry-after"))
+
+
+def estimate_text_tokens(text: str) -> int:
+    """A local token estimate for `text` (≈ 4 characters a token, rounded up): used only
+    where a provider reports no usage, and flagged as estimated wherever it is used."""
+    return -(-len(text) // 4)
+
+
+def estimate_tokens(request: LLMRequest) -> int:
+    """A local estimate of `request`'s input tokens: every string the provider would
+    tokenize (system, message text, tool inputs and results, tool definitions)."""
+    parts: list[str] = [request.system]
+    for message in request.messages:
+        for block in message.content:
+            if isinstance(block, TextBlock):
+                parts.append(block.text)
+            elif isinstance(block, ToolUseBlock):
+                parts.append(block.name)
+                parts.append(json.dumps(block.input, separators=(",", ":")))
+            else:
+                parts.append(block.content)
+    for tool in request.tools:
+        parts.append(tool.name)
+        parts.append(tool.description)
+        parts.append(json.dumps(tool.input_schema, separators=(",", ":")))
+    return estimate_text_tokens("".join(parts))
