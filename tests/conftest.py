@@ -127,3 +127,24 @@ def settings(database_url: str, redis_url: str, moto_endpoint: str) -> Settings:
     )
     export_environment(configured)  # the functions' own settings, as on Lambda
     return configured
+
+
+# --- language-model stubs (tests/llm_stubs.py) ------------------------------------------
+
+
+@pytest.fixture
+def messages_stub() -> Iterator[Any]:
+    """A local Messages API (Anthropic and Bedrock routes) the real SDK talks to."""
+    from tests.llm_stubs import MessagesStub
+
+    with MessagesStub() as stub:
+        yield stub
+
+
+@pytest.fixture
+def chat_stub() -> Iterator[Any]:
+    """A local OpenAI-compatible Chat Completions server."""
+    from tests.llm_stubs import ChatCompletionsStub
+
+    with ChatCompletionsStub(api_key="stub-openai-key") as stub:
+        yield stub

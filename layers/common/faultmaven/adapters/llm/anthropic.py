@@ -47,7 +47,7 @@ class AnthropicLanguageModel(MessagesApiModel):
             api_key=key,
             base_url=self._base_url,
             max_retries=0,
-            open_telemetry=open_telemetry_option,  # type: ignore[arg-type]
+            open_telemetry=open_telemetry_option(),
         )
 
     def count_tokens(self, request: LLMRequest, *, timeout: float) -> int | None:

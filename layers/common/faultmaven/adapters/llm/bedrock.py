@@ -33,5 +33,5 @@ class BedrockLanguageModel(MessagesApiModel):
             aws_region=self._region,
             base_url=self._endpoint_url,
             max_retries=0,
-            open_telemetry=open_telemetry_option,  # type: ignore[arg-type]
+            open_telemetry=open_telemetry_option(),
         )

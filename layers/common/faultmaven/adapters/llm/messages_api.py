@@ -67,6 +67,13 @@ _STATUS_OF_ERROR_TYPE: dict[str, int] = {
     "rate_limit_error": 429,
     "api_error": 500,
     "overloaded_error": 529,
+    # Bedrock's exception frames inside an invoke-with-response-stream.
+    "throttlingexception": 429,
+    "serviceunavailableexception": 503,
+    "internalserverexception": 500,
+    "modelstreamerrorexception": 500,
+    "modeltimeoutexception": 408,
+    "validationexception": 400,
 }
 
 _MAX_ERROR_DETAIL = 200
@@ -195,7 +202,7 @@ def provider_error(exc: Exception, *, provider: str) -> ProviderError:
         status = exc.status_code
         if status < 400:
             # An `error` event inside a 200 stream.
-            status = _STATUS_OF_ERROR_TYPE.get(exc.type or "", 500)
+            status = _STATUS_OF_ERROR_TYPE.get((exc.type or "").lower(), 500)
         message = f"{provider} answered {status} {exc.type or 'error'}: {_detail(exc)}"
         return error_for_status(
             status, message, retry_after=retry_after_from_headers(exc.response.headers)
