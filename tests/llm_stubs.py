@@ -85,6 +85,9 @@ class Received:
     path: str
     headers: dict[str, str]
     body: Any
+    # The client's address and port: the same port on two requests means the client
+    # reused its connection.
+    peer: tuple[str, int]
 
 
 def estimate(value: Any) -> int:
@@ -141,7 +144,9 @@ class _StubServer:
                     body = raw.decode("utf-8", "replace")
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with stub._lock:
-                    stub.requests.append(Received("POST", self.path, headers, body))
+                    stub.requests.append(
+                        Received("POST", self.path, headers, body, self.client_address[:2])
+                    )
                 # A client that gave up (its timeout) gets no answer.
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     stub.handle(self, self.path, headers, body)
@@ -290,12 +295,12 @@ class MessagesStub(_StubServer):
                 raise _RefusedError(403, "authentication_error", "missing authentication token")
             return
         # The SDK sends the key as `authorization: Bearer` (2.x) or `x-api-key` (older
-        # clients, curl examples); the API takes either.
-        presented = {
-            headers.get("x-api-key"),
-            headers.get("authorization", "").removeprefix("Bearer "),
-        }
-        if self.api_key not in presented:
+        # clients, curl examples); the API takes either, and reads x-api-key when both
+        # are present.
+        presented = headers.get("x-api-key") or headers.get("authorization", "").removeprefix(
+            "Bearer "
+        )
+        if presented != self.api_key:
             raise _RefusedError(401, "authentication_error", "invalid x-api-key")
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", headers.get("anthropic-version", "")):
             raise _RefusedError(
@@ -303,9 +308,17 @@ class MessagesStub(_StubServer):
             )
 
     @staticmethod
-    def _check_body(body: Any, *, count: bool, bedrock: bool) -> None:
+    def _check_body(body: Any, *, count: bool, bedrock: bool, version: str) -> None:
         if not isinstance(body, dict):
             raise _RefusedError(400, "invalid_request_error", "body: JSON object expected")
+        # API version 2026-10-21 removed the sampling parameters: any of them is a 400,
+        # even at its default value.
+        if (version or "0") >= "2026-10-21":
+            for name in ("temperature", "top_p", "top_k"):
+                if name in body:
+                    raise _RefusedError(
+                        400, "invalid_request_error", f"{name}: Extra inputs are not permitted"
+                    )
         if bedrock:
             if "model" in body or not body.get("anthropic_version"):
                 raise _RefusedError(400, "invalid_request_error", "Malformed input request")
@@ -424,7 +437,12 @@ class MessagesStub(_StubServer):
             else:
                 raise _RefusedError(404, "not_found_error", f"Not found: {path}")
             self._check_headers(headers, bedrock)
-            self._check_body(body, count=count, bedrock=bedrock)
+            version = (
+                body.get("anthropic_version", "")
+                if bedrock and isinstance(body, dict)
+                else headers.get("anthropic-version", "")
+            )
+            self._check_body(body, count=count, bedrock=bedrock, version=version)
         except _RefusedError as refused:
             self._send_error(handler, refused.status, refused.error_type, refused.message, bedrock)
             return

@@ -13,7 +13,6 @@ from faultmaven.adapters.llm.messages_api import (
     MessagesApiModel,
     count_tokens_kwargs,
     open_telemetry_option,
-    provider_error,
 )
 from faultmaven.core.llm import LLMRequest, ProviderAuthError, ProviderError
 
@@ -59,4 +58,4 @@ class AnthropicLanguageModel(MessagesApiModel):
         except ProviderError:
             raise
         except Exception as exc:
-            raise provider_error(exc, provider=self.provider) from exc
+            raise self._error(exc) from exc

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from faultmaven.adapters.llm.messages_api import MessagesApiModel, open_telemetry_option
+from faultmaven.adapters.llm.messages_api import (
+    MessagesApiModel,
+    open_telemetry_option,
+    provider_error,
+)
+from faultmaven.core.llm import ProviderAuthError, ProviderError
 
 
 class BedrockLanguageModel(MessagesApiModel):
@@ -35,3 +40,10 @@ class BedrockLanguageModel(MessagesApiModel):
             max_retries=0,
             open_telemetry=open_telemetry_option(),
         )
+
+    def _error(self, exc: Exception) -> ProviderError:
+        # The SDK's signer raises a bare RuntimeError when the AWS chain yields no
+        # credentials (no role, no keys): an auth failure, which a fallback may survive.
+        if isinstance(exc, RuntimeError) and "credentials" in str(exc).lower():
+            return ProviderAuthError(f"bedrock: no usable AWS credentials ({exc})")
+        return provider_error(exc, provider=self.provider)

@@ -21,6 +21,7 @@ from faultmaven.core.llm import (
     LLMRequest,
     LLMResponse,
     Message,
+    ProviderAuthError,
     ProviderConnectionError,
     ProviderError,
     ProviderRequestError,
@@ -129,8 +130,9 @@ def request_kwargs(request: LLMRequest, model: str) -> dict[str, Any]:
             kwargs["tool_choice"] = {"type": "tool", "name": choice.name}
         else:
             kwargs["tool_choice"] = {"type": choice.type}
-    if request.temperature is not None:
-        kwargs["temperature"] = request.temperature
+    # No temperature: API version 2026-10-21 (what SDK 2.x sends) refuses every sampling
+    # parameter with a 400, even at its default, and the SDK no longer has one.
+    # The adapter notes it in the response's metadata instead (`_with_ignored`).
     if request.stop_sequences:
         kwargs["stop_sequences"] = list(request.stop_sequences)
     return kwargs
@@ -139,9 +141,18 @@ def request_kwargs(request: LLMRequest, model: str) -> dict[str, Any]:
 def count_tokens_kwargs(request: LLMRequest, model: str) -> dict[str, Any]:
     """`messages.count_tokens` takes the prompt only: no sampling parameters."""
     kwargs = request_kwargs(request, model)
-    for key in ("max_tokens", "temperature", "stop_sequences"):
+    for key in ("max_tokens", "stop_sequences"):
         kwargs.pop(key, None)
     return kwargs
+
+
+def _with_ignored(response: LLMResponse, request: LLMRequest) -> LLMResponse:
+    """Say in the response (and so in the history) that the request's temperature was
+    not sent, rather than pretend it was honoured."""
+    if request.temperature is None:
+        return response
+    metadata = {**response.metadata, "unsupported_parameters": ["temperature"]}
+    return response.model_copy(update={"metadata": metadata})
 
 
 def response_from_message(message: SdkMessage, *, provider: str, latency_ms: float) -> LLMResponse:
@@ -192,8 +203,17 @@ def provider_error(exc: Exception, *, provider: str) -> ProviderError:
     The message names the provider, the status and the provider's error type and
     message (which describe the failure, never the prompt); it never holds content."""
     import anthropic
+    import botocore.exceptions
     import httpx2
 
+    if isinstance(
+        exc,
+        botocore.exceptions.NoCredentialsError
+        | botocore.exceptions.PartialCredentialsError
+        | botocore.exceptions.CredentialRetrievalError,
+    ):
+        # Bedrock signs with the default AWS chain: no credentials is an auth failure.
+        return ProviderAuthError(f"{provider}: no usable AWS credentials ({type(exc).__name__})")
     if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException):
         return ProviderTimeoutError(f"{provider}: the call timed out")
     if isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError):
@@ -216,6 +236,14 @@ def provider_error(exc: Exception, *, provider: str) -> ProviderError:
     # Anything else is a malformed answer (our mapping refused it) or a transport fault
     # the SDK did not wrap: a retry may succeed.
     return ProviderServerError(f"{provider}: {type(exc).__name__} while reading the answer")
+
+
+def quiet_sdk_logging() -> None:
+    """The SDK logs every request's options, body included, at DEBUG: a Lambda run at
+    DEBUG would write prompts to CloudWatch. Its loggers stop at INFO (status lines)."""
+    sdk_logger = logging.getLogger("anthropic")
+    if sdk_logger.getEffectiveLevel() < logging.INFO:
+        sdk_logger.setLevel(logging.INFO)
 
 
 class MessagesApiModel:
@@ -242,11 +270,16 @@ class MessagesApiModel:
     def _build_client(self) -> Any:
         raise NotImplementedError
 
+    def _error(self, exc: Exception) -> ProviderError:
+        """The ProviderError for `exc`; adapters add the failures only they can meet."""
+        return provider_error(exc, provider=self.provider)
+
     def _get_client(self) -> Any:
         client = self._client
         if client is None:
             with self._lock:
                 if self._client is None:
+                    quiet_sdk_logging()
                     self._client = self._build_client()
                 client = self._client
         return client
@@ -269,11 +302,12 @@ class MessagesApiModel:
         try:
             message = client.messages.create(**kwargs, timeout=timeout)
             latency_ms = (time.perf_counter() - started) * 1000.0
-            return response_from_message(message, provider=self.provider, latency_ms=latency_ms)
+            response = response_from_message(message, provider=self.provider, latency_ms=latency_ms)
+            return _with_ignored(response, request)
         except ProviderError:
             raise
         except Exception as exc:
-            raise provider_error(exc, provider=self.provider) from exc
+            raise self._error(exc) from exc
 
     def stream(self, request: LLMRequest, *, timeout: float) -> Iterator[StreamEvent]:
         """Text deltas as they arrive, then the whole response. `timeout` bounds the
@@ -294,11 +328,12 @@ class MessagesApiModel:
                         )
                 message = events.get_final_message()
             latency_ms = (time.perf_counter() - started) * 1000.0
-            yield response_from_message(message, provider=self.provider, latency_ms=latency_ms)
+            response = response_from_message(message, provider=self.provider, latency_ms=latency_ms)
+            yield _with_ignored(response, request)
         except ProviderError:
             raise
         except Exception as exc:
-            raise provider_error(exc, provider=self.provider) from exc
+            raise self._error(exc) from exc
 
     def count_tokens(self, request: LLMRequest, *, timeout: float) -> int | None:
         return None
