@@ -27,6 +27,7 @@ SCRIPTS = (
     "vector_search.py",
     "protection_checks.py",
     "llm_calls.py",
+    "llm_adapters.py",
     # Last and longest: two scenarios of `--load-duration` seconds each.
     "load.py",
 )
