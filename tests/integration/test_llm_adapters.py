@@ -39,8 +39,8 @@ from faultmaven.core.llm import (
     ToolResultBlock,
     ToolSpec,
     ToolUseBlock,
-    estimate_tokens,
 )
+from faultmaven.core.tokens import estimate_input_tokens
 from tests.llm_stubs import API_KEY, ChatCompletionsStub, Fail, MessagesStub, Text, ToolCall
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -798,7 +798,7 @@ def test_missing_usage_is_estimated_and_flagged() -> None:
             collect(model.stream(request, timeout=5))[1],
         ):
             assert response.usage_estimated
-            assert response.usage.input_tokens == estimate_tokens(request)
+            assert response.usage.input_tokens == estimate_input_tokens(request)
             assert response.usage.output_tokens > 0
         model.close()
 

@@ -11,7 +11,6 @@ the provider asked us to wait, so one retry policy (llm.service) serves every ad
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -229,29 +228,3 @@ def retry_after_from_headers(headers: Mapping[str, str]) -> float | None:
     if milliseconds is not None:
         return milliseconds / 1000.0
     return parse_retry_after(headers.get("retry-after"))
-
-
-def estimate_text_tokens(text: str) -> int:
-    """A local token estimate for `text` (≈ 4 characters a token, rounded up): used only
-    where a provider reports no usage, and flagged as estimated wherever it is used."""
-    return -(-len(text) // 4)
-
-
-def estimate_tokens(request: LLMRequest) -> int:
-    """A local estimate of `request`'s input tokens: every string the provider would
-    tokenize (system, message text, tool inputs and results, tool definitions)."""
-    parts: list[str] = [request.system]
-    for message in request.messages:
-        for block in message.content:
-            if isinstance(block, TextBlock):
-                parts.append(block.text)
-            elif isinstance(block, ToolUseBlock):
-                parts.append(block.name)
-                parts.append(json.dumps(block.input, separators=(",", ":")))
-            else:
-                parts.append(block.content)
-    for tool in request.tools:
-        parts.append(tool.name)
-        parts.append(tool.description)
-        parts.append(json.dumps(tool.input_schema, separators=(",", ":")))
-    return estimate_text_tokens("".join(parts))

@@ -17,7 +17,7 @@ shapes are the Messages API's (core.llm); this module translates both ways:
 - usage: OpenAI's `prompt_tokens` include cached tokens, ours do not (Anthropic's
   convention, so `Usage.total_tokens` and costs add up the same for every provider):
   input = prompt_tokens − cached_tokens, cache_read = cached_tokens. A server that
-  reports no usage gets a local estimate, flagged `usage_estimated`.
+  reports no usage gets the local estimate (`core.tokens`), flagged `usage_estimated`.
 """
 
 from __future__ import annotations
@@ -44,10 +44,9 @@ from faultmaven.core.llm import (
     ToolUseBlock,
     Usage,
     error_for_status,
-    estimate_text_tokens,
-    estimate_tokens,
     retry_after_from_headers,
 )
+from faultmaven.core.tokens import estimate_input_tokens, estimate_text_tokens
 
 if TYPE_CHECKING:
     import httpx
@@ -176,7 +175,7 @@ def _usage(raw: Any, request: LLMRequest, output_text: str) -> tuple[Usage, bool
     if not isinstance(raw, dict) or not isinstance(raw.get("prompt_tokens"), int):
         return (
             Usage(
-                input_tokens=estimate_tokens(request),
+                input_tokens=estimate_input_tokens(request),
                 output_tokens=estimate_text_tokens(output_text),
             ),
             True,
