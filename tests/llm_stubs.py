@@ -38,7 +38,9 @@ API_KEY = "stub-key"
 @dataclass(frozen=True)
 class Text:
     """A text answer. `chunks` splits it for streaming; `chunk_delay` sleeps between
-    streamed events (to outlive a caller's timeout mid-stream)."""
+    streamed events (to outlive a caller's timeout mid-stream); `cut_short` closes a
+    stream's connection after its first text delta, with no closing events (a dropped
+    connection)."""
 
     text: str = "pong"
     stop_reason: str = "end_turn"
@@ -46,6 +48,7 @@ class Text:
     delay: float = 0.0
     chunks: int = 2
     chunk_delay: float = 0.0
+    cut_short: bool = False
 
 
 @dataclass(frozen=True)
@@ -614,6 +617,8 @@ class MessagesStub(_StubServer):
                             "delta": {"type": "text_delta", "text": text[start : start + size]},
                         }
                     )
+                    if isinstance(answer, Text) and answer.cut_short:
+                        return
             else:
                 emit(
                     {
@@ -843,6 +848,8 @@ class ChatCompletionsStub(_StubServer):
                     }
                 ]
             )
+            if isinstance(answer, Text) and answer.cut_short:
+                return
         finish = "stop"
         output: Any = text
         if isinstance(answer, ToolCall):

@@ -846,3 +846,18 @@ def test_chat_count_tokens_is_none(
 ) -> None:
     assert openai_model.count_tokens(ask(), timeout=5) is None
     assert chat_stub.requests == []
+
+
+@pytest.mark.parametrize("name", ADAPTERS)
+def test_a_stream_cut_short_is_a_connection_error_not_an_answer(
+    messages_stub: MessagesStub, chat_stub: ChatCompletionsStub, name: str
+) -> None:
+    # The connection closes after the first delta, with no closing events: the
+    # response so far must not pass for a complete answer.
+    stub = chat_stub if name == "openai_compatible" else messages_stub
+    stub.queue(Text("the first half and the second half", chunks=2, cut_short=True))
+    model = ADAPTERS[name](messages_stub, chat_stub)
+    seen: list[Any] = []
+    with pytest.raises(ProviderConnectionError):
+        seen.extend(model.stream(ask(), timeout=5))
+    assert not any(isinstance(event, LLMResponse) for event in seen)

@@ -319,13 +319,21 @@ class MessagesApiModel:
         deadline = started + timeout
         try:
             with client.messages.stream(**kwargs, timeout=timeout) as events:
+                stopped = False
                 for event in events:
                     if event.type == "text" and event.text:
                         yield TextDelta(text=event.text)
+                    elif event.type == "message_stop":
+                        stopped = True
                     if time.perf_counter() > deadline:
                         raise ProviderTimeoutError(
                             f"{self.provider}: the stream outlived its {timeout:g} s"
                         )
+                if not stopped:
+                    # The connection closed mid-answer: what arrived is not the answer.
+                    raise ProviderConnectionError(
+                        f"{self.provider}: the stream ended before message_stop"
+                    )
                 message = events.get_final_message()
             latency_ms = (time.perf_counter() - started) * 1000.0
             response = response_from_message(message, provider=self.provider, latency_ms=latency_ms)

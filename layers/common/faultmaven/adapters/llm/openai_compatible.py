@@ -363,6 +363,7 @@ class OpenAICompatibleLanguageModel:
         usage: Any = None
         model: Any = None
         response_id: Any = None
+        done = False
         try:
             with client.stream("POST", self._url, json=body, timeout=timeout) as response:
                 if response.status_code >= 400:
@@ -376,6 +377,7 @@ class OpenAICompatibleLanguageModel:
                         continue
                     data = line[len("data:") :].strip()
                     if data == "[DONE]":
+                        done = True
                         break
                     chunk = json.loads(data)
                     if isinstance(chunk.get("error"), dict | str):
@@ -405,6 +407,11 @@ class OpenAICompatibleLanguageModel:
                             finish_reason = choice["finish_reason"]
                         if choice.get("stop_reason") is not None:
                             matched_stop = choice["stop_reason"]
+            if not done and finish_reason is None:
+                # The connection closed mid-answer: what arrived is not the answer.
+                raise ProviderConnectionError(
+                    "openai_compatible: the stream ended before its finish_reason"
+                )
             latency_ms = (time.perf_counter() - started) * 1000.0
             yield _response(
                 text="".join(text),
