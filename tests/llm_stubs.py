@@ -80,7 +80,29 @@ class Fail:
     mid_stream: bool = False
 
 
-Answer = Text | ToolCall | Fail
+@dataclass(frozen=True)
+class Raw:
+    """Exactly this response, whatever was asked: for answers no well-behaved service
+    sends (an HTML error page from a proxy, a malformed body) and for block types the
+    scripted answers do not model (thinking)."""
+
+    status: int
+    body: str | dict[str, Any] | list[Any]
+    content_type: str = "application/json"
+    delay: float = 0.0
+
+
+Answer = Text | ToolCall | Fail | Raw
+
+
+def _send_raw(handler: BaseHTTPRequestHandler, answer: Raw) -> None:
+    data = (answer.body if isinstance(answer.body, str) else json.dumps(answer.body)).encode()
+    handler.send_response(answer.status)
+    handler.send_header("content-type", answer.content_type)
+    handler.send_header("content-length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+    handler.wfile.flush()
 
 
 @dataclass(frozen=True)
@@ -470,6 +492,9 @@ class MessagesStub(_StubServer):
             return
         answer = self.next_answer(body)
         self.sleep(answer.delay)
+        if isinstance(answer, Raw):
+            _send_raw(handler, answer)
+            return
         if isinstance(answer, Fail) and not (answer.mid_stream and stream):
             extra: dict[str, str] = {}
             if answer.retry_after is not None:
@@ -759,6 +784,9 @@ class ChatCompletionsStub(_StubServer):
             return
         answer = self.next_answer(body)
         self.sleep(answer.delay)
+        if isinstance(answer, Raw):
+            _send_raw(handler, answer)
+            return
         stream = body.get("stream") is True
         if isinstance(answer, Fail) and not (answer.mid_stream and stream):
             extra: dict[str, str] = {}

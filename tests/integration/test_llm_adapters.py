@@ -41,7 +41,7 @@ from faultmaven.core.llm import (
     ToolUseBlock,
 )
 from faultmaven.core.tokens import estimate_input_tokens
-from tests.llm_stubs import API_KEY, ChatCompletionsStub, Fail, MessagesStub, Text, ToolCall
+from tests.llm_stubs import API_KEY, ChatCompletionsStub, Fail, MessagesStub, Raw, Text, ToolCall
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EPHEMERAL = {"type": "ephemeral"}
@@ -861,3 +861,60 @@ def test_a_stream_cut_short_is_a_connection_error_not_an_answer(
     with pytest.raises(ProviderConnectionError):
         seen.extend(model.stream(ask(), timeout=5))
     assert not any(isinstance(event, LLMResponse) for event in seen)
+
+
+@pytest.mark.parametrize("name", ADAPTERS)
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (Raw(502, "<html><body>502 Bad Gateway</body></html>", "text/html"), 502),
+        (Raw(200, "<html>not json</html>", "text/html"), None),
+        (Raw(200, {"unexpected": "shape"}), None),
+    ],
+    ids=["proxy-502-page", "200-not-json", "200-wrong-shape"],
+)
+def test_answers_no_service_should_send_are_server_errors(
+    messages_stub: MessagesStub,
+    chat_stub: ChatCompletionsStub,
+    name: str,
+    raw: Raw,
+    status: int | None,
+) -> None:
+    stub = chat_stub if name == "openai_compatible" else messages_stub
+    stub.queue(raw)
+    with pytest.raises(ProviderServerError) as caught:
+        ADAPTERS[name](messages_stub, chat_stub).complete(ask(), timeout=5)
+    if status is not None:
+        assert caught.value.status == status
+
+
+def test_block_types_without_a_shape_of_ours_are_skipped_and_named(
+    messages_stub: MessagesStub,
+) -> None:
+    messages_stub.queue(
+        Raw(
+            200,
+            {
+                "id": "msg_1",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-test-model",
+                "content": [
+                    {"type": "thinking", "thinking": "pods first", "signature": "sig"},
+                    {"type": "text", "text": "Check the pods."},
+                ],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": 10, "output_tokens": 4},
+            },
+        )
+    )
+    response = anthropic_model(messages_stub).complete(ask(), timeout=5)
+    assert response.content == [TextBlock(text="Check the pods.")]
+    assert response.metadata["skipped_blocks"] == ["thinking"]
+
+
+def test_an_empty_key_is_an_auth_error_before_any_request(messages_stub: MessagesStub) -> None:
+    with pytest.raises(ProviderAuthError):
+        anthropic_model(messages_stub, key="").complete(ask(), timeout=5)
+    assert messages_stub.requests == []
