@@ -918,3 +918,16 @@ def test_an_empty_key_is_an_auth_error_before_any_request(messages_stub: Message
     with pytest.raises(ProviderAuthError):
         anthropic_model(messages_stub, key="").complete(ask(), timeout=5)
     assert messages_stub.requests == []
+
+
+def test_a_key_with_surrounding_whitespace_still_authenticates(
+    messages_stub: MessagesStub, chat_stub: ChatCompletionsStub
+) -> None:
+    # Secrets pasted into Secrets Manager or an env file often keep their newline.
+    anthropic_model(messages_stub, key=f" {API_KEY}\n").complete(ask(), timeout=5)
+    model = OpenAICompatibleLanguageModel(
+        model="m", base_url=f"{chat_stub.base_url}/v1", api_key="stub-openai-key\n"
+    )
+    model.complete(ask(), timeout=5)
+    model.close()
+    assert chat_stub.requests[0].headers["authorization"] == "Bearer stub-openai-key"

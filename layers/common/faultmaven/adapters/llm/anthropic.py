@@ -35,7 +35,9 @@ class AnthropicLanguageModel(MessagesApiModel):
         import anthropic
 
         try:
-            key = self._api_key()
+            # A secret pasted with its trailing newline is common, and a header cannot
+            # carry one: the call would fail as a "connection error" forever.
+            key = self._api_key().strip()
         except Exception as exc:
             raise ProviderAuthError(
                 f"anthropic: the API key could not be read ({type(exc).__name__})"

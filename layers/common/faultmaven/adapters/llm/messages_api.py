@@ -280,7 +280,12 @@ class MessagesApiModel:
             with self._lock:
                 if self._client is None:
                     quiet_sdk_logging()
-                    self._client = self._build_client()
+                    try:
+                        self._client = self._build_client()
+                    except ProviderError:
+                        raise
+                    except Exception as exc:  # the SDK refused its own configuration
+                        raise self._error(exc) from exc
                 client = self._client
         return client
 

@@ -281,7 +281,8 @@ class OpenAICompatibleLanguageModel:
     def __init__(self, *, model: str, base_url: str, api_key: str | None = None) -> None:
         self._model = model
         self._url = base_url.rstrip("/") + "/chat/completions"
-        self._api_key = api_key
+        # Stripped: a key pasted with its trailing newline cannot travel in a header.
+        self._api_key = api_key.strip() if api_key else None
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
 
