@@ -184,6 +184,16 @@ def test_warm_imports_the_sdk_and_builds_the_client_without_calling(
     assert calls == [1], "the key is read once, when the client is built"
 
 
+def test_a_key_source_that_names_its_failure_is_believed() -> None:
+    # Secrets Manager unreachable is worth a retry; the adapter must not relabel it.
+    def unreachable() -> str:
+        raise ProviderConnectionError("the API key could not be read")
+
+    model = AnthropicLanguageModel(model="m", api_key=unreachable, base_url="http://127.0.0.1:9")
+    with pytest.raises(ProviderConnectionError):
+        model.complete(ask(), timeout=1)
+
+
 def test_a_key_that_cannot_be_read_is_an_auth_error_and_warm_survives_it() -> None:
     def broken() -> str:
         raise RuntimeError("secrets manager unreachable")

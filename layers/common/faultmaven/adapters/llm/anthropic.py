@@ -38,6 +38,8 @@ class AnthropicLanguageModel(MessagesApiModel):
             # A secret pasted with its trailing newline is common, and a header cannot
             # carry one: the call would fail as a "connection error" forever.
             key = self._api_key().strip()
+        except ProviderError:
+            raise  # the source said what kind of failure it was (a retryable read, say)
         except Exception as exc:
             raise ProviderAuthError(
                 f"anthropic: the API key could not be read ({type(exc).__name__})"
