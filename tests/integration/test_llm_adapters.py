@@ -941,3 +941,46 @@ def test_a_key_with_surrounding_whitespace_still_authenticates(
     model.complete(ask(), timeout=5)
     model.close()
     assert chat_stub.requests[0].headers["authorization"] == "Bearer stub-openai-key"
+
+
+def _chat_completion(message: dict[str, Any], finish: str, **choice: Any) -> Raw:
+    return Raw(
+        200,
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "served-model",
+            "choices": [{"index": 0, "message": message, "finish_reason": finish, **choice}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12},
+        },
+    )
+
+
+def test_what_self_hosted_servers_say_differently(
+    chat_stub: ChatCompletionsStub, openai_model: OpenAICompatibleLanguageModel
+) -> None:
+    chat_stub.queue(
+        # vLLM names the stop string that ended the answer.
+        _chat_completion({"role": "assistant", "content": "a"}, "stop", stop_reason="END"),
+        # Ollama finishes a tool call with "stop", and may omit the call's id.
+        _chat_completion(
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {"type": "function", "function": {"name": "lookup_service", "arguments": ""}}
+                ],
+            },
+            "stop",
+        ),
+        _chat_completion({"role": "assistant", "content": "b"}, "content_filter"),
+    )
+    stopped = openai_model.complete(ask(stop_sequences=["END"]), timeout=5)
+    called = openai_model.complete(ask(tools=[LOOKUP]), timeout=5)
+    filtered = openai_model.complete(ask(), timeout=5)
+    assert stopped.stop_reason == "stop_sequence"
+    assert stopped.model == "served-model"
+    assert called.stop_reason == "tool_use"
+    assert called.content == [ToolUseBlock(id="call_0", name="lookup_service", input={})]
+    assert filtered.stop_reason == "refusal"
