@@ -275,6 +275,7 @@ _BEDROCK_ERRORS = {
     403: "AccessDeniedException",
     404: "ResourceNotFoundException",
     408: "ModelTimeoutException",
+    424: "ModelErrorException",
     429: "ThrottlingException",
     500: "InternalServerException",
     503: "ServiceUnavailableException",

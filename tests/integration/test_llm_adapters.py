@@ -511,6 +511,7 @@ def test_openai_compatible_errors(
         (Fail(503, "ServiceUnavailableException"), ProviderServerError),
         (Fail(403, "AccessDeniedException"), ProviderAuthError),
         (Fail(400, "ValidationException"), ProviderRequestError),
+        (Fail(424, "ModelErrorException"), ProviderServerError),
     ],
 )
 def test_bedrock_errors(
@@ -984,3 +985,11 @@ def test_what_self_hosted_servers_say_differently(
     assert called.stop_reason == "tool_use"
     assert called.content == [ToolUseBlock(id="call_0", name="lookup_service", input={})]
     assert filtered.stop_reason == "refusal"
+
+
+def test_content_given_as_parts_is_read_as_text(
+    chat_stub: ChatCompletionsStub, openai_model: OpenAICompatibleLanguageModel
+) -> None:
+    parts = [{"type": "text", "text": "disk "}, {"type": "text", "text": "full"}]
+    chat_stub.queue(_chat_completion({"role": "assistant", "content": parts}, "stop"))
+    assert openai_model.complete(ask(), timeout=5).text == "disk full"

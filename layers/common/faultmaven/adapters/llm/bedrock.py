@@ -16,7 +16,7 @@ from faultmaven.adapters.llm.messages_api import (
     open_telemetry_option,
     provider_error,
 )
-from faultmaven.core.llm import ProviderAuthError, ProviderError
+from faultmaven.core.llm import ProviderAuthError, ProviderError, ProviderServerError
 
 
 class BedrockLanguageModel(MessagesApiModel):
@@ -46,4 +46,9 @@ class BedrockLanguageModel(MessagesApiModel):
         # credentials (no role, no keys): an auth failure, which a fallback may survive.
         if isinstance(exc, RuntimeError) and "credentials" in str(exc).lower():
             return ProviderAuthError(f"bedrock: no usable AWS credentials ({exc})")
-        return provider_error(exc, provider=self.provider)
+        error = provider_error(exc, provider=self.provider)
+        if error.status == 424:
+            # ModelErrorException: the model failed while processing a valid request,
+            # which a later attempt may not; AWS lists it among the retryable errors.
+            return ProviderServerError(str(error), status=424, retry_after=error.retry_after)
+        return error

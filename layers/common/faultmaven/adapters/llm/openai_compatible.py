@@ -141,6 +141,22 @@ def chat_body(request: LLMRequest, model: str, *, stream: bool) -> dict[str, Any
     return body
 
 
+def _content_text(content: Any) -> str:
+    """The message's text: a string, or (some servers, and gateways in front of other
+    providers) a list of content parts of which the text parts count."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            part["text"]
+            for part in content
+            if isinstance(part, dict)
+            and part.get("type") == "text"
+            and isinstance(part.get("text"), str)
+        )
+    return ""
+
+
 def _tool_input(arguments: Any) -> tuple[dict[str, Any], bool]:
     """The parsed arguments, and whether they were malformed (kept raw)."""
     if isinstance(arguments, dict):
@@ -333,7 +349,7 @@ class OpenAICompatibleLanguageModel:
             choice = payload["choices"][0]
             message = choice.get("message") or {}
             return _response(
-                text=message.get("content") or "",
+                text=_content_text(message.get("content")),
                 tool_calls=list(message.get("tool_calls") or []),
                 finish_reason=choice.get("finish_reason"),
                 matched_stop=choice.get("stop_reason"),
