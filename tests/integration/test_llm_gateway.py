@@ -18,8 +18,9 @@ from faultmaven.adapters.llm.anthropic import AnthropicLanguageModel
 from faultmaven.adapters.llm.offline import OfflineLanguageModel
 from faultmaven.container import Container
 from faultmaven.core.errors import LLMBudgetExhaustedError, LLMUnavailableError
-from faultmaven.core.llm import LLMRequest, Message, ProviderAuthError
+from faultmaven.core.llm import LLMRequest, Message, ProviderAuthError, Usage
 from faultmaven.core.ports import LanguageModel
+from faultmaven.core.tokens import estimate_input_tokens
 from faultmaven.history.recorder import HistoryRecorder
 from faultmaven.llm.pricing import PriceTable
 from faultmaven.llm.retry import Deadline, RetryPolicy
@@ -86,7 +87,9 @@ def _all_llm(detail: Any) -> list[Any]:
 
 
 def ask(text: str = "Why is checkout slow?") -> LLMRequest:
-    return LLMRequest(system="You are an SRE copilot.", messages=[Message.user(text)], max_tokens=64)
+    return LLMRequest(
+        system="You are an SRE copilot.", messages=[Message.user(text)], max_tokens=64
+    )
 
 
 def test_throttling_is_retried_after_the_providers_hint_and_every_attempt_is_recorded(
@@ -223,15 +226,25 @@ def test_the_usd_budget_of_a_case_counts_every_session_of_the_case(
 ) -> None:
     case_id, first = case_and_session
     second = recorder.open_session(agent_type="test", chain_id="gateway-test", case_id=case_id)
-    budgets = Budgets(case_tokens=10**9, case_usd=0.0035, session_tokens=10**9, session_usd=10**6)
+    gateway([anthropic(messages_stub)], recorder).complete(
+        ask(), scope=CallScope(step="t", case_id=case_id, session_id=first)
+    )
+    spent = recorder.spent(case_id=case_id).cost_usd
+    assert spent > 0
+    worst = PriceTable.shipped().cost(
+        MODEL, Usage(input_tokens=estimate_input_tokens(ask()), output_tokens=64)
+    )
+    # Room for half of the next call's worst case: the second session has spent nothing,
+    # but its case has.
+    budgets = Budgets(
+        case_tokens=10**9, case_usd=spent + worst / 2, session_tokens=10**9, session_usd=10**6
+    )
     models = gateway([anthropic(messages_stub)], recorder, budgets=budgets)
-    models.complete(ask(), scope=CallScope(step="t", case_id=case_id, session_id=first))
-    assert recorder.spent(case_id=case_id).cost_usd > 0
+    scope = CallScope(step="t", case_id=case_id, session_id=second)
     with pytest.raises(LLMBudgetExhaustedError) as raised:
-        # Worst case of this call: 64 output tokens at $15/M alone is ~$0.001.
-        models.complete(ask(), scope=CallScope(step="t", case_id=case_id, session_id=second))
-        models.complete(ask(), scope=CallScope(step="t", case_id=case_id, session_id=second))
+        models.complete(ask(), scope=scope)
     assert raised.value.details["budget"] == "case"
+    assert raised.value.details["used_usd"] == pytest.approx(spent, abs=1e-6)
 
 
 ALL_KINDS = sorted(KIND_STRATEGIES)
@@ -265,9 +278,7 @@ def test_no_secret_reaches_the_provider_or_the_history(
     )
     sent = json.dumps([r.body for r in messages_stub.requests[before:]])
     assert leaked_pieces(planted.secrets, sent) == [], (kind, line)
-    stored = json.dumps(
-        container.history.get_session(_admin(), session_id).model_dump(mode="json")
-    )
+    stored = json.dumps(container.history.get_session(_admin(), session_id).model_dump(mode="json"))
     assert leaked_pieces(planted.secrets, stored) == [], (kind, line)
 
 
@@ -291,7 +302,7 @@ def test_the_container_wires_the_configured_provider_and_its_fallback(
         assert [p.provider for p in models._providers] == ["anthropic", "offline"]
         completion = models.complete(ask(), scope=CallScope(step="wiring"))
         assert completion.response.provider == "anthropic"
-        assert messages_stub.requests[-1].headers["x-api-key"] == API_KEY
+        assert messages_stub.requests[-1].headers["authorization"] == f"Bearer {API_KEY}"
     finally:
         wired.close()
 
