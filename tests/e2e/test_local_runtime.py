@@ -149,6 +149,7 @@ def test_retention_runs_beside_a_running_dev_server(runtime: Runtime) -> None:
         "case_memory",
         "artifacts",
         "audit_events",
+        "history_sessions",
         "protection_events",
     ]
     assert all(job["complete"] for job in report["jobs"])

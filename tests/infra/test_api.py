@@ -29,6 +29,9 @@ EXPECTED_FUNCTION = {
     "/api/v1/knowledge/documents/{document_id}/shares/{share_id}": "api_knowledge",
     "/api/v1/knowledge/global/documents": "api_knowledge",
     "/api/v1/knowledge/search": "api_knowledge",
+    "/api/v1/history/sessions": "api_history",
+    "/api/v1/history/sessions/{history_session_id}": "api_history",
+    "/api/v1/history/filter-options": "api_history",
 }
 
 

@@ -389,7 +389,14 @@ def test_snapstart_init_primes_the_routes_and_the_first_invocation_still_counts(
     assert [s for s in on_demand.segments if s.get("namespace") == "aws"] != []
 
 
-API_FUNCTIONS = ("api_auth", "api_sessions", "api_cases", "api_evidence", "api_knowledge")
+API_FUNCTIONS = (
+    "api_auth",
+    "api_sessions",
+    "api_cases",
+    "api_evidence",
+    "api_knowledge",
+    "api_history",
+)
 
 
 @pytest.fixture

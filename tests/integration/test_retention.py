@@ -564,6 +564,7 @@ def test_the_daily_rule_cuts_at_the_scheduled_time(api: Api, container: Containe
         "case_memory",
         "artifacts",
         "audit_events",
+        "history_sessions",
         "protection_events",
     ]
     assert datetime.fromisoformat(result["jobs"][0]["cutoff"]) == cutoff

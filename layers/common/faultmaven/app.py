@@ -35,13 +35,14 @@ def all_routers() -> list[APIRouter]:
     from faultmaven.auth.api import router as auth
     from faultmaven.cases.api import router as cases
     from faultmaven.evidence.api import router as evidence
+    from faultmaven.history.api import router as history
     from faultmaven.jobs.api import router as jobs
     from faultmaven.knowledge.api import router as knowledge
     from faultmaven.organizations.api import router as organizations
     from faultmaven.privacy.api import router as privacy
     from faultmaven.sessions.api import router as sessions
 
-    return [auth, privacy, sessions, cases, evidence, jobs, organizations, knowledge]
+    return [auth, privacy, sessions, cases, evidence, jobs, organizations, knowledge, history]
 
 
 def openapi_document() -> dict[str, Any]:

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     )
     from faultmaven.evidence.events import CaseMemoryExpired, EvidenceChunksStored, EvidenceDeleted
     from faultmaven.evidence.service import EvidenceService
+    from faultmaven.history.recorder import HistoryRecorder
+    from faultmaven.history.service import HistoryService
     from faultmaven.jobs.service import JobService
     from faultmaven.knowledge.service import KnowledgeService
     from faultmaven.llm.service import LanguageModels
@@ -271,6 +273,20 @@ class Container:
             max_upload_bytes=self.settings.knowledge_max_upload_bytes,
             url_ttl_seconds=self.settings.presigned_url_ttl_seconds,
         )
+
+    @cached_property
+    def history(self) -> HistoryService:
+        """Reading the investigation history, authorized like each session's case."""
+        from faultmaven.history.service import HistoryService
+
+        return HistoryService(self.database, require_case_access=self.cases.require_access)
+
+    @cached_property
+    def history_recorder(self) -> HistoryRecorder:
+        """What domains record into: sessions, stages, LLM and tool calls."""
+        from faultmaven.history.recorder import HistoryRecorder
+
+        return HistoryRecorder(self.database)
 
     @cached_property
     def retention(self) -> RetentionService:

@@ -110,6 +110,7 @@ _ID_PREFIXES = {
     "case_id": "case",
     "document_id": "kbd",
     "evidence_id": "evd",
+    "history_session_id": "hist",
     "hypothesis_id": "hyp",
     "job_id": "job",
     "org_id": "org",

@@ -33,6 +33,7 @@ API_FUNCTIONS = (
     ApiFunction("api_cases", "Cases", "cases API", ("cases",)),
     ApiFunction("api_evidence", "Evidence", "evidence and jobs API", ("evidence", "jobs")),
     ApiFunction("api_knowledge", "Knowledge", "knowledge bases API", ("knowledge",)),
+    ApiFunction("api_history", "History", "investigation history API", ("history",)),
 )
 DEFAULT_FUNCTION = "api_sessions"  # the lightest: answers unknown routes with a 404 envelope
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from faultmaven.cases import store
 from faultmaven.cases.models import CaseStatus
+from faultmaven.organizations.queries import scopes_in
 
 if TYPE_CHECKING:
+    from sqlalchemy import Select
     from sqlalchemy.orm import Session
 
 
@@ -26,3 +28,10 @@ def closed_before(
     share-locks them so a reopen cannot slip in before the caller's transaction ends
     (retention deletes the working memory of closed cases under that lock)."""
     return store.closed_before(session, case_ids, statuses, cutoff, lock=lock)
+
+
+def visible_case_ids(session: Session, user_id: str, *, sees_all: bool = False) -> Select[Any]:
+    """A subquery of the ids of the live cases `user_id` reads: owned, shared with them as
+    a participant, or through their team or organization; `sees_all` (an analyst) every
+    live case. Other domains list their rows of those cases with it (history sessions)."""
+    return store.visible_case_ids(user_id, scopes_in(session, user_id), sees_all=sees_all)

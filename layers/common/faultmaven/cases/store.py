@@ -89,6 +89,14 @@ def visible_cases_query(
     return select(Case).where(Case.deleted_at.is_(None), condition)
 
 
+def visible_case_ids(user_id: str, scopes: Scopes, *, sees_all: bool = False) -> Select[Any]:
+    """The ids of every live case the user can see, as a subquery other domains filter
+    their own rows by (history sessions), so visibility has one definition."""
+    return visible_cases_query(user_id, scopes, "all", sees_all=sees_all).with_only_columns(
+        Case.case_id
+    )
+
+
 def children(
     session: Session, model: type[Any], case_id: str, *, limit: int, offset: int
 ) -> tuple[list[Any], int]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Computed,
     DateTime,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -489,4 +491,125 @@ class ProtectionEvent(Base):
     __table_args__ = (
         Index("ix_protection_events_subject", "scope", "subject", "occurred_at"),
         Index("ix_protection_events_last_at", "last_at"),
+    )
+
+
+class HistorySession(Base):
+    """One investigation or preprocessing run (TARSy's alert session, EP-0010). Times are
+    microseconds since the epoch, as EP-0010 has them. It follows its case (CASCADE); the
+    user who started it may go (SET NULL) without taking the audit record along."""
+
+    __tablename__ = "history_sessions"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.case_id", ondelete="CASCADE"))
+    owner_id: Mapped[str | None] = mapped_column(ForeignKey("users.user_id", ondelete="SET NULL"))
+    agent_type: Mapped[str] = mapped_column(String(64))
+    alert_id: Mapped[str | None] = mapped_column(String(128))
+    alert_type: Mapped[str | None] = mapped_column(String(128))
+    alert_data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    status: Mapped[str] = mapped_column(String(16))
+    started_at_us: Mapped[int] = mapped_column(BigInteger)
+    completed_at_us: Mapped[int | None] = mapped_column(BigInteger)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    final_analysis: Mapped[str | None] = mapped_column(Text)
+    session_metadata: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    chain_id: Mapped[str] = mapped_column(String(128))
+    chain_definition: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    current_stage_index: Mapped[int | None] = mapped_column(Integer)
+    current_stage_id: Mapped[str | None] = mapped_column(String(128))
+
+    __table_args__ = (
+        Index("ix_history_sessions_case", "case_id", "started_at_us"),
+        Index("ix_history_sessions_owner", "owner_id"),
+        Index("ix_history_sessions_started", "started_at_us", "id"),
+        Index("ix_history_sessions_status", "status", "started_at_us"),
+        Index("ix_history_sessions_agent_type", "agent_type", "started_at_us"),
+        Index("ix_history_sessions_alert_type", "alert_type", "started_at_us"),
+        # Retention: finished (or, never finished, started) before the cutoff.
+        Index("ix_history_sessions_retention", text("coalesce(completed_at_us, started_at_us)")),
+    )
+
+
+class HistoryStage(Base):
+    """One stage (an investigation phase, a pipeline step) of a history session."""
+
+    __tablename__ = "history_stages"
+
+    execution_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("history_sessions.id", ondelete="CASCADE"))
+    stage_id: Mapped[str] = mapped_column(String(128))
+    stage_index: Mapped[int] = mapped_column(Integer)
+    stage_name: Mapped[str] = mapped_column(String(200))
+    agent: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    started_at_us: Mapped[int | None] = mapped_column(BigInteger)
+    completed_at_us: Mapped[int | None] = mapped_column(BigInteger)
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+    stage_output: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error_message: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_history_stages_session", "session_id", "stage_index"),)
+
+
+class HistoryLLMInteraction(Base):
+    """One language-model call, its request as it left the process (redacted), its
+    response, tokens by kind and cost. Written whether the call succeeded or not."""
+
+    __tablename__ = "history_llm_interactions"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("history_sessions.id", ondelete="CASCADE"))
+    stage_execution_id: Mapped[str | None] = mapped_column(
+        ForeignKey("history_stages.execution_id", ondelete="SET NULL")
+    )
+    timestamp_us: Mapped[int] = mapped_column(BigInteger)
+    step_description: Mapped[str] = mapped_column(Text)
+    provider: Mapped[str] = mapped_column(String(64))
+    model_name: Mapped[str] = mapped_column(String(200))
+    temperature: Mapped[float | None] = mapped_column(Float)
+    request: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    input_tokens: Mapped[int] = mapped_column(Integer, server_default="0")
+    output_tokens: Mapped[int] = mapped_column(Integer, server_default="0")
+    cache_creation_input_tokens: Mapped[int] = mapped_column(Integer, server_default="0")
+    cache_read_input_tokens: Mapped[int] = mapped_column(Integer, server_default="0")
+    cost_usd: Mapped[Any] = mapped_column(Numeric(14, 6), server_default="0")
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    success: Mapped[bool]
+    error_message: Mapped[str | None] = mapped_column(Text)
+    tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+
+    __table_args__ = (
+        Index("ix_history_llm_interactions_session", "session_id", "timestamp_us"),
+        Index("ix_history_llm_interactions_stage", "stage_execution_id"),
+    )
+
+
+class HistoryToolInteraction(Base):
+    """One tool call: `server_name` is `faultmaven` for built-in tools, or an MCP
+    server's name."""
+
+    __tablename__ = "history_tool_interactions"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("history_sessions.id", ondelete="CASCADE"))
+    stage_execution_id: Mapped[str | None] = mapped_column(
+        ForeignKey("history_stages.execution_id", ondelete="SET NULL")
+    )
+    timestamp_us: Mapped[int] = mapped_column(BigInteger)
+    step_description: Mapped[str] = mapped_column(Text)
+    server_name: Mapped[str] = mapped_column(String(128))
+    tool_name: Mapped[str] = mapped_column(String(128))
+    communication_type: Mapped[str] = mapped_column(String(32))
+    arguments: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    result: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    available_tools: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    success: Mapped[bool]
+    error_message: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_history_tool_interactions_session", "session_id", "timestamp_us"),
+        Index("ix_history_tool_interactions_stage", "stage_execution_id"),
     )

@@ -21,6 +21,7 @@ class RetentionJob(StrEnum):
     CASE_MEMORY = "case_memory"
     ARTIFACTS = "artifacts"
     AUDIT_EVENTS = "audit_events"
+    HISTORY_SESSIONS = "history_sessions"
     PROTECTION_EVENTS = "protection_events"
 
 
@@ -37,6 +38,7 @@ CADENCES: dict[Schedule, tuple[RetentionJob, ...]] = {
         J.CASE_MEMORY,
         J.ARTIFACTS,
         J.AUDIT_EVENTS,
+        J.HISTORY_SESSIONS,
         J.PROTECTION_EVENTS,
     ),
 }
@@ -45,7 +47,7 @@ CADENCES[Schedule.ALL] = CADENCES[Schedule.HOURLY] + CADENCES[Schedule.DAILY]
 
 class JobReport(BaseModel):
     """`examined` counts what the rule was evaluated on (index entries, jobs, cases,
-    cases holding chunks, evidence, audit events); `deleted`/`archived` what was removed
+    cases holding chunks, evidence, audit events, history sessions); `deleted`/`archived` what was removed
     or archived, or on a dry run what would have been. `complete` is False when the run
     stopped early (time budget); the next run carries on where it left off."""
 

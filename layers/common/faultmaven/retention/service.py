@@ -25,6 +25,7 @@ from faultmaven.core.clock import utcnow
 from faultmaven.core.logging import logger
 from faultmaven.core.ports import Database
 from faultmaven.core.settings import Settings
+from faultmaven.history import service as history
 from faultmaven.protection import service as protection
 from faultmaven.retention.models import (
     CADENCES,
@@ -59,6 +60,8 @@ class RetentionPolicy:
     finished_jobs_after: timedelta
     batch_size: int
     protection_events_after: timedelta = timedelta(days=30)
+    # The investigation history is an audit record: it follows the audit period.
+    history_after: timedelta = timedelta(days=365)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetentionPolicy:
@@ -70,6 +73,7 @@ class RetentionPolicy:
             finished_jobs_after=timedelta(seconds=settings.job_ttl_seconds),
             batch_size=settings.retention_batch_size,
             protection_events_after=timedelta(days=settings.retention_protection_event_days),
+            history_after=timedelta(days=settings.retention_audit_days),
         )
 
 
@@ -277,6 +281,18 @@ class RetentionService:
             ),
         )
 
+    def _history_sessions(self, report: JobReport, now: datetime, stop: StopWhen) -> None:
+        """Investigation and preprocessing sessions finished (or, never finished,
+        started) before the audit period, with their stages and interactions."""
+        cutoff = report.cutoff = now - self.policy.history_after
+        self._expire_rows(
+            report,
+            stop,
+            lambda session, after: history.expire_sessions(
+                session, cutoff, after=after, limit=self.policy.batch_size, dry_run=report.dry_run
+            ),
+        )
+
     def _protection_events(self, report: JobReport, now: datetime, stop: StopWhen) -> None:
         """Rate-limit refusals and reputation changes, kept for forensics only."""
         cutoff = report.cutoff = now - self.policy.protection_events_after
@@ -325,5 +341,6 @@ class RetentionService:
             RetentionJob.CASE_MEMORY: self._case_memory,
             RetentionJob.ARTIFACTS: self._artifacts,
             RetentionJob.AUDIT_EVENTS: self._audit_events,
+            RetentionJob.HISTORY_SESSIONS: self._history_sessions,
             RetentionJob.PROTECTION_EVENTS: self._protection_events,
         }[job]
