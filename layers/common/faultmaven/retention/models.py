@@ -47,9 +47,10 @@ CADENCES[Schedule.ALL] = CADENCES[Schedule.HOURLY] + CADENCES[Schedule.DAILY]
 
 class JobReport(BaseModel):
     """`examined` counts what the rule was evaluated on (index entries, jobs, cases,
-    cases holding chunks, evidence, audit events, history sessions); `deleted`/`archived` what was removed
-    or archived, or on a dry run what would have been. `complete` is False when the run
-    stopped early (time budget); the next run carries on where it left off."""
+    cases holding chunks, evidence, audit events, history sessions); `deleted`/`archived`
+    what was removed or archived, or on a dry run what would have been. `complete` is
+    False when the run stopped early (time budget); the next run carries on where it left
+    off."""
 
     job: RetentionJob
     dry_run: bool
