@@ -72,9 +72,7 @@ def test_a_session_with_stages_and_calls_is_stored(container: Container, case_id
     assert (tool["server_name"], tool["tool_name"]) == ("faultmaven", "knowledge_search")
 
 
-def test_opening_the_same_session_twice_keeps_the_first(
-    container: Container, case_id: str
-) -> None:
+def test_opening_the_same_session_twice_keeps_the_first(container: Container, case_id: str) -> None:
     recorder = container.history_recorder
     first = _open(recorder, case_id, session_id="hist_" + "a" * 32, metadata={"try": 1})
     again = _open(recorder, case_id, session_id=first, metadata={"try": 2})
@@ -89,7 +87,7 @@ def test_a_stage_whose_body_raises_is_stored_failed_and_the_error_propagates(
     recorder = container.history_recorder
     session_id = _open(recorder, case_id)
     error = StageFailedError("provider said no: password=Hunter2-Sup3rSecret!")
-    with (
+    with (  # noqa: PT012 - the output set before the failure must not be stored
         pytest.raises(StageFailedError) as raised,
         recorder.stage(session_id, stage_id="s", stage_name="S", agent="a") as handle,
     ):
@@ -183,7 +181,7 @@ def test_recording_with_the_database_down_never_fails_the_caller(
 
 
 def test_spent_raises_when_the_database_cannot_answer(unreachable: HistoryRecorder) -> None:
-    with pytest.raises(Exception, match="connect|Connection|refused"):
+    with pytest.raises(Exception, match=r"connect|Connection|refused"):
         unreachable.spent(case_id="case_" + "0" * 32)
 
 

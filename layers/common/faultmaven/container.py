@@ -67,12 +67,16 @@ class Container:
         )
 
         events.subscribe(CaseDeleted, self._forget_case_memory)
+        events.subscribe(CaseDeleted, self._forget_case_history)
         events.subscribe(EvidenceChunksStored, self._index_evidence_chunks)
         events.subscribe(EvidenceDeleted, self._forget_evidence_chunks)
         events.subscribe(CaseMemoryExpired, self._expire_case_memory)
 
     def _forget_case_memory(self, event: CaseDeleted) -> None:
         self.knowledge.forget_case(event.case_id)
+
+    def _forget_case_history(self, event: CaseDeleted) -> None:
+        self.history.forget_case(event.case_id)
 
     def _index_evidence_chunks(self, event: EvidenceChunksStored) -> None:
         self.knowledge.index_case_memory(
@@ -312,6 +316,7 @@ class Container:
             knowledge=self.knowledge,
             organizations=self.organizations,
             sessions=self.sessions,
+            history=self.history,
             jobs=self.jobs,
             objects=self.objects,
             tasks=self.tasks,

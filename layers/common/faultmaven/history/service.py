@@ -226,6 +226,19 @@ class HistoryService:
             total_cost_usd=float(sum((i.cost_usd for i in llm), start=0)),
         )
 
+    # -- a case or an account going ----------------------------------------------------------
+    def forget_case(self, case_id: str) -> int:
+        """A deleted case takes its sessions along: they quote the case (redacted, but its
+        content all the same), as the case's working memory does. Returns how many went."""
+        with self._db.session() as session:
+            return store.delete_sessions_of_case(session, case_id)
+
+    def forget_owner(self, user_id: str) -> int:
+        """An erased account no longer names itself as the starter of any session; the
+        sessions stay with their cases (which may have been handed over)."""
+        with self._db.session() as session:
+            return store.clear_owner(session, user_id)
+
     # -- authorization -----------------------------------------------------------------------
     def _visible(self, session: Session, principal: Principal) -> Any:
         """None for an administrator (every session), else the cases the caller reads."""

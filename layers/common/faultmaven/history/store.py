@@ -164,41 +164,35 @@ def counts(session: Session, session_ids: Sequence[str]) -> dict[str, Counts]:
     if not session_ids:
         return {}
     ids = list(session_ids)
-    llm = dict(
-        session.execute(
-            select(HistoryLLMInteraction.session_id, func.count())
-            .where(HistoryLLMInteraction.session_id.in_(ids))
-            .group_by(HistoryLLMInteraction.session_id)
-        ).tuples()
-    )
-    tool = dict(
-        session.execute(
-            select(HistoryToolInteraction.session_id, func.count())
-            .where(HistoryToolInteraction.session_id.in_(ids))
-            .group_by(HistoryToolInteraction.session_id)
-        ).tuples()
-    )
+    llm: dict[str, int] = {}
+    tool: dict[str, int] = {}
+    for model, into in ((HistoryLLMInteraction, llm), (HistoryToolInteraction, tool)):
+        for sid, count in session.execute(
+            select(model.session_id, func.count())
+            .where(model.session_id.in_(ids))
+            .group_by(model.session_id)
+        ).all():
+            into[sid] = int(count)
     st = HistoryStage
-    stages = {
-        row[0]: row[1:]
-        for row in session.execute(
-            select(
-                st.session_id,
-                func.count(),
-                func.count().filter(st.status == "completed"),
-                func.count().filter(st.status == "failed"),
-            )
-            .where(st.session_id.in_(ids))
-            .group_by(st.session_id)
-        ).tuples()
-    }
+    stages: dict[str, tuple[int, int, int]] = {}
+    for sid, total, completed, failed in session.execute(
+        select(
+            st.session_id,
+            func.count(),
+            func.count().filter(st.status == "completed"),
+            func.count().filter(st.status == "failed"),
+        )
+        .where(st.session_id.in_(ids))
+        .group_by(st.session_id)
+    ).all():
+        stages[sid] = (int(total), int(completed), int(failed))
     return {
         sid: Counts(
-            llm=int(llm.get(sid, 0)),
-            tool=int(tool.get(sid, 0)),
-            stages=int(stages.get(sid, (0, 0, 0))[0]),
-            completed_stages=int(stages.get(sid, (0, 0, 0))[1]),
-            failed_stages=int(stages.get(sid, (0, 0, 0))[2]),
+            llm=llm.get(sid, 0),
+            tool=tool.get(sid, 0),
+            stages=stages.get(sid, (0, 0, 0))[0],
+            completed_stages=stages.get(sid, (0, 0, 0))[1],
+            failed_stages=stages.get(sid, (0, 0, 0))[2],
         )
         for sid in ids
     }
@@ -267,11 +261,13 @@ def delete_finished_before(session: Session, session_ids: list[str], cutoff_us: 
 # -- privacy ---------------------------------------------------------------------------------
 
 
-def sessions_started_by(session: Session, user_id: str) -> list[HistorySession]:
-    return list(
-        session.scalars(
-            select(HistorySession)
-            .where(HistorySession.owner_id == user_id)
-            .order_by(HistorySession.started_at_us)
-        )
+def delete_sessions_of_case(session: Session, case_id: str) -> int:
+    result = session.execute(delete(HistorySession).where(HistorySession.case_id == case_id))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def clear_owner(session: Session, user_id: str) -> int:
+    result = session.execute(
+        update(HistorySession).where(HistorySession.owner_id == user_id).values(owner_id=None)
     )
+    return int(result.rowcount)  # type: ignore[attr-defined]

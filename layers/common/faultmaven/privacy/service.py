@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from faultmaven.auth.service import AuthService
     from faultmaven.cases.service import CaseService
     from faultmaven.evidence.service import EvidenceService
+    from faultmaven.history.service import HistoryService
     from faultmaven.jobs.service import JobService
     from faultmaven.knowledge.service import KnowledgeService
     from faultmaven.organizations.service import OrganizationService
@@ -57,6 +58,7 @@ class PrivacyService:
         knowledge: KnowledgeService,
         organizations: OrganizationService,
         sessions: SessionService,
+        history: HistoryService,
         jobs: JobService,
         objects: ObjectStore,
         tasks: TaskQueue,
@@ -68,6 +70,7 @@ class PrivacyService:
         self._knowledge = knowledge
         self._organizations = organizations
         self._sessions = sessions
+        self._history = history
         self._jobs = jobs
         self._objects = objects
         self._tasks = tasks
@@ -210,6 +213,7 @@ class PrivacyService:
         documents = self._knowledge.erase_documents(user_id, private_docs)
         self._knowledge.forget_owner(user_id)  # any chunk still naming the user
         sessions = self._sessions.end_all(user_id)
+        self._history.forget_owner(user_id)  # deleted cases took their sessions along
         self._objects.delete_prefix(f"{EXPORTS}{user_id}/")
         summary = DeletionSummary(
             cases_deleted=len(deleted_cases),
