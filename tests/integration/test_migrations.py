@@ -164,3 +164,84 @@ def test_connecting_is_retried_until_the_deadline_then_fails(scratch_database: s
         assert "alembic_version" not in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+HISTORY_TABLES = {
+    "history_sessions",
+    "history_stages",
+    "history_llm_interactions",
+    "history_tool_interactions",
+}
+
+
+def test_the_history_revision_goes_down_and_up_on_its_own(scratch_database: str) -> None:
+    """0010 removes exactly the history tables and puts them back; nothing else moves."""
+    migrate.upgrade(scratch_database)
+    engine = create_engine(scratch_database)
+    try:
+        before = _schema(engine)
+        assert set(before) >= HISTORY_TABLES
+        migrate.downgrade(scratch_database, "0008")
+        engine.dispose()
+        without = _schema(engine)
+        assert set(before) - set(without) == HISTORY_TABLES
+        assert {t: before[t] for t in without} == without
+        migrate.upgrade(scratch_database)
+        engine.dispose()
+        assert _schema(engine) == before
+    finally:
+        engine.dispose()
+
+
+def test_history_rows_follow_their_case_and_outlive_their_starter(database_url: str) -> None:
+    """At the database itself: removing a case removes its sessions, stages and
+    interactions (CASCADE); removing the user who started a session keeps it, unnamed."""
+    engine = create_engine(database_url)
+    suffix = secrets.token_hex(16)
+    user, case, kept, gone = (f"{p}_{suffix}" for p in ("usr", "case", "hist", "hisu"))
+    statements = [
+        "INSERT INTO users (user_id, email, username, display_name, password_hash, created_at,"
+        " updated_at) VALUES (:user, :email, :name, 'u', '!', now(), now())",
+        "INSERT INTO cases (case_id, owner_id, title, status, priority, created_at, updated_at,"
+        " status_changed_at) VALUES (:case, :user, 't', 'active', 'medium', now(), now(), now())",
+        "INSERT INTO history_sessions (id, case_id, owner_id, agent_type, status, started_at_us,"
+        " chain_id) VALUES (:gone, :case, :user, 'a', 'completed', 1, 'c'),"
+        " (:kept, NULL, :user, 'a', 'completed', 1, 'c')",
+        "INSERT INTO history_stages (execution_id, session_id, stage_id, stage_index,"
+        " stage_name, agent, status) VALUES (:gone, :gone, 's', 0, 's', 'a', 'completed')",
+        "INSERT INTO history_llm_interactions (id, session_id, stage_execution_id,"
+        " timestamp_us, step_description, provider, model_name, duration_ms, success)"
+        " VALUES (:gone, :gone, :gone, 1, 's', 'p', 'm', 1, true)",
+        "INSERT INTO history_tool_interactions (id, session_id, stage_execution_id,"
+        " timestamp_us, step_description, server_name, tool_name, communication_type,"
+        " duration_ms, success) VALUES (:gone, :gone, :gone, 1, 's', 'faultmaven', 't',"
+        " 'tool_call', 1, true)",
+    ]
+    ids = {"user": user, "email": f"{suffix}@x.org", "name": f"n{suffix}"}
+    ids |= {"case": case, "kept": kept, "gone": gone}
+    try:
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(text(statement), ids)
+            connection.execute(text("DELETE FROM cases WHERE case_id = :case"), ids)
+            connection.execute(text("DELETE FROM users WHERE user_id = :user"), ids)
+            left = {
+                table: connection.execute(
+                    text(f"SELECT count(*) FROM {table} WHERE {key} = :gone"),  # noqa: S608
+                    ids,
+                ).scalar()
+                for table, key in (
+                    ("history_sessions", "id"),
+                    ("history_stages", "session_id"),
+                    ("history_llm_interactions", "session_id"),
+                    ("history_tool_interactions", "session_id"),
+                )
+            }
+            owner = connection.execute(
+                text("SELECT owner_id FROM history_sessions WHERE id = :kept"), ids
+            ).one()
+            connection.execute(text("DELETE FROM history_sessions WHERE id = :kept"), ids)
+    finally:
+        engine.dispose()
+    assert left == dict.fromkeys(left, 0)
+    assert owner == (None,)

@@ -26,6 +26,7 @@ VIOLATIONS = {
     "sql-only-in-stores": ("cases/service.py", "import sqlalchemy"),
     "cases-store-is-private": ("evidence/service.py", "from faultmaven.cases import store"),
     "auth-store-is-private": ("cases/service.py", "from faultmaven.auth import store"),
+    "history-store-is-private": ("retention/service.py", "from faultmaven.history import store"),
     "organizations-store-is-private": (
         "cases/service.py",
         "from faultmaven.organizations import store",
