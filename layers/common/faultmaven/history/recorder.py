@@ -210,8 +210,8 @@ class HistoryRecorder:
                     status=StageStatus.ACTIVE.value,
                     started_at_us=started,
                 ),
+                flush=True,
             )
-            session.flush()
             store.update_session(
                 session,
                 session_id,

@@ -45,8 +45,11 @@ def next_stage_index(session: Session, session_id: str) -> int:
     return 0 if last is None else int(last) + 1
 
 
-def add(session: Session, row: Any) -> None:
+def add(session: Session, row: Any, *, flush: bool = False) -> None:
+    """`flush` writes the row now, so a later statement of the transaction sees it."""
     session.add(row)
+    if flush:
+        session.flush()
 
 
 def update_stage(session: Session, execution_id: str, values: dict[str, Any]) -> None:
