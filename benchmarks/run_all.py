@@ -28,6 +28,7 @@ SCRIPTS = (
     "protection_checks.py",
     "llm_calls.py",
     "llm_adapters.py",
+    "history_recorder.py",
     # Last and longest: two scenarios of `--load-duration` seconds each.
     "load.py",
 )
