@@ -574,7 +574,9 @@ class HistoryLLMInteraction(Base):
     output_tokens: Mapped[int] = mapped_column(Integer, server_default="0")
     cache_creation_input_tokens: Mapped[int] = mapped_column(Integer, server_default="0")
     cache_read_input_tokens: Mapped[int] = mapped_column(Integer, server_default="0")
-    cost_usd: Mapped[Any] = mapped_column(Numeric(14, 6), server_default="0")
+    # Exact in the database (sums for budgets); a float in Python, which is all a price
+    # estimate needs.
+    cost_usd: Mapped[float] = mapped_column(Numeric(14, 6, asdecimal=False), server_default="0")
     duration_ms: Mapped[int] = mapped_column(Integer)
     success: Mapped[bool]
     error_message: Mapped[str | None] = mapped_column(Text)

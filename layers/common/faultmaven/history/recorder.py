@@ -21,7 +21,6 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from faultmaven.core.clock import utcnow
@@ -273,7 +272,7 @@ class HistoryRecorder:
                     output_tokens=max(0, record.output_tokens),
                     cache_creation_input_tokens=max(0, record.cache_creation_input_tokens),
                     cache_read_input_tokens=max(0, record.cache_read_input_tokens),
-                    cost_usd=Decimal(str(max(0.0, record.cost_usd))),
+                    cost_usd=max(0.0, record.cost_usd),
                     duration_ms=max(0, record.duration_ms),
                     success=record.success,
                     error_message=_text(record.error_message, MAX_ERROR_CHARS),

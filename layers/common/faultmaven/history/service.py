@@ -223,7 +223,7 @@ class HistoryService:
             ),
             **tokens,
             total_tokens=sum(tokens.values()),
-            total_cost_usd=float(sum((i.cost_usd for i in llm), start=0)),
+            total_cost_usd=sum(i.cost_usd for i in llm),
         )
 
     # -- a case or an account going ----------------------------------------------------------

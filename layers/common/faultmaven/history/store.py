@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, delete, func, or_, select, update
@@ -64,7 +63,7 @@ class SpendTotals:
     output_tokens: int
     cache_creation_input_tokens: int
     cache_read_input_tokens: int
-    cost_usd: Decimal
+    cost_usd: float
 
 
 def spent(session: Session, *, case_id: str | None, session_id: str | None) -> SpendTotals:
@@ -85,7 +84,7 @@ def spent(session: Session, *, case_id: str | None, session_id: str | None) -> S
             i.session_id.in_(select(HistorySession.id).where(HistorySession.case_id == case_id))
         )
     row = session.execute(query).one()
-    return SpendTotals(int(row[0]), int(row[1]), int(row[2]), int(row[3]), Decimal(row[4]))
+    return SpendTotals(int(row[0]), int(row[1]), int(row[2]), int(row[3]), float(row[4]))
 
 
 # -- reads (the service) ---------------------------------------------------------------------
