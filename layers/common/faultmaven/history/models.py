@@ -16,6 +16,9 @@ Adaptations to FaultMaven (the field names of EP-0010 are kept wherever they exi
 - `MCPEventDetails.server_name` is `faultmaven` for built-in tools, or the MCP server's
   name; it also carries the `error_message` of a failed call.
 - `SessionStats` adds the token totals by kind and `total_cost_usd`.
+- `DetailedSession.unstaged_interactions`: calls recorded outside any stage (a recorder
+  caller may pass no stage), so the detailed view still shows every interaction.
+- `FilterOptions` lists only values present among the sessions the caller may read.
 - The computed durations (`duration_ms`, `stage_interactions_duration_ms`) are pydantic
   computed fields, so they appear in the JSON too, not only as Python properties.
 """
