@@ -82,8 +82,8 @@ def case_and_session(api: Api, recorder: HistoryRecorder) -> tuple[str, str]:
 
 def _all_llm(detail: Any) -> list[Any]:
     found = [i for stage in detail.stages for i in stage.llm_interactions]
-    found.extend(getattr(detail, "llm_interactions", []) or [])
-    return found
+    found.extend(i for i in detail.unstaged_interactions if i.type == "llm")
+    return sorted(found, key=lambda i: i.timestamp_us)
 
 
 def ask(text: str = "Why is checkout slow?") -> LLMRequest:
@@ -117,7 +117,10 @@ def test_throttling_is_retried_after_the_providers_hint_and_every_attempt_is_rec
     assert [r.details.success for r in records] == [False, False, True]
     assert "rate_limited" in (records[0].details.error_message or "")
     assert "overloaded" in (records[1].details.error_message or "")
-    assert records[2].details.token_usage["output_tokens"] > 0
+    usage = records[2].details.token_usage
+    assert usage is not None
+    assert usage.output_tokens > 0
+    assert records[2].details.cost_usd > 0
 
 
 def _admin() -> Any:
@@ -205,20 +208,28 @@ def test_a_call_that_would_pass_the_session_budget_is_refused_with_the_figures(
     messages_stub: MessagesStub, recorder: HistoryRecorder, case_and_session: tuple[str, str]
 ) -> None:
     case_id, session_id = case_and_session
-    budgets = Budgets(case_tokens=10**9, case_usd=10**6, session_tokens=600, session_usd=10**6)
-    models = gateway([anthropic(messages_stub)], recorder, budgets=budgets)
     scope = CallScope(step="t", case_id=case_id, session_id=session_id)
-    models.complete(ask(), scope=scope)  # spends a few hundred tokens
+    gateway([anthropic(messages_stub)], recorder).complete(ask(), scope=scope)
     spent = recorder.spent(session_id=session_id).tokens
     assert spent > 0
+    worst = estimate_input_tokens(ask("and now?")) + 64
+    limit = spent + worst - 1  # one token short of the next call's worst case
+    budgets = Budgets(case_tokens=10**9, case_usd=10**6, session_tokens=limit, session_usd=10**6)
     with pytest.raises(LLMBudgetExhaustedError) as raised:
-        models.complete(ask("and now?"), scope=scope)
+        gateway([anthropic(messages_stub)], recorder, budgets=budgets).complete(
+            ask("and now?"), scope=scope
+        )
     error = raised.value
     assert error.status_code == 402
     assert error.details["budget"] == "session"
     assert error.details["used_tokens"] == spent
-    assert error.details["limit_tokens"] == 600
+    assert error.details["limit_tokens"] == limit
     assert len(messages_stub.requests) == 1  # the refused call never left
+    # One token more and the same call goes through.
+    roomy = Budgets(case_tokens=10**9, case_usd=10**6, session_tokens=limit + 1, session_usd=10**6)
+    gateway([anthropic(messages_stub)], recorder, budgets=roomy).complete(
+        ask("and now?"), scope=scope
+    )
 
 
 def test_the_usd_budget_of_a_case_counts_every_session_of_the_case(
@@ -259,7 +270,7 @@ ALL_KINDS = sorted(KIND_STRATEGIES)
         HealthCheck.data_too_large,
     ],
 )
-@given(st.data())
+@given(data=st.data())
 def test_no_secret_reaches_the_provider_or_the_history(
     data: st.DataObject,
     messages_stub: MessagesStub,

@@ -130,7 +130,7 @@ class Summarizer:
         recorder = self._recorder()
         models = self._models()
         session_id = recorder.open_session(
-            session_id=f"hs_{evidence_id.split('_', 1)[-1]}",
+            session_id=f"hist_{evidence_id.split('_', 1)[-1]}",
             agent_type=AGENT_TYPE,
             chain_id=CHAIN_ID,
             chain_definition=CHAIN_DEFINITION,
