@@ -82,15 +82,14 @@ class Runtime:
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
 
-@pytest.fixture(scope="module")
-def runtime() -> Iterator[Runtime]:
-    state_dir = Path(tempfile.mkdtemp(prefix="fme", dir="/tmp"))
+def runtime_env(state_dir: Path, port: int, **extra: str) -> dict[str, str]:
+    """The environment of a `faultmaven dev` under test: the caller's minus FaultMaven
+    settings and store URLs, plus a state dir and ports of its own."""
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in {"DATABASE_URL", "REDIS_URL"} and not key.startswith("FAULTMAVEN_")
     }
-    port = free_port()
     env.update(
         FAULTMAVEN_STATE_DIR=str(state_dir / "state"),
         FAULTMAVEN_PORT=str(port),
@@ -101,8 +100,16 @@ def runtime() -> Iterator[Runtime]:
         # logging in faster than any person would (benchmarks/load.py exercises limits).
         FAULTMAVEN_RATE_LIMIT_SCALE="1000",
         POWERTOOLS_LOG_LEVEL="WARNING",
+        **extra,
     )
-    runtime = Runtime(state_dir=state_dir, env=env, port=port)
+    return env
+
+
+@pytest.fixture(scope="module")
+def runtime() -> Iterator[Runtime]:
+    state_dir = Path(tempfile.mkdtemp(prefix="fme", dir="/tmp"))
+    port = free_port()
+    runtime = Runtime(state_dir=state_dir, env=runtime_env(state_dir, port), port=port)
     runtime.start()
     yield runtime
     runtime.stop()

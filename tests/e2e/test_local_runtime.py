@@ -123,6 +123,10 @@ def test_evidence_upload_is_processed_and_survives_a_restart(runtime: Runtime) -
     evidence = upload(api, owner, case_id, "edge.log", log)
     assert evidence["status"] == "completed", evidence
     assert evidence["data_type"] == "logs_and_errors"
+    # No key: the offline analyst summarized, and the run is a history session.
+    assert evidence["summary_origin"]["source"] == "offline"
+    sessions = api.call("GET", f"/history/sessions?case_id={case_id}", owner).json()
+    assert [s["agent_type"] for s in sessions["sessions"]] == ["preprocessing"]
 
     runtime.stop()
     runtime.start()

@@ -185,16 +185,56 @@ def test_spent_raises_when_the_database_cannot_answer(unreachable: HistoryRecord
         unreachable.spent(case_id="case_" + "0" * 32)
 
 
-def test_recording_into_a_session_that_does_not_exist_does_not_raise(
+def test_an_interaction_whose_session_row_is_missing_is_kept_under_a_recovered_session(
     container: Container,
 ) -> None:
+    """The session's own write failed earlier (a blip): the interaction and its spend are
+    not lost with it, and an unknown stage id does not lose it either."""
     recorder = container.history_recorder
     ghost = "hist_" + "f" * 32
-    recorder.record_llm(llm_record(ghost))
+    recorder.record_llm(llm_record(ghost, stage_execution_id="stg_" + "e" * 32, cost_usd=0.5))
     with recorder.stage(ghost, stage_id="s", stage_name="S", agent="a"):
         pass
-    recorder.close_session(ghost, status="not-a-status")
-    assert history_rows(container, "history_llm_interactions") == []
+    recorder.close_session(ghost, status="not-a-status")  # refused quietly
+    (row,) = history_rows(container, "history_llm_interactions")
+    assert row["session_id"] == ghost
+    assert row["stage_execution_id"] is None
+    (session,) = history_rows(container, "history_sessions")
+    assert session["session_metadata"] == {"recovered": True}
+    assert session["case_id"] is None  # so only administrators see it
+    assert recorder.spent(session_id=ghost).cost_usd == 0.5
+
+
+def test_an_interaction_without_a_model_or_server_name_keeps_its_session_readable(
+    api: Api, container: Container
+) -> None:
+    from faultmaven.history.recorder import ToolCallRecord
+
+    recorder = container.history_recorder
+    owner = api.user()
+    session_id = _open(recorder, str(api.case(owner)["case_id"]))
+    recorder.record_llm(llm_record(session_id, model=""))
+    recorder.record_tool(
+        ToolCallRecord(
+            session_id=session_id,
+            stage_execution_id=None,
+            step_description="t",
+            server_name="",
+            tool_name="",
+            arguments={},
+            result={},
+            available_tools={},
+            started_at_us=1,
+            duration_ms=1,
+            success=True,
+            error_message=None,
+        )
+    )
+    answer = api.call("GET", f"/history/sessions/{session_id}", owner)
+    assert answer.status_code == 200, answer.text
+    kinds = {i["type"]: i["details"] for i in answer.json()["unstaged_interactions"]}
+    assert kinds["llm"]["model_name"] == "unknown"
+    assert kinds["mcp"]["server_name"] == "faultmaven"
 
 
 def test_spend_is_summed_by_case_and_by_session(api: Api, container: Container) -> None:

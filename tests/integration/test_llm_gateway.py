@@ -17,8 +17,21 @@ from hypothesis import strategies as st
 from faultmaven.adapters.llm.anthropic import AnthropicLanguageModel
 from faultmaven.adapters.llm.offline import OfflineLanguageModel
 from faultmaven.container import Container
-from faultmaven.core.errors import LLMBudgetExhaustedError, LLMUnavailableError
-from faultmaven.core.llm import LLMRequest, Message, ProviderAuthError, Usage
+from faultmaven.core.errors import (
+    LLMBudgetExhaustedError,
+    LLMRequestRejectedError,
+    LLMUnavailableError,
+)
+from faultmaven.core.llm import (
+    LLMRequest,
+    Message,
+    ProviderAuthError,
+    TextBlock,
+    ToolResultBlock,
+    ToolSpec,
+    ToolUseBlock,
+    Usage,
+)
 from faultmaven.core.ports import LanguageModel
 from faultmaven.core.tokens import estimate_input_tokens
 from faultmaven.history.recorder import HistoryRecorder
@@ -26,7 +39,7 @@ from faultmaven.llm.pricing import PriceTable
 from faultmaven.llm.retry import Deadline, RetryPolicy
 from faultmaven.llm.service import Budgets, CallScope, LanguageModels
 from tests.helpers import Api
-from tests.llm_stubs import API_KEY, Fail, MessagesStub, Text
+from tests.llm_stubs import API_KEY, Fail, MessagesStub, Text, ToolCall
 from tests.secret_strategies import KIND_STRATEGIES, leaked_pieces, log_line
 
 GENEROUS = Budgets(case_tokens=10**9, case_usd=10**6, session_tokens=10**9, session_usd=10**6)
@@ -100,7 +113,7 @@ def test_throttling_is_retried_after_the_providers_hint_and_every_attempt_is_rec
 ) -> None:
     case_id, session_id = case_and_session
     messages_stub.queue(
-        Fail(429, "rate_limit_error", retry_after="7"),
+        Fail(429, "rate_limit_error", retry_after="1.5"),
         Fail(529, "overloaded_error"),
         Text("The pool is exhausted."),
     )
@@ -111,7 +124,7 @@ def test_throttling_is_retried_after_the_providers_hint_and_every_attempt_is_rec
     assert completion.response.text == "The pool is exhausted."
     assert completion.attempts == 3
     assert len(messages_stub.requests) == 3  # one HTTP request per attempt: SDK retries are off
-    assert waits.seconds[0] >= 7.0  # never sooner than retry-after
+    assert waits.seconds[0] >= 1.5  # never sooner than retry-after
     assert 0 <= waits.seconds[1] <= 0.4  # the second backoff's ceiling: 0.2 * 2
     records = _all_llm(container.history.get_session(_admin(), session_id))
     assert [r.details.success for r in records] == [False, False, True]
@@ -150,6 +163,51 @@ def test_after_its_retries_the_primary_gives_way_to_the_fallback(
     assert "Disk full on node-3." in completion.response.text
 
 
+def test_a_wait_longer_than_the_policy_allows_goes_to_the_fallback_at_once(
+    messages_stub: MessagesStub, recorder: HistoryRecorder, case_and_session: tuple[str, str]
+) -> None:
+    case_id, session_id = case_and_session
+    messages_stub.queue(Fail(429, "rate_limit_error", retry_after="3600"))
+    waits = Waits()
+    models = gateway([anthropic(messages_stub), OfflineLanguageModel()], recorder, waits=waits)
+    completion = models.complete(
+        ask(), scope=CallScope(step="t", case_id=case_id, session_id=session_id)
+    )
+    assert completion.offline
+    assert waits.seconds == []
+    assert len(messages_stub.requests) == 1
+
+
+@pytest.mark.parametrize("hint", ["inf", "1e400", "nan", "-5", "soon"])
+def test_an_absurd_retry_after_is_no_hint_and_never_a_crash(
+    hint: str,
+    messages_stub: MessagesStub,
+    recorder: HistoryRecorder,
+    case_and_session: tuple[str, str],
+) -> None:
+    case_id, session_id = case_and_session
+    messages_stub.queue(*[Fail(529, "overloaded_error", retry_after=hint)] * 2)
+    models = gateway([anthropic(messages_stub)], recorder, attempts=2)
+    with pytest.raises(LLMUnavailableError) as raised:
+        models.complete(ask(), scope=CallScope(step="t", case_id=case_id, session_id=session_id))
+    assert raised.value.headers["Retry-After"] == "5"
+
+
+def test_a_primary_that_hangs_leaves_the_fallback_its_share_of_the_deadline(
+    messages_stub: MessagesStub, recorder: HistoryRecorder, case_and_session: tuple[str, str]
+) -> None:
+    case_id, session_id = case_and_session
+    messages_stub.queue(Text("late", delay=6.0))
+    models = gateway([anthropic(messages_stub), OfflineLanguageModel()], recorder)
+    completion = models.complete(
+        ask("The disk is full."),
+        scope=CallScope(step="t", case_id=case_id, session_id=session_id),
+        deadline=Deadline.within(4.0),
+    )
+    assert completion.offline
+    assert len(messages_stub.requests) == 1
+
+
 def test_a_refused_key_is_not_retried_but_falls_back_at_once(
     messages_stub: MessagesStub, recorder: HistoryRecorder, case_and_session: tuple[str, str]
 ) -> None:
@@ -167,15 +225,15 @@ def test_when_every_provider_fails_the_caller_gets_503_with_the_largest_hint(
 ) -> None:
     case_id, session_id = case_and_session
     messages_stub.queue(
-        Fail(529, "overloaded_error", retry_after="3"),
-        Fail(529, "overloaded_error", retry_after="11.2"),
+        Fail(529, "overloaded_error", retry_after="1"),
+        Fail(529, "overloaded_error", retry_after="1.6"),
     )
     models = gateway([anthropic(messages_stub)], recorder, attempts=2)
     with pytest.raises(LLMUnavailableError) as raised:
         models.complete(ask(), scope=CallScope(step="t", case_id=case_id, session_id=session_id))
     error = raised.value
     assert error.status_code == 503
-    assert error.headers["Retry-After"] == "12"
+    assert error.headers["Retry-After"] == "2"
     assert [a["error"] for a in error.details["attempts"]] == ["overloaded", "overloaded"]
 
 
@@ -213,7 +271,7 @@ def test_a_call_that_would_pass_the_session_budget_is_refused_with_the_figures(
     spent = recorder.spent(session_id=session_id).tokens
     assert spent > 0
     worst = estimate_input_tokens(ask("and now?")) + 64
-    limit = spent + worst - 1  # one token short of the next call's worst case
+    limit = spent + 20  # far below any call's worst case
     budgets = Budgets(case_tokens=10**9, case_usd=10**6, session_tokens=limit, session_usd=10**6)
     with pytest.raises(LLMBudgetExhaustedError) as raised:
         gateway([anthropic(messages_stub)], recorder, budgets=budgets).complete(
@@ -224,12 +282,18 @@ def test_a_call_that_would_pass_the_session_budget_is_refused_with_the_figures(
     assert error.details["budget"] == "session"
     assert error.details["used_tokens"] == spent
     assert error.details["limit_tokens"] == limit
-    assert len(messages_stub.requests) == 1  # the refused call never left
-    # One token more and the same call goes through.
-    roomy = Budgets(case_tokens=10**9, case_usd=10**6, session_tokens=limit + 1, session_usd=10**6)
+    calls = [r for r in messages_stub.requests if r.path == "/v1/messages"]
+    assert len(calls) == 1  # the refused call never left
+    # Near the limit the provider's own count decides; far from it, nobody asks.
+    roomy = Budgets(
+        case_tokens=10**9, case_usd=10**6, session_tokens=spent + 10 * worst, session_usd=10**6
+    )
     gateway([anthropic(messages_stub)], recorder, budgets=roomy).complete(
         ask("and now?"), scope=scope
     )
+    counted = [r for r in messages_stub.requests if r.path.endswith("/count_tokens")]
+    assert counted  # asked when the estimate came within 10 % of the first limit
+    assert len([r for r in messages_stub.requests if r.path == "/v1/messages"]) == 2
 
 
 def test_the_usd_budget_of_a_case_counts_every_session_of_the_case(
@@ -283,10 +347,40 @@ def test_no_secret_reaches_the_provider_or_the_history(
     planted = data.draw(KIND_STRATEGIES[kind])
     line = data.draw(log_line(planted))
     before = len(messages_stub.requests)
-    gateway([anthropic(messages_stub)], recorder).complete(
-        LLMRequest(system=f"Case: {line}", messages=[Message.user(f"Look at this: {line}")]),
+    # The secret in every part of a request, and in the model's answer.
+    messages_stub.queue(ToolCall(name="lookup", input={"q": line}, text=f"I saw {line}"))
+    completion = gateway([anthropic(messages_stub)], recorder).complete(
+        LLMRequest(
+            system=f"Case: {line}",
+            messages=[
+                Message.user(f"Look at this: {line}"),
+                Message(
+                    role="assistant",
+                    content=[
+                        TextBlock(text=line),
+                        ToolUseBlock(id="toolu_1", name="lookup", input={line: [line]}),
+                    ],
+                ),
+                Message(
+                    role="user",
+                    content=[ToolResultBlock(tool_use_id="toolu_1", content=line)],
+                ),
+            ],
+            tools=[
+                ToolSpec(
+                    name="lookup",
+                    description=f"Search, e.g. {line}",
+                    input_schema={
+                        "type": "object",
+                        "properties": {"q": {"type": "string", "default": line}},
+                    },
+                )
+            ],
+            stop_sequences=[line],
+        ),
         scope=CallScope(step="t", case_id=case_id, session_id=session_id),
     )
+    assert leaked_pieces(planted.secrets, completion.response.model_dump_json()) == []
     sent = json.dumps([r.body for r in messages_stub.requests[before:]])
     assert leaked_pieces(planted.secrets, sent) == [], (kind, line)
     stored = json.dumps(container.history.get_session(_admin(), session_id).model_dump(mode="json"))
@@ -318,7 +412,7 @@ def test_the_container_wires_the_configured_provider_and_its_fallback(
         wired.close()
 
 
-def test_a_missing_key_is_an_authentication_failure_not_a_crash(
+def test_a_missing_key_is_a_rejection_for_an_operator_not_a_503(
     container: Container,
 ) -> None:
     from faultmaven.container import build_container
@@ -332,8 +426,42 @@ def test_a_missing_key_is_an_authentication_failure_not_a_crash(
         )
     )
     try:
-        with pytest.raises(LLMUnavailableError) as raised:
+        with pytest.raises(LLMRequestRejectedError) as raised:
             wired.language_models.complete(ask(), scope=CallScope(step="no key"))
+        assert raised.value.status_code == 502
+        assert "Retry-After" not in raised.value.headers
         assert raised.value.details["attempts"][0]["error"] == ProviderAuthError.kind
+    finally:
+        wired.close()
+
+
+@pytest.mark.parametrize("language_model", [True, False])
+def test_a_snapstart_init_builds_the_model_client_only_for_functions_that_call_it(
+    language_model: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    container: Container,
+    messages_stub: MessagesStub,
+) -> None:
+    from faultmaven.app import create_app
+    from faultmaven.container import build_container
+    from faultmaven.history.api import router
+    from faultmaven.lambda_entry import asgi_handler
+    from tests.conftest import make_settings
+
+    wired = build_container(
+        make_settings(
+            container.settings.database_url or "",
+            container.settings.redis_url or "",
+            llm_provider="anthropic",
+            anthropic_api_key=API_KEY,
+            anthropic_base_url=messages_stub.base_url,
+        )
+    )
+    try:
+        monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
+        asgi_handler(create_app([router], container=wired), language_model=language_model)
+        built = "language_models" in wired.__dict__ and wired.language_models.primary._client
+        assert bool(built) is language_model
+        assert messages_stub.requests == []  # warming builds a client; it calls nothing
     finally:
         wired.close()

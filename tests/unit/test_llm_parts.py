@@ -288,3 +288,12 @@ def test_model_failures_reach_the_client_as_envelopes_with_their_status() -> Non
     assert answer.json()["error_code"] == "LLM_BUDGET_EXHAUSTED"
     assert answer.json()["details"] == {"budget": "case"}
     assert "Retry-After" not in answer.headers
+
+
+def test_a_call_charged_to_a_case_must_be_recorded_in_a_session() -> None:
+    from faultmaven.llm.service import CallScope
+
+    with pytest.raises(ValueError, match="history session"):
+        CallScope(step="t", case_id="case_" + "0" * 32)
+    CallScope(step="t", case_id="case_" + "0" * 32, session_id="hist_" + "0" * 32)
+    CallScope(step="t")  # neither: a call no budget is charged for (a health probe)

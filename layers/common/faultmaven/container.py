@@ -16,7 +16,13 @@ from faultmaven.adapters.postgres import Database
 from faultmaven.adapters.redis import RedisKeyValueStore
 from faultmaven.core.errors import ServiceUnavailableError
 from faultmaven.core.events import Events
-from faultmaven.core.settings import Environment, LLMProviderKind, Settings, SettingsError
+from faultmaven.core.settings import (
+    ANTHROPIC_KEY_PLACEHOLDER,
+    Environment,
+    LLMProviderKind,
+    Settings,
+    SettingsError,
+)
 
 if TYPE_CHECKING:
     from faultmaven.auth.service import AuthService
@@ -230,6 +236,8 @@ class Container:
                 max_seconds=settings.llm_backoff_max_seconds,
             ),
             call_timeout=settings.llm_call_timeout_seconds,
+            default_deadline_seconds=settings.llm_task_deadline_seconds,
+            api_deadline_seconds=settings.llm_api_deadline_seconds,
         )
 
     @cached_property
@@ -421,7 +429,7 @@ def _anthropic_key(settings: Settings) -> str:
             key = SecretsManagerSource(settings).get_secret(settings.anthropic_api_key_secret_arn)
         except Exception as exc:  # any SDK failure: retryable, like a connection error
             raise ProviderConnectionError("the Anthropic API key could not be read") from exc
-        if key.strip():
+        if key.strip() and key.strip() != ANTHROPIC_KEY_PLACEHOLDER:
             return key.strip()
     raise ProviderAuthError("no Anthropic API key is configured")
 

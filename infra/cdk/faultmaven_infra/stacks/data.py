@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, Stack, triggers
+from aws_cdk import CfnOutput, Duration, SecretValue, Stack, triggers
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from faultmaven.core.settings import ANTHROPIC_KEY_PLACEHOLDER
 from faultmaven_infra.config import DeployConfig
 from faultmaven_infra.constructs.cache import Cache
 from faultmaven_infra.constructs.database import Database
@@ -68,6 +69,9 @@ class DataStack(Stack):
                 "FaultMaven: Anthropic API key; store yours with "
                 "`aws secretsmanager put-secret-value` (README, Deploy to AWS)"
             ),
+            # A known placeholder, not a generated password: until a key is stored the
+            # functions know there is none and never send a junk key to Anthropic.
+            secret_string_value=SecretValue.unsafe_plain_text(ANTHROPIC_KEY_PLACEHOLDER),
         )
         self.runtime = Runtime(
             config=config,

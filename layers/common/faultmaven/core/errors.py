@@ -116,9 +116,18 @@ class LLMBudgetExhaustedError(AppError):
 
 
 class LLMUnavailableError(ServiceUnavailableError):
-    """Every configured language-model provider failed after its retries."""
+    """Every configured language-model provider failed after its retries, at least one
+    of them in a way a later retry may fix (throttling, overload, 5xx, timeouts)."""
 
     error_code = "LLM_UNAVAILABLE"
+
+
+class LLMRequestRejectedError(AppError):
+    """Every provider refused the call itself (a bad or missing key, a request it will
+    not take): retrying cannot help, so no Retry-After, and an operator must look."""
+
+    status_code = 502
+    error_code = "LLM_REQUEST_REJECTED"
 
 
 _CODES_BY_STATUS = {
@@ -133,6 +142,7 @@ _CODES_BY_STATUS = {
     415: "UNSUPPORTED_MEDIA_TYPE",
     422: "VALIDATION_FAILED",
     429: "RATE_LIMITED",
+    502: "BAD_GATEWAY",
 }
 
 

@@ -11,6 +11,7 @@ the provider asked us to wait, so one retry policy (llm.service) serves every ad
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -188,6 +189,10 @@ class ProviderRequestError(ProviderError):
     kind = "invalid_request"
 
 
+# Longer hints are capped: no caller waits an hour for a model; a wait longer than the
+# gateway's policy allows moves on to the fallback instead (llm.service).
+MAX_RETRY_AFTER_SECONDS = 3600.0
+
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
 
@@ -217,7 +222,10 @@ def parse_retry_after(value: str | None) -> float | None:
         seconds = float(value)
     except ValueError:
         return None
-    return seconds if seconds >= 0 else None
+    # `inf`, `nan` and absurd values (a proxy's bug) are no hint at all.
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return min(seconds, MAX_RETRY_AFTER_SECONDS)
 
 
 def retry_after_from_headers(headers: Mapping[str, str]) -> float | None:

@@ -42,6 +42,11 @@ class LLMProviderKind(StrEnum):
     OFFLINE = "offline"
 
 
+# What the deployed Anthropic key secret holds until an operator stores a real key: the
+# functions then treat the key as missing (no call leaves with a junk key).
+ANTHROPIC_KEY_PLACEHOLDER = "not-configured"
+
+
 class SettingsError(RuntimeError):
     """Raised when the environment holds an invalid setting; the message names it."""
 
@@ -158,6 +163,9 @@ class Settings(BaseSettings):
     llm_backoff_max_seconds: float = Field(default=8.0, ge=0, le=120)
     # What an API request may spend on models in all (API Gateway gives ≈ 29 s).
     llm_api_deadline_seconds: float = Field(default=25.0, gt=0, le=29)
+    # What any other call may spend in all, retries and fallback included (a pipeline
+    # step's Lambda has 5 minutes).
+    llm_task_deadline_seconds: float = Field(default=240.0, gt=0, le=840)
     # USD per million tokens by model, merged over the shipped table (llm/prices.json):
     # {"my-model": {"input": 1, "output": 5, "cache_write": 1.25, "cache_read": 0.1}}.
     llm_prices: dict[str, dict[str, float]] = Field(default_factory=dict)

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from faultmaven.core.ports import Database
 
+BUILT_IN_SERVER = "faultmaven"
 MAX_ERROR_CHARS = 2_000
 MAX_TEXT_CHARS = 20_000
 MAX_STEP_CHARS = 500
@@ -254,20 +255,20 @@ class HistoryRecorder:
     def record_llm(self, record: LLMCallRecord) -> None:
         row_id = new_id("llm")
 
-        def write(session: Session) -> None:
+        def write(session: Session, stage_execution_id: str | None) -> None:
             store.add(
                 session,
                 HistoryLLMInteraction(
                     id=row_id,
                     session_id=record.session_id,
-                    stage_execution_id=record.stage_execution_id,
+                    stage_execution_id=stage_execution_id,
                     timestamp_us=record.started_at_us,
                     step_description=_text(record.step_description, MAX_STEP_CHARS) or "",
-                    provider=_name(record.provider, 64),
-                    model_name=_name(record.model, 200),
+                    provider=_name(record.provider or "unknown", 64),
+                    model_name=_name(record.model or "unknown", 200),
                     temperature=record.temperature,
-                    request=_capped_json(record.request),
-                    response=None if record.response is None else _capped_json(record.response),
+                    request=_json(record.request),
+                    response=None if record.response is None else _json(record.response),
                     input_tokens=max(0, record.input_tokens),
                     output_tokens=max(0, record.output_tokens),
                     cache_creation_input_tokens=max(0, record.cache_creation_input_tokens),
@@ -280,23 +281,23 @@ class HistoryRecorder:
                 ),
             )
 
-        self._write("record_llm", _record_ids(record.session_id, record.stage_execution_id), write)
+        self._write_interaction("record_llm", record.session_id, record.stage_execution_id, write)
 
     def record_tool(self, record: ToolCallRecord) -> None:
         row_id = new_id("tool")
 
-        def write(session: Session) -> None:
+        def write(session: Session, stage_execution_id: str | None) -> None:
             store.add(
                 session,
                 HistoryToolInteraction(
                     id=row_id,
                     session_id=record.session_id,
-                    stage_execution_id=record.stage_execution_id,
+                    stage_execution_id=stage_execution_id,
                     timestamp_us=record.started_at_us,
                     step_description=_text(record.step_description, MAX_STEP_CHARS) or "",
-                    server_name=_name(record.server_name),
-                    tool_name=_name(record.tool_name),
-                    communication_type=_name(record.communication_type, 32),
+                    server_name=_name(record.server_name or BUILT_IN_SERVER),
+                    tool_name=_name(record.tool_name or "unknown"),
+                    communication_type=_name(record.communication_type or "tool_call", 32),
                     arguments=_json(record.arguments),
                     result=_json(record.result),
                     available_tools=_json(record.available_tools),
@@ -306,7 +307,46 @@ class HistoryRecorder:
                 ),
             )
 
-        self._write("record_tool", _record_ids(record.session_id, record.stage_execution_id), write)
+        self._write_interaction("record_tool", record.session_id, record.stage_execution_id, write)
+
+    def _write_interaction(
+        self,
+        operation: str,
+        session_id: str,
+        stage_execution_id: str | None,
+        write: Callable[[Session, str | None], None],
+    ) -> None:
+        """Write an interaction; if its session or stage row is missing (their own write
+        failed earlier, a blip), put back a placeholder session and record it unstaged,
+        so the interaction and its spend are not lost with them."""
+        ids = _record_ids(session_id, stage_execution_id)
+        try:
+            with self._db.session() as session:
+                write(session, stage_execution_id)
+            return
+        except Exception as exc:
+            first_error = type(exc).__name__
+
+        def repair(session: Session) -> None:
+            store.insert_session(
+                session,
+                {
+                    "id": session_id,
+                    "agent_type": "unknown",
+                    "status": SessionStatus.IN_PROGRESS.value,
+                    "started_at_us": now_us(),
+                    "alert_data": {},
+                    "session_metadata": {"recovered": True},
+                    "chain_id": "unknown",
+                    "chain_definition": {},
+                },
+            )
+            stage = stage_execution_id
+            if stage is not None and not store.stage_exists(session, stage):
+                stage = None
+            write(session, stage)
+
+        self._write(operation, {**ids, "first_error": first_error}, repair)
 
     # -- budgets -----------------------------------------------------------------------------
     def spent(self, *, case_id: str | None = None, session_id: str | None = None) -> Spend:

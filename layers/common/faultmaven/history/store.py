@@ -31,6 +31,13 @@ def update_session(session: Session, session_id: str, values: dict[str, Any]) ->
     session.execute(update(HistorySession).where(HistorySession.id == session_id).values(**values))
 
 
+def stage_exists(session: Session, execution_id: str) -> bool:
+    found = session.scalar(
+        select(HistoryStage.execution_id).where(HistoryStage.execution_id == execution_id)
+    )
+    return found is not None
+
+
 def session_metadata(session: Session, session_id: str) -> dict[str, Any] | None:
     return session.scalar(
         select(HistorySession.session_metadata).where(HistorySession.id == session_id)

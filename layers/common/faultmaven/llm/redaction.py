@@ -1,11 +1,16 @@
 """Nothing leaves the process for a model before the redactor has run over it.
 
 Every text a request carries is redacted: the system prompt (it may quote a case title),
-user and assistant text, tool_use arguments (string leaves of the JSON), tool results,
-and stop sequences. Tool definitions are ours and static, so they are left alone. The
-redactor is the one preprocessing uses for evidence, so a secret masked in a stored
-extraction is masked the same way in a prompt; redaction is idempotent, so text that was
-redacted upstream comes through unchanged.
+user and assistant text, tool_use arguments (keys and string leaves of the JSON), tool
+results, stop sequences, and tool definitions (descriptions and the string leaves of
+their schemas: an MCP server's tools are third-party text). Tool names and ids are left
+as they are: the call/answer pairing depends on them and their alphabet
+(`[a-zA-Z0-9_-]{1,64}`) is checked at construction. The redactor is the one preprocessing
+uses for evidence, so a secret masked in a stored extraction is masked the same way in a
+prompt; redaction is idempotent, so text redacted upstream comes through unchanged.
+
+What a model answers is untrusted text too: `redact_response` cleans it before anyone
+stores or shows it.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from typing import Any
 from faultmaven.core.llm import (
     ContentBlock,
     LLMRequest,
+    LLMResponse,
     Message,
     TextBlock,
     ToolResultBlock,
+    ToolSpec,
     ToolUseBlock,
 )
 from faultmaven.preprocessing.redact import redact
@@ -41,7 +48,7 @@ def _leaves(value: Any, clean: Callable[[str], str]) -> Any:
     if isinstance(value, str):
         return clean(value)
     if isinstance(value, dict):
-        return {key: _leaves(item, clean) for key, item in value.items()}
+        return {clean(str(key)): _leaves(item, clean) for key, item in value.items()}
     if isinstance(value, list):
         return [_leaves(item, clean) for item in value]
     return value
@@ -65,11 +72,31 @@ def redact_request(request: LLMRequest) -> tuple[LLMRequest, dict[str, int]]:
     redacted = request.model_copy(
         update={
             "system": clean(request.system),
+            "tools": [
+                ToolSpec(
+                    name=tool.name,
+                    description=clean(tool.description),
+                    input_schema=_leaves(tool.input_schema, clean),
+                )
+                for tool in request.tools
+            ],
             "messages": [
                 Message(role=message.role, content=[_block(b, clean) for b in message.content])
                 for message in request.messages
             ],
             "stop_sequences": [clean(stop) for stop in request.stop_sequences],
+        }
+    )
+    return redacted, clean.counts
+
+
+def redact_response(response: LLMResponse) -> tuple[LLMResponse, dict[str, int]]:
+    """The answer with its text, tool inputs and metadata redacted."""
+    clean = _Counter()
+    redacted = response.model_copy(
+        update={
+            "content": [_block(block, clean) for block in response.content],
+            "metadata": _leaves(response.metadata, clean),
         }
     )
     return redacted, clean.counts

@@ -4,15 +4,25 @@ Every call goes through the same steps, whichever provider answers:
 
 1. redaction of everything the request carries (llm.redaction), before anything else;
 2. the budgets of its case and of its investigation session, checked against what the
-   history says was spent plus this call's worst case (estimated input + `max_tokens`);
+   history says was spent plus this call's worst case (input + `max_tokens`, priced at
+   the dearest configured model and the cache-write rate); the provider's own token
+   count is asked for only when the local estimate comes near a limit;
 3. the providers in order (primary, then the fallback), each tried up to
    `max_attempts` times with jittered exponential backoff on retryable failures,
-   honouring `retry-after`, and never past the caller's deadline;
-4. usage (the provider's figures, a local estimate where it returns none) priced by the
-   price table, and one history interaction per attempt, failed attempts included.
+   honouring `retry-after`, and never past the call's deadline, of which each provider
+   still to come keeps its share: a primary that hangs cannot starve the fallback;
+4. the answer redacted (what a model writes is untrusted text), usage (the provider's
+   figures, a local estimate where it returns none) priced by the price table, and one
+   history interaction per attempt, failed and abandoned attempts included.
 
-When every provider fails the caller gets `LLMUnavailableError` (503 with Retry-After);
-a call that would pass a budget gets `LLMBudgetExhaustedError` (402) naming the budget.
+When every provider fails the caller gets `LLMUnavailableError` (503 with Retry-After)
+if any failure was one a retry may fix, else `LLMRequestRejectedError` (502, no
+Retry-After: a bad key or a request no provider takes); a call that would pass a budget
+gets `LLMBudgetExhaustedError` (402) naming the budget.
+
+Budget checks and the records they read are not one transaction: calls of one case that
+run at the same moment (a batch of uploads) can together pass a budget by at most one
+call's worst case each.
 """
 
 from __future__ import annotations
@@ -24,7 +34,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from faultmaven.core.errors import LLMBudgetExhaustedError, LLMUnavailableError
+from faultmaven.core.errors import (
+    LLMBudgetExhaustedError,
+    LLMRequestRejectedError,
+    LLMUnavailableError,
+)
 from faultmaven.core.llm import (
     LLMRequest,
     LLMResponse,
@@ -35,7 +49,7 @@ from faultmaven.core.llm import (
 from faultmaven.core.logging import logger
 from faultmaven.core.tokens import estimate_input_tokens, estimate_text_tokens
 from faultmaven.llm.pricing import PriceTable
-from faultmaven.llm.redaction import redact_request, redact_text
+from faultmaven.llm.redaction import redact_request, redact_response, redact_text
 from faultmaven.llm.retry import Deadline, RetryPolicy
 
 if TYPE_CHECKING:
@@ -45,6 +59,9 @@ if TYPE_CHECKING:
 _ERROR_CHARS = 500
 _DEFAULT_RETRY_AFTER = 5
 _MAX_RETRY_AFTER = 60
+# Near a limit (this share of it), the local estimate is replaced by the provider's count.
+_COUNT_NEAR = 0.9
+_COUNT_TIMEOUT = 5.0
 
 
 class CallRecorder(Protocol):
@@ -58,12 +75,17 @@ class CallRecorder(Protocol):
 @dataclass(frozen=True)
 class CallScope:
     """What a call belongs to: the history session and stage it is recorded under, and
-    the case whose budget it spends. `step` is the interaction's step description."""
+    the case whose budget it spends. `step` is the interaction's step description. A
+    call that spends a case's budget must be recorded, so a case needs a session."""
 
     step: str
     case_id: str | None = None
     session_id: str | None = None
     stage_execution_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.case_id is not None and self.session_id is None:
+            raise ValueError("a call charged to a case needs a history session")
 
 
 @dataclass(frozen=True)
@@ -91,6 +113,7 @@ class Completion:
 class _Failure:
     provider: str
     kind: str
+    retryable: bool
     retry_after: float | None
 
 
@@ -104,6 +127,8 @@ class LanguageModels:
         budgets: Budgets,
         retry: RetryPolicy,
         call_timeout: float,
+        default_deadline_seconds: float = 240.0,
+        api_deadline_seconds: float = 25.0,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
@@ -115,6 +140,8 @@ class LanguageModels:
         self._budgets = budgets
         self._retry = retry
         self._call_timeout = call_timeout
+        self._default_deadline = default_deadline_seconds
+        self._api_deadline = api_deadline_seconds
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
 
@@ -123,9 +150,17 @@ class LanguageModels:
         return self._providers[0]
 
     @property
+    def providers(self) -> list[LanguageModel]:
+        return list(self._providers)
+
+    @property
     def offline(self) -> bool:
         """True when the offline analyst is the primary provider (no model configured)."""
         return self.primary.provider == "offline"
+
+    def api_deadline(self) -> Deadline:
+        """What an API request may spend on models (API Gateway gives 29 s in all)."""
+        return Deadline.within(self._api_deadline)
 
     def warm(self) -> None:
         """Import SDKs and build clients now (SnapStart init), so a restored snapshot
@@ -137,15 +172,17 @@ class LanguageModels:
     def complete(
         self, request: LLMRequest, *, scope: CallScope, deadline: Deadline | None = None
     ) -> Completion:
+        deadline = deadline or Deadline.within(self._default_deadline)
         clean, redactions = redact_request(request)
         self._check_budgets(clean, scope)
         failures: list[_Failure] = []
         attempts = 0
-        for provider in self._providers:
+        for index, provider in enumerate(self._providers):
+            after = len(self._providers) - index - 1
             for attempt in range(1, self._retry.max_attempts + 1):
-                timeout = self._attempt_timeout(deadline)
+                timeout = self._attempt_timeout(deadline, after)
                 if timeout is None:
-                    raise self._unavailable(failures, deadline_passed=True)
+                    break
                 attempts += 1
                 started_us = _now_us()
                 started = time.perf_counter()
@@ -154,73 +191,83 @@ class LanguageModels:
                 except Exception as exc:
                     failure = self._failed(provider, clean, scope, exc, started, started_us)
                     failures.append(failure)
-                    if not self._retry_same(exc, attempt, failure, deadline):
+                    if not self._retry_same(exc, attempt, failure, deadline, after):
                         break
                     continue
                 return self._succeeded(
                     provider, clean, scope, response, started, started_us, attempts, redactions
                 )
-        raise self._unavailable(failures, deadline_passed=False)
+        raise self._exhausted(failures, deadline)
 
     def stream(
         self, request: LLMRequest, *, scope: CallScope, deadline: Deadline | None = None
     ) -> Iterator[TextDelta | Completion]:
-        """Text deltas as the model writes them, then the `Completion`. Retries and the
-        fallback apply until the first delta arrives; after that a failure is final (the
-        caller has shown text it cannot take back)."""
+        """Text deltas as the model writes them (redacted), then the `Completion`.
+        Retries and the fallback apply until the first delta arrives; after that a
+        failure is final (the caller has shown text it cannot take back). A stream the
+        caller abandons is recorded as such, with the output it had received."""
+        deadline = deadline or Deadline.within(self._default_deadline)
         clean, redactions = redact_request(request)
         self._check_budgets(clean, scope)
         failures: list[_Failure] = []
         attempts = 0
-        for provider in self._providers:
+        for index, provider in enumerate(self._providers):
+            after = len(self._providers) - index - 1
             for attempt in range(1, self._retry.max_attempts + 1):
-                timeout = self._attempt_timeout(deadline)
+                timeout = self._attempt_timeout(deadline, after)
                 if timeout is None:
-                    raise self._unavailable(failures, deadline_passed=True)
+                    break
                 attempts += 1
                 started_us = _now_us()
                 started = time.perf_counter()
-                emitted = False
+                written: list[str] = []
+                final: LLMResponse | None = None
                 try:
                     for event in provider.stream(clean, timeout=timeout):
                         if isinstance(event, TextDelta):
-                            emitted = True
-                            yield event
+                            written.append(event.text)
+                            yield TextDelta(text=redact_text(event.text))
                         else:
-                            yield self._succeeded(
-                                provider,
-                                clean,
-                                scope,
-                                event,
-                                started,
-                                started_us,
-                                attempts,
-                                redactions,
-                            )
-                            return
-                    raise ProviderError("the stream ended without a final message")
+                            final = event
+                            break
+                    if final is None:
+                        raise ProviderError("the stream ended without a final message")
+                except GeneratorExit:
+                    self._failed(
+                        provider,
+                        clean,
+                        scope,
+                        ProviderError("abandoned by the caller"),
+                        started,
+                        started_us,
+                        written="".join(written),
+                    )
+                    raise
                 except Exception as exc:
-                    failure = self._failed(provider, clean, scope, exc, started, started_us)
+                    failure = self._failed(
+                        provider, clean, scope, exc, started, started_us, written="".join(written)
+                    )
                     failures.append(failure)
-                    if emitted:
-                        raise self._unavailable(failures, deadline_passed=False) from None
-                    if not self._retry_same(exc, attempt, failure, deadline):
+                    if written:
+                        raise self._exhausted(failures, deadline) from None
+                    if not self._retry_same(exc, attempt, failure, deadline, after):
                         break
-        raise self._unavailable(failures, deadline_passed=False)
+                    continue
+                yield self._succeeded(
+                    provider, clean, scope, final, started, started_us, attempts, redactions
+                )
+                return
+        raise self._exhausted(failures, deadline)
 
     # -- budgets ------------------------------------------------------------------------
     def _check_budgets(self, request: LLMRequest, scope: CallScope) -> None:
         if self._recorder is None:
             return
-        input_tokens = estimate_input_tokens(request)
-        worst = Usage(input_tokens=input_tokens, output_tokens=request.max_tokens)
-        worst_cost = self._prices.cost(self.primary.model, worst)
-        checks: list[tuple[str, str, int, float, dict[str, str]]] = []
+        checks: list[tuple[str, int, float, dict[str, str]]] = []
         if scope.case_id is not None:
             checks.append(
                 (
                     "case",
-                    scope.case_id,
                     self._budgets.case_tokens,
                     self._budgets.case_usd,
                     {"case_id": scope.case_id},
@@ -230,51 +277,96 @@ class LanguageModels:
             checks.append(
                 (
                     "session",
-                    scope.session_id,
                     self._budgets.session_tokens,
                     self._budgets.session_usd,
                     {"session_id": scope.session_id},
                 )
             )
-        for name, _, token_limit, usd_limit, key in checks:
-            spent = self._recorder.spent(**key)
-            over_tokens = spent.tokens + worst.total_tokens > token_limit
-            over_usd = spent.cost_usd + worst_cost > usd_limit
-            if over_tokens or over_usd:
-                raise LLMBudgetExhaustedError(
-                    f"This call would pass the {name} budget "
-                    f"({'tokens' if over_tokens else 'USD'}); raise it or start anew",
-                    details={
-                        "budget": name,
-                        **key,
-                        "limit_tokens": token_limit,
-                        "used_tokens": spent.tokens,
-                        "limit_usd": usd_limit,
-                        "used_usd": round(spent.cost_usd, 6),
-                        "call_estimate_tokens": worst.total_tokens,
-                        "call_estimate_usd": round(worst_cost, 6),
-                    },
-                )
+        if not checks:
+            return
+        spent = [(check, self._recorder.spent(**check[3])) for check in checks]
+        input_tokens = estimate_input_tokens(request)
+        counted = False
+        while True:
+            worst_tokens, worst_cost = self._worst_case(request, input_tokens)
+            refused = next(
+                (
+                    (check, used)
+                    for check, used in spent
+                    if used.tokens + worst_tokens > check[1]
+                    or used.cost_usd + worst_cost > check[2]
+                ),
+                None,
+            )
+            near = any(used.tokens + worst_tokens > _COUNT_NEAR * check[1] for check, used in spent)
+            if counted or not near:
+                break
+            # Near a limit the estimate decides: ask the provider for its count once.
+            counted = True
+            exact = self._provider_count(request)
+            if exact is None:
+                break
+            input_tokens = exact
+        if refused is None:
+            return
+        (name, token_limit, usd_limit, key), used = refused
+        over_tokens = used.tokens + worst_tokens > token_limit
+        raise LLMBudgetExhaustedError(
+            f"This call would pass the {name} budget "
+            f"({'tokens' if over_tokens else 'USD'}); raise it or start anew",
+            details={
+                "budget": name,
+                **key,
+                "limit_tokens": token_limit,
+                "used_tokens": used.tokens,
+                "limit_usd": usd_limit,
+                "used_usd": round(used.cost_usd, 6),
+                "call_estimate_tokens": worst_tokens,
+                "call_estimate_usd": round(worst_cost, 6),
+            },
+        )
+
+    def _worst_case(self, request: LLMRequest, input_tokens: int) -> tuple[int, float]:
+        """Tokens and USD the call may cost at most: its input written to the prompt
+        cache (the dearer input rate) and every output token, on the dearest provider
+        it may end on."""
+        worst = Usage(cache_creation_input_tokens=input_tokens, output_tokens=request.max_tokens)
+        cost = max(self._prices.cost(p.model, worst) for p in self._providers)
+        return worst.total_tokens, cost
+
+    def _provider_count(self, request: LLMRequest) -> int | None:
+        try:
+            return self.primary.count_tokens(request, timeout=_COUNT_TIMEOUT)
+        except Exception as exc:  # the estimate stands
+            logger.info("token count unavailable", extra={"error_type": type(exc).__name__})
+            return None
 
     # -- attempts -----------------------------------------------------------------------
-    def _attempt_timeout(self, deadline: Deadline | None) -> float | None:
-        if deadline is None:
-            return self._call_timeout
+    def _attempt_timeout(self, deadline: Deadline, providers_after: int) -> float | None:
+        """This attempt's time: the call timeout, within what is left of the deadline
+        minus the share kept for each provider still to come."""
         remaining = deadline.remaining()
-        if remaining < self._retry.min_attempt_seconds:
+        share = remaining / (providers_after + 1)
+        if share < self._retry.min_attempt_seconds:
             return None
-        return min(self._call_timeout, remaining)
+        return min(self._call_timeout, share)
 
     def _retry_same(
-        self, exc: Exception, attempt: int, failure: _Failure, deadline: Deadline | None
+        self,
+        exc: Exception,
+        attempt: int,
+        failure: _Failure,
+        deadline: Deadline,
+        providers_after: int,
     ) -> bool:
         """Wait and retry this provider, or False to move on to the next one."""
-        if not (isinstance(exc, ProviderError) and exc.retryable):
+        if not failure.retryable or attempt >= self._retry.max_attempts:
             return False
-        if attempt >= self._retry.max_attempts:
-            return False
+        if failure.retry_after is not None and failure.retry_after > self._retry.max_seconds:
+            return False  # asked to wait longer than the policy would: the next provider
         wait = self._retry.delay(attempt, failure.retry_after, self._rng)
-        if deadline is not None and wait + self._retry.min_attempt_seconds > deadline.remaining():
+        room = deadline.remaining() / (providers_after + 1)
+        if wait + self._retry.min_attempt_seconds > room:
             return False
         self._sleep(wait)
         return True
@@ -291,32 +383,36 @@ class LanguageModels:
         redactions: dict[str, int],
     ) -> Completion:
         duration_ms = (time.perf_counter() - started) * 1000
+        response, _ = redact_response(response)
         if response.usage.total_tokens == 0:
             response = response.model_copy(
                 update={
                     "usage": Usage(
                         input_tokens=estimate_input_tokens(request),
-                        output_tokens=estimate_text_tokens(response.text)
-                        + sum(
-                            estimate_text_tokens(str(block.input)) for block in response.tool_uses
-                        ),
+                        output_tokens=_output_estimate(response),
                     ),
                     "usage_estimated": True,
                 }
             )
+        updates: dict[str, object] = {}
         if not response.latency_ms:
-            response = response.model_copy(update={"latency_ms": duration_ms})
+            updates["latency_ms"] = duration_ms
         if not response.provider:
-            response = response.model_copy(update={"provider": provider.provider})
-        cost = self._prices.cost(response.model or provider.model, response.usage)
+            updates["provider"] = provider.provider
+        if not response.model:
+            updates["model"] = provider.model
+        if updates:
+            response = response.model_copy(update=updates)
+        cost = self._prices.cost(response.model, response.usage)
         self._record(
             scope,
             request,
             provider=provider,
-            model=response.model or provider.model,
+            model=response.model,
             started_us=started_us,
             duration_ms=duration_ms,
             response=response,
+            usage=response.usage,
             cost=cost,
             error=None,
         )
@@ -329,17 +425,19 @@ class LanguageModels:
         provider: LanguageModel,
         request: LLMRequest,
         scope: CallScope,
-        exc: Exception,
+        exc: BaseException,
         started: float,
         started_us: int,
+        *,
+        written: str = "",
     ) -> _Failure:
         duration_ms = (time.perf_counter() - started) * 1000
         if isinstance(exc, ProviderError):
-            kind, retry_after = exc.kind, exc.retry_after
+            kind, retryable, retry_after = exc.kind, exc.retryable, exc.retry_after
             message = f"{kind}: {exc}"
         else:
             # An adapter bug: the message may quote the request, so only the class name.
-            kind, retry_after = "adapter_error", None
+            kind, retryable, retry_after = "adapter_error", False, None
             message = f"adapter_error: {type(exc).__name__}"
             logger.error(
                 "language-model adapter raised an unexpected error",
@@ -349,6 +447,15 @@ class LanguageModels:
             "language-model attempt failed",
             extra={"provider": provider.provider, "kind": kind, "step": scope.step},
         )
+        # Output already streamed was generated, and is billed: charge what was seen.
+        usage = (
+            Usage(
+                input_tokens=estimate_input_tokens(request),
+                output_tokens=estimate_text_tokens(written),
+            )
+            if written
+            else Usage()
+        )
         self._record(
             scope,
             request,
@@ -357,24 +464,34 @@ class LanguageModels:
             started_us=started_us,
             duration_ms=duration_ms,
             response=None,
-            cost=0.0,
+            usage=usage,
+            cost=self._prices.cost(provider.model, usage) if written else 0.0,
             error=redact_text(message)[:_ERROR_CHARS],
         )
-        return _Failure(provider.provider, kind, retry_after)
+        return _Failure(provider.provider, kind, retryable, retry_after)
 
-    def _unavailable(
-        self, failures: list[_Failure], *, deadline_passed: bool
-    ) -> LLMUnavailableError:
+    def _exhausted(
+        self, failures: list[_Failure], deadline: Deadline
+    ) -> LLMUnavailableError | LLMRequestRejectedError:
+        details = {
+            "reason": "deadline" if not failures or deadline.expired else "providers_failed",
+            "attempts": [{"provider": f.provider, "error": f.kind} for f in failures],
+        }
+        if failures and not any(f.retryable for f in failures):
+            return LLMRequestRejectedError(
+                "Every language-model provider refused the request; it needs an operator "
+                "(check the provider's key and settings)",
+                details={**details, "reason": "rejected"},
+            )
         hints = [f.retry_after for f in failures if f.retry_after is not None]
         retry_after = (
-            min(_MAX_RETRY_AFTER, max(1, math.ceil(max(hints)))) if hints else _DEFAULT_RETRY_AFTER
+            min(_MAX_RETRY_AFTER, max(1, math.ceil(min(max(hints), _MAX_RETRY_AFTER))))
+            if hints
+            else _DEFAULT_RETRY_AFTER
         )
         return LLMUnavailableError(
             "The language model is unavailable; retry shortly",
-            details={
-                "reason": "deadline" if deadline_passed else "providers_failed",
-                "attempts": [{"provider": f.provider, "error": f.kind} for f in failures],
-            },
+            details=details,
             headers={"Retry-After": str(retry_after)},
         )
 
@@ -388,6 +505,7 @@ class LanguageModels:
         started_us: int,
         duration_ms: float,
         response: LLMResponse | None,
+        usage: Usage,
         cost: float,
         error: str | None,
     ) -> None:
@@ -395,7 +513,6 @@ class LanguageModels:
             return
         from faultmaven.history.recorder import LLMCallRecord
 
-        usage = response.usage if response is not None else Usage()
         record = LLMCallRecord(
             session_id=scope.session_id,
             stage_execution_id=scope.stage_execution_id,
@@ -403,7 +520,7 @@ class LanguageModels:
             started_at_us=started_us,
             duration_ms=round(duration_ms),
             provider=provider.provider,
-            model=model,
+            model=model or provider.model or "unknown",
             temperature=request.temperature,
             request=request.model_dump(mode="json"),
             response=(
@@ -431,6 +548,12 @@ class LanguageModels:
             ),
         )
         self._recorder.record_llm(record)
+
+
+def _output_estimate(response: LLMResponse) -> int:
+    return estimate_text_tokens(response.text) + sum(
+        estimate_text_tokens(str(block.input)) for block in response.tool_uses
+    )
 
 
 def _now_us() -> int:

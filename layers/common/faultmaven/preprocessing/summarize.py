@@ -185,9 +185,15 @@ class Summarizer:
                         )
                 stage.output = dict(result.origin)
         finally:
+            reason = result.origin.get("fallback_reason")
             recorder.close_session(
                 session_id,
                 status="completed",
+                error=(
+                    f"model summary not used ({reason}); the deterministic summary was kept"
+                    if reason
+                    else None
+                ),
                 final_analysis=result.summary,
                 metadata={"evidence_id": evidence_id, "summary_source": result.origin["source"]},
             )

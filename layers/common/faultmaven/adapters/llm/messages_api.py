@@ -271,8 +271,13 @@ class MessagesApiModel:
         raise NotImplementedError
 
     def _error(self, exc: Exception) -> ProviderError:
-        """The ProviderError for `exc`; adapters add the failures only they can meet."""
-        return provider_error(exc, provider=self.provider)
+        """The ProviderError for `exc`; adapters add the failures only they can meet. A
+        refused credential drops the client, so the next call reads the key again: an
+        operator who stores or rotates the key is heard without a redeploy."""
+        error = provider_error(exc, provider=self.provider)
+        if isinstance(error, ProviderAuthError):
+            self._client = None
+        return error
 
     def _get_client(self) -> Any:
         client = self._client
