@@ -185,10 +185,69 @@ def test_the_history_revision_goes_down_and_up_on_its_own(scratch_database: str)
         migrate.downgrade(scratch_database, "0008")
         engine.dispose()
         without = _schema(engine)
-        assert set(before) - set(without) == HISTORY_TABLES
+        # 0011 (above 0010) adds the running totals of the history's spend.
+        assert set(before) - set(without) == {*HISTORY_TABLES, "history_spend"}
         migrate.upgrade(scratch_database)
         engine.dispose()
         assert _schema(engine) == before
+    finally:
+        engine.dispose()
+
+
+def test_the_spend_totals_are_filled_from_the_interactions_already_recorded(
+    scratch_database: str,
+) -> None:
+    migrate.upgrade(scratch_database)
+    migrate.downgrade(scratch_database, "0010")
+    engine = create_engine(scratch_database)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (user_id, email, username, display_name, password_hash,"
+                    " created_at, updated_at) VALUES ('usr_1', 'a@example.com', 'aaa', 'a', '!',"
+                    " now(), now())"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO cases (case_id, owner_id, title, status, priority, created_at,"
+                    " updated_at, status_changed_at) VALUES ('case_1', 'usr_1', 't', 'active',"
+                    " 'medium', now(), now(), now())"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO history_sessions (id, case_id, agent_type, status,"
+                    " started_at_us, chain_id) VALUES ('hist_a', 'case_1', 'a', 'completed', 1,"
+                    " 'c'), ('hist_b', 'case_1', 'a', 'completed', 1, 'c')"
+                )
+            )
+            for row, (session_id, tokens, cost) in enumerate(
+                [("hist_a", 10, 0.5), ("hist_a", 5, 0.25), ("hist_b", 1, 0.125)]
+            ):
+                connection.execute(
+                    text(
+                        "INSERT INTO history_llm_interactions (id, session_id, timestamp_us,"
+                        " step_description, provider, model_name, duration_ms, success,"
+                        " input_tokens, output_tokens, cost_usd) VALUES (:id, :sid, 1, 's',"
+                        " 'p', 'm', 1, true, :tokens, 1, :cost)"
+                    ),
+                    {"id": f"llm_{row}", "sid": session_id, "tokens": tokens, "cost": cost},
+                )
+        migrate.upgrade(scratch_database)
+        with engine.connect() as connection:
+            totals = {
+                scope: (int(tokens), float(cost))
+                for scope, tokens, cost in connection.execute(
+                    text("SELECT scope, input_tokens + output_tokens, cost_usd FROM history_spend")
+                )
+            }
+        assert totals == {
+            "session:hist_a": (17, 0.75),
+            "session:hist_b": (2, 0.125),
+            "case:case_1": (19, 0.875),
+        }
     finally:
         engine.dispose()
 

@@ -615,3 +615,19 @@ class HistoryToolInteraction(Base):
         Index("ix_history_tool_interactions_session", "session_id", "timestamp_us"),
         Index("ix_history_tool_interactions_stage", "stage_execution_id"),
     )
+
+
+class HistorySpend(Base):
+    """Running totals of model spend per case (`case:<id>`) and per history session
+    (`session:<id>`), kept by the recorder in the transaction that stores each LLM
+    interaction: a budget check reads two rows, however long the case has run. A case's
+    totals outlive the retention of its sessions, so its budget keeps counting."""
+
+    __tablename__ = "history_spend"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    output_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    cache_creation_input_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    cache_read_input_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    cost_usd: Mapped[float] = mapped_column(Numeric(16, 6, asdecimal=False), server_default="0")

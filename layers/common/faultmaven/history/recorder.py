@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from faultmaven.core.clock import utcnow
 from faultmaven.core.ids import new_id
 from faultmaven.core.logging import logger
-from faultmaven.db.tables import HistoryLLMInteraction, HistoryStage, HistoryToolInteraction
+from faultmaven.db.tables import HistoryStage, HistoryToolInteraction
 from faultmaven.history import store
 from faultmaven.history.models import SessionStatus, StageStatus
 from faultmaven.preprocessing.redact import redact
@@ -93,6 +93,8 @@ class LLMCallRecord:
     success: bool
     error_message: str | None
     tool_calls: list[dict[str, Any]] | None = None
+    # The session's case, when the caller knows it (saves a lookup); else it is read.
+    case_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -256,29 +258,41 @@ class HistoryRecorder:
         row_id = new_id("llm")
 
         def write(session: Session, stage_execution_id: str | None) -> None:
-            store.add(
+            store.insert_llm_interaction(
                 session,
-                HistoryLLMInteraction(
-                    id=row_id,
-                    session_id=record.session_id,
-                    stage_execution_id=stage_execution_id,
-                    timestamp_us=record.started_at_us,
-                    step_description=_text(record.step_description, MAX_STEP_CHARS) or "",
-                    provider=_name(record.provider or "unknown", 64),
-                    model_name=_name(record.model or "unknown", 200),
-                    temperature=record.temperature,
-                    request=_json(record.request),
-                    response=None if record.response is None else _json(record.response),
-                    input_tokens=max(0, record.input_tokens),
-                    output_tokens=max(0, record.output_tokens),
-                    cache_creation_input_tokens=max(0, record.cache_creation_input_tokens),
-                    cache_read_input_tokens=max(0, record.cache_read_input_tokens),
-                    cost_usd=max(0.0, record.cost_usd),
-                    duration_ms=max(0, record.duration_ms),
-                    success=record.success,
-                    error_message=_text(record.error_message, MAX_ERROR_CHARS),
-                    tool_calls=None if record.tool_calls is None else _json(record.tool_calls),
-                ),
+                {
+                    "id": row_id,
+                    "session_id": record.session_id,
+                    "stage_execution_id": stage_execution_id,
+                    "timestamp_us": record.started_at_us,
+                    "step_description": _text(record.step_description, MAX_STEP_CHARS) or "",
+                    "provider": _name(record.provider or "unknown", 64),
+                    "model_name": _name(record.model or "unknown", 200),
+                    "temperature": record.temperature,
+                    # Redacted by the gateway (its only caller) just before: capped here.
+                    "request": _capped_json(record.request),
+                    "response": None if record.response is None else _json(record.response),
+                    "input_tokens": max(0, record.input_tokens),
+                    "output_tokens": max(0, record.output_tokens),
+                    "cache_creation_input_tokens": max(0, record.cache_creation_input_tokens),
+                    "cache_read_input_tokens": max(0, record.cache_read_input_tokens),
+                    "cost_usd": max(0.0, record.cost_usd),
+                    "duration_ms": max(0, record.duration_ms),
+                    "success": record.success,
+                    "error_message": _text(record.error_message, MAX_ERROR_CHARS),
+                    "tool_calls": None if record.tool_calls is None else _json(record.tool_calls),
+                },
+            )
+            # The budgets' running totals move with the record, in its transaction.
+            store.add_spend(
+                session,
+                record.session_id,
+                case_id=record.case_id,
+                input_tokens=max(0, record.input_tokens),
+                output_tokens=max(0, record.output_tokens),
+                cache_creation_input_tokens=max(0, record.cache_creation_input_tokens),
+                cache_read_input_tokens=max(0, record.cache_read_input_tokens),
+                cost_usd=max(0.0, record.cost_usd),
             )
 
         self._write_interaction("record_llm", record.session_id, record.stage_execution_id, write)
@@ -356,21 +370,20 @@ class HistoryRecorder:
         if case_id is None and session_id is None:
             raise ValueError("spent() needs a case_id or a session_id")
         with self._db.session() as session:
-            totals = store.spent(session, case_id=case_id, session_id=session_id)
-        tokens = (
-            totals.input_tokens
-            + totals.output_tokens
-            + totals.cache_creation_input_tokens
-            + totals.cache_read_input_tokens
-        )
-        return Spend(
-            tokens=tokens,
-            cost_usd=float(totals.cost_usd),
-            input_tokens=totals.input_tokens,
-            output_tokens=totals.output_tokens,
-            cache_creation_input_tokens=totals.cache_creation_input_tokens,
-            cache_read_input_tokens=totals.cache_read_input_tokens,
-        )
+            return _spend(store.spent(session, case_id=case_id, session_id=session_id))
+
+    def spent_by(
+        self, *, case_id: str | None, session_id: str | None
+    ) -> tuple[Spend | None, Spend | None]:
+        """The case's and the session's spend in one unit of work (a budget check on
+        every model call reads both); None for the one not asked."""
+        if case_id is None and session_id is None:
+            return None, None
+        with self._db.session() as session:
+            totals = store.spent_by(session, case_id=case_id, session_id=session_id)
+        by_case = None if case_id is None else _spend(totals[0])
+        by_session = None if session_id is None else _spend(totals[1])
+        return by_case, by_session
 
     # -- the one place a write may fail ------------------------------------------------------
     def _write(self, operation: str, ids: dict[str, str], work: Callable[[Session], None]) -> None:
@@ -382,6 +395,20 @@ class HistoryRecorder:
                 "history recording failed",
                 extra={"operation": operation, "error_type": type(exc).__name__, **ids},
             )
+
+
+def _spend(totals: store.SpendTotals) -> Spend:
+    return Spend(
+        tokens=totals.input_tokens
+        + totals.output_tokens
+        + totals.cache_creation_input_tokens
+        + totals.cache_read_input_tokens,
+        cost_usd=float(totals.cost_usd),
+        input_tokens=totals.input_tokens,
+        output_tokens=totals.output_tokens,
+        cache_creation_input_tokens=totals.cache_creation_input_tokens,
+        cache_read_input_tokens=totals.cache_read_input_tokens,
+    )
 
 
 def _record_ids(session_id: str, stage_execution_id: str | None) -> dict[str, str]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, Table, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -14,6 +14,7 @@ from faultmaven.db.queries import LIKE_ESCAPE, contains_pattern
 from faultmaven.db.tables import (
     HistoryLLMInteraction,
     HistorySession,
+    HistorySpend,
     HistoryStage,
     HistoryToolInteraction,
 )
@@ -92,6 +93,86 @@ def spent(session: Session, *, case_id: str | None, session_id: str | None) -> S
         )
     row = session.execute(query).one()
     return SpendTotals(int(row[0]), int(row[1]), int(row[2]), int(row[3]), float(row[4]))
+
+
+_INSERT_LLM = insert(cast(Table, HistoryLLMInteraction.__table__))
+
+
+def insert_llm_interaction(session: Session, values: dict[str, Any]) -> None:
+    # Parameters passed at execution, not baked into the statement: it compiles once.
+    session.execute(_INSERT_LLM, values)
+
+
+def add_spend(
+    session: Session,
+    session_id: str,
+    *,
+    case_id: str | None = None,
+    input_tokens: int,
+    output_tokens: int,
+    cache_creation_input_tokens: int,
+    cache_read_input_tokens: int,
+    cost_usd: float,
+) -> None:
+    """Add one interaction's usage to its session's and its case's running totals."""
+    amounts = {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cache_creation_input_tokens": cache_creation_input_tokens,
+        "cache_read_input_tokens": cache_read_input_tokens,
+        "cost_usd": cost_usd,
+    }
+    if case_id is None:
+        case_id = session.scalar(
+            select(HistorySession.case_id).where(HistorySession.id == session_id)
+        )
+    scopes = [f"session:{session_id}"] + ([f"case:{case_id}"] if case_id else [])
+    session.execute(_ADD_SPEND, [{"scope": scope, **amounts} for scope in scopes])
+
+
+def _add_spend_statement() -> Any:
+    t = cast(Table, HistorySpend.__table__)
+    statement = insert(t)
+    names = (
+        "input_tokens",
+        "output_tokens",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+        "cost_usd",
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[t.c.scope],
+        set_={name: t.c[name] + statement.excluded[name] for name in names},
+    )
+
+
+_ADD_SPEND = _add_spend_statement()
+
+
+def spent_by(
+    session: Session, *, case_id: str | None, session_id: str | None
+) -> tuple[SpendTotals, SpendTotals]:
+    """A case's and a session's running totals in one statement (every model call's
+    budget check reads both)."""
+    wanted = {
+        scope: kind
+        for scope, kind in ((f"case:{case_id}", 0), (f"session:{session_id}", 1))
+        if not scope.endswith(":None")
+    }
+    found = [SpendTotals(0, 0, 0, 0, 0.0), SpendTotals(0, 0, 0, 0, 0.0)]
+    for row in session.scalars(select(HistorySpend).where(HistorySpend.scope.in_(wanted))):
+        found[wanted[row.scope]] = SpendTotals(
+            int(row.input_tokens),
+            int(row.output_tokens),
+            int(row.cache_creation_input_tokens),
+            int(row.cache_read_input_tokens),
+            float(row.cost_usd),
+        )
+    return found[0], found[1]
+
+
+def forget_spend(session: Session, *scopes: str) -> None:
+    session.execute(delete(HistorySpend).where(HistorySpend.scope.in_(scopes)))
 
 
 # -- reads (the service) ---------------------------------------------------------------------
@@ -262,17 +343,27 @@ def delete_finished_before(session: Session, session_ids: list[str], cutoff_us: 
     if not session_ids:
         return 0
     result = session.execute(
-        delete(HistorySession).where(HistorySession.id.in_(session_ids), _age() <= cutoff_us)
+        delete(HistorySession)
+        .where(HistorySession.id.in_(session_ids), _age() <= cutoff_us)
+        .returning(HistorySession.id)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    gone = list(result.scalars())
+    # A session's totals go with it; its case's stay, so the case's budget keeps counting.
+    if gone:
+        forget_spend(session, *(f"session:{sid}" for sid in gone))
+    return len(gone)
 
 
 # -- privacy ---------------------------------------------------------------------------------
 
 
 def delete_sessions_of_case(session: Session, case_id: str) -> int:
-    result = session.execute(delete(HistorySession).where(HistorySession.case_id == case_id))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    result = session.execute(
+        delete(HistorySession).where(HistorySession.case_id == case_id).returning(HistorySession.id)
+    )
+    gone = list(result.scalars())
+    forget_spend(session, f"case:{case_id}", *(f"session:{sid}" for sid in gone))
+    return len(gone)
 
 
 def clear_owner(session: Session, user_id: str) -> int:

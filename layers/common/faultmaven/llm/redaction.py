@@ -16,6 +16,7 @@ stores or shows it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from faultmaven.core.llm import (
@@ -30,6 +31,16 @@ from faultmaven.core.llm import (
 )
 from faultmaven.preprocessing.redact import redact
 
+# The stable parts of a conversation (system prompt, tool definitions, earlier turns) come
+# back on every call: their redaction is remembered. Bounded in entries and in size.
+_CACHED_TEXT_CHARS = 16_384
+
+
+@lru_cache(maxsize=512)
+def _redacted(text: str) -> tuple[str, tuple[tuple[str, int], ...]]:
+    result = redact(text)
+    return result.text, tuple(result.counts.items())
+
 
 class _Counter:
     def __init__(self) -> None:
@@ -38,10 +49,14 @@ class _Counter:
     def __call__(self, text: str) -> str:
         if not text:
             return text
-        result = redact(text)
-        for kind, count in result.counts.items():
+        if len(text) <= _CACHED_TEXT_CHARS:
+            cleaned, counts = _redacted(text)
+        else:
+            result = redact(text)
+            cleaned, counts = result.text, tuple(result.counts.items())
+        for kind, count in counts:
             self.counts[kind] = self.counts.get(kind, 0) + count
-        return result.text
+        return cleaned
 
 
 def _leaves(value: Any, clean: Callable[[str], str]) -> Any:

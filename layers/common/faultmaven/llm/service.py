@@ -69,7 +69,9 @@ class CallRecorder(Protocol):
 
     def record_llm(self, record: LLMCallRecord) -> None: ...
 
-    def spent(self, *, case_id: str | None = None, session_id: str | None = None) -> Spend: ...
+    def spent_by(
+        self, *, case_id: str | None, session_id: str | None
+    ) -> tuple[Spend | None, Spend | None]: ...
 
 
 @dataclass(frozen=True)
@@ -263,28 +265,18 @@ class LanguageModels:
     def _check_budgets(self, request: LLMRequest, scope: CallScope) -> None:
         if self._recorder is None:
             return
-        checks: list[tuple[str, int, float, dict[str, str]]] = []
-        if scope.case_id is not None:
-            checks.append(
-                (
-                    "case",
-                    self._budgets.case_tokens,
-                    self._budgets.case_usd,
-                    {"case_id": scope.case_id},
-                )
-            )
-        if scope.session_id is not None:
-            checks.append(
-                (
-                    "session",
-                    self._budgets.session_tokens,
-                    self._budgets.session_usd,
-                    {"session_id": scope.session_id},
-                )
-            )
-        if not checks:
+        if scope.case_id is None and scope.session_id is None:
             return
-        spent = [(check, self._recorder.spent(**check[3])) for check in checks]
+        by_case, by_session = self._recorder.spent_by(
+            case_id=scope.case_id, session_id=scope.session_id
+        )
+        spent: list[tuple[tuple[str, int, float, dict[str, str]], Spend]] = []
+        if by_case is not None and scope.case_id is not None:
+            check = ("case", self._budgets.case_tokens, self._budgets.case_usd)
+            spent.append(((*check, {"case_id": scope.case_id}), by_case))
+        if by_session is not None and scope.session_id is not None:
+            check = ("session", self._budgets.session_tokens, self._budgets.session_usd)
+            spent.append(((*check, {"session_id": scope.session_id}), by_session))
         input_tokens = estimate_input_tokens(request)
         counted = False
         while True:
@@ -546,6 +538,7 @@ class LanguageModels:
                 if response is not None and response.tool_uses
                 else None
             ),
+            case_id=scope.case_id,
         )
         self._recorder.record_llm(record)
 
