@@ -844,6 +844,16 @@ def test_chat_error_inside_a_stream(
         list(openai_model.stream(ask(), timeout=5))
 
 
+def test_a_request_error_inside_a_stream_is_not_worth_a_retry(
+    chat_stub: ChatCompletionsStub, openai_model: OpenAICompatibleLanguageModel
+) -> None:
+    """vLLM and LiteLLM report a prompt over the context length inside the stream."""
+    chat_stub.queue(Fail(400, "context_length_exceeded", mid_stream=True))
+    with pytest.raises(ProviderRequestError) as raised:
+        list(openai_model.stream(ask(), timeout=5))
+    assert raised.value.retryable is False
+
+
 def test_chat_stream_is_bounded_by_its_timeout_as_a_whole(
     chat_stub: ChatCompletionsStub, openai_model: OpenAICompatibleLanguageModel
 ) -> None:

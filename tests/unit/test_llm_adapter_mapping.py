@@ -40,7 +40,7 @@ def test_retry_after_hints(headers: dict[str, str], expected: float | None) -> N
     assert retry_after_from_headers(httpx.Headers(headers)) == expected
 
 
-@given(st.integers(min_value=0, max_value=10**7))
+@given(st.integers(min_value=0, max_value=3_600_000))
 def test_retry_after_ms_is_seconds(milliseconds: int) -> None:
     hint = retry_after_from_headers(httpx.Headers({"retry-after-ms": str(milliseconds)}))
     assert hint == pytest.approx(milliseconds / 1000)
@@ -97,3 +97,31 @@ def test_chat_messages_keep_tool_results_next_to_their_call() -> None:
     assert [c["function"]["arguments"] for c in messages[0]["tool_calls"]] == ["{}", '{"x": 1}']
     assert messages[1] == {"role": "tool", "tool_call_id": "a", "content": "ok"}
     assert messages[2]["content"] == "Error: boom"
+
+
+def test_a_server_that_counts_only_the_prompt_gets_its_answer_estimated() -> None:
+    from faultmaven.adapters.llm.openai_compatible import _usage
+    from faultmaven.core.llm import LLMRequest, Message
+
+    request = LLMRequest(messages=[Message.user("hello")])
+    usage, estimated = _usage({"prompt_tokens": 12}, request, "the pool is exhausted")
+    assert usage.input_tokens == 12
+    assert usage.output_tokens > 0
+    assert estimated is True
+    usage, estimated = _usage({"prompt_tokens": 12, "completion_tokens": 3}, request, "x")
+    assert (usage.output_tokens, estimated) == (3, False)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after": "inf"}, None),
+        ({"retry-after-ms": "nan", "retry-after": "1e400"}, None),
+        ({"retry-after": "86400"}, 3600.0),
+        ({"retry-after-ms": "90000000"}, 3600.0),
+    ],
+)
+def test_absurd_hints_are_ignored_or_capped(
+    headers: dict[str, str], expected: float | None
+) -> None:
+    assert retry_after_from_headers(httpx.Headers(headers)) == expected

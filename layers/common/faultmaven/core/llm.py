@@ -216,23 +216,27 @@ def error_for_status(
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a `retry-after` (or `retry-after-ms`) header value; None when absent
     or not a number (HTTP dates are not worth honouring for sub-minute waits)."""
+    seconds = _finite(value)
+    return None if seconds is None else min(seconds, MAX_RETRY_AFTER_SECONDS)
+
+
+def _finite(value: str | None) -> float | None:
+    """A non-negative finite number, else None: `inf`, `nan` and negative values (a
+    proxy's bug) are no hint at all."""
     if value is None:
         return None
     try:
-        seconds = float(value)
+        number = float(value)
     except ValueError:
         return None
-    # `inf`, `nan` and absurd values (a proxy's bug) are no hint at all.
-    if not math.isfinite(seconds) or seconds < 0:
-        return None
-    return min(seconds, MAX_RETRY_AFTER_SECONDS)
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 def retry_after_from_headers(headers: Mapping[str, str]) -> float | None:
     """The provider's wait hint from response headers: `retry-after-ms` is more precise
     than `retry-after` where a provider sends both. `headers` should be case-insensitive
     (httpx's are); both adapters pass the response's own."""
-    milliseconds = parse_retry_after(headers.get("retry-after-ms"))
+    milliseconds = _finite(headers.get("retry-after-ms"))
     if milliseconds is not None:
-        return milliseconds / 1000.0
+        return min(milliseconds / 1000.0, MAX_RETRY_AFTER_SECONDS)
     return parse_retry_after(headers.get("retry-after"))

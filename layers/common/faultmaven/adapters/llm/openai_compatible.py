@@ -187,6 +187,25 @@ def _stop_reason(
     return _FINISH_REASONS.get(str(finish_reason), str(finish_reason))
 
 
+def _stream_error(error: Any) -> ProviderError:
+    """An error event inside a stream: its own code says whether a retry may help (a
+    context-length error would fail again on any retry), else a server error."""
+    status: int | None = None
+    kind = ""
+    if isinstance(error, dict):
+        code = error.get("code")
+        status = code if isinstance(code, int) else None
+        if status is None and isinstance(code, str) and code.isdigit():
+            status = int(code)
+        kind = str(error.get("type") or error.get("code") or "")
+    message = f"openai_compatible: error event in the stream ({kind[:64]})"
+    if status is not None and 400 <= status < 600:
+        return error_for_status(status, message)
+    if any(word in kind for word in ("invalid", "context_length", "bad_request", "validation")):
+        return ProviderRequestError(message, status=400)
+    return ProviderServerError(message)
+
+
 def _usage(raw: Any, request: LLMRequest, output_text: str) -> tuple[Usage, bool]:
     if not isinstance(raw, dict) or not isinstance(raw.get("prompt_tokens"), int):
         return (
@@ -200,13 +219,15 @@ def _usage(raw: Any, request: LLMRequest, output_text: str) -> tuple[Usage, bool
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
     cached = cached if isinstance(cached, int) and cached > 0 else 0
     completion = raw.get("completion_tokens")
+    counted = isinstance(completion, int)
     return (
         Usage(
             input_tokens=max(raw["prompt_tokens"] - cached, 0),
-            output_tokens=completion if isinstance(completion, int) else 0,
+            # A server that counts the prompt but not the answer: the answer is estimated.
+            output_tokens=completion if counted else estimate_text_tokens(output_text),
             cache_read_input_tokens=cached,
         ),
-        False,
+        not counted,
     )
 
 
@@ -398,7 +419,7 @@ class OpenAICompatibleLanguageModel:
                         break
                     chunk = json.loads(data)
                     if isinstance(chunk.get("error"), dict | str):
-                        raise ProviderServerError("openai_compatible: error event in the stream")
+                        raise _stream_error(chunk["error"])
                     model = chunk.get("model") or model
                     response_id = chunk.get("id") or response_id
                     if chunk.get("usage"):
