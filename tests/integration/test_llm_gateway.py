@@ -465,3 +465,67 @@ def test_a_snapstart_init_builds_the_model_client_only_for_functions_that_call_i
         assert messages_stub.requests == []  # warming builds a client; it calls nothing
     finally:
         wired.close()
+
+
+def _key_container(container: Container, stub: MessagesStub, arn: str) -> Container:
+    from faultmaven.container import build_container
+    from tests.conftest import make_settings
+
+    return build_container(
+        make_settings(
+            container.settings.database_url or "",
+            container.settings.redis_url or "",
+            aws_endpoint_url=container.settings.aws_endpoint_url,
+            llm_provider="anthropic",
+            anthropic_api_key_secret_arn=arn,
+            anthropic_base_url=stub.base_url,
+        )
+    )
+
+
+def test_on_aws_the_key_comes_from_secrets_manager_and_a_stored_key_is_heard_at_once(
+    container: Container, messages_stub: MessagesStub
+) -> None:
+    """CDK creates the secret with a placeholder: nothing leaves until a key is stored,
+    and then the next call uses it, without a restart."""
+    import secrets as random
+
+    from faultmaven.adapters.aws import client
+    from faultmaven.core.settings import ANTHROPIC_KEY_PLACEHOLDER
+
+    manager = client("secretsmanager", container.settings)
+    arn = manager.create_secret(
+        Name=f"faultmaven/anthropic-{random.token_hex(4)}",
+        SecretString=ANTHROPIC_KEY_PLACEHOLDER,
+    )["ARN"]
+    wired = _key_container(container, messages_stub, arn)
+    try:
+        with pytest.raises(LLMRequestRejectedError):
+            wired.language_models.complete(ask(), scope=CallScope(step="before the key"))
+        assert messages_stub.requests == []  # the placeholder never leaves
+        manager.put_secret_value(SecretId=arn, SecretString=f"{API_KEY}\n")
+        completion = wired.language_models.complete(ask(), scope=CallScope(step="with it"))
+        assert completion.response.provider == "anthropic"
+        assert messages_stub.requests[-1].headers["authorization"] == f"Bearer {API_KEY}"
+        # A rotated key: the old one is refused once, the next call reads the new one.
+        manager.put_secret_value(SecretId=arn, SecretString="rotated-key")
+        messages_stub.api_key = "rotated-key"
+        with pytest.raises(LLMRequestRejectedError):
+            wired.language_models.complete(ask(), scope=CallScope(step="old key"))
+        completion = wired.language_models.complete(ask(), scope=CallScope(step="new key"))
+        assert messages_stub.requests[-1].headers["authorization"] == "Bearer rotated-key"
+    finally:
+        wired.close()
+
+
+def test_secrets_manager_down_is_a_503_worth_retrying(
+    container: Container, messages_stub: MessagesStub
+) -> None:
+    missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:faultmaven/missing-AbCdEf"
+    wired = _key_container(container, messages_stub, missing)
+    try:
+        with pytest.raises(LLMUnavailableError):
+            wired.language_models.complete(ask(), scope=CallScope(step="no secret"))
+        assert messages_stub.requests == []
+    finally:
+        wired.close()
