@@ -529,3 +529,27 @@ def test_secrets_manager_down_is_a_503_worth_retrying(
         assert messages_stub.requests == []
     finally:
         wired.close()
+
+
+def test_near_a_limit_the_check_sees_what_other_processes_spent(
+    messages_stub: MessagesStub, recorder: HistoryRecorder, case_and_session: tuple[str, str]
+) -> None:
+    """Far from every limit a check may use the totals it read seconds ago; near one it
+    reads again, so spend recorded elsewhere (another Lambda) in between counts."""
+    from tests.integration.history_helpers import llm_record
+
+    case_id, session_id = case_and_session
+    scope = CallScope(step="t", case_id=case_id, session_id=session_id)
+    probe = gateway([anthropic(messages_stub)], recorder)
+    probe.complete(ask(), scope=scope)
+    first = recorder.spent(session_id=session_id).tokens
+    worst = estimate_input_tokens(ask()) + 64
+    limit = 2 * (first + worst)  # the cached figure is not "far" from this limit
+    budgets = Budgets(case_tokens=10**9, case_usd=10**6, session_tokens=limit, session_usd=10**6)
+    models = gateway([anthropic(messages_stub)], recorder, budgets=budgets)
+    models.complete(ask(), scope=scope)  # reads, and remembers the totals
+    # Another process spends most of what is left.
+    recorder.record_llm(llm_record(session_id, input_tokens=limit, output_tokens=0))
+    with pytest.raises(LLMBudgetExhaustedError) as raised:
+        models.complete(ask(), scope=scope)
+    assert raised.value.details["used_tokens"] > limit

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -62,6 +63,11 @@ _MAX_RETRY_AFTER = 60
 # Near a limit (this share of it), the local estimate is replaced by the provider's count.
 _COUNT_NEAR = 0.9
 _COUNT_TIMEOUT = 5.0
+# Far from every limit (under this share of it, with the call's worst case), totals read
+# in the last few seconds plus what this process recorded since are used without a read.
+_HEADROOM = 0.5
+_FRESH_SECONDS = 10.0
+_REMEMBERED_SCOPES = 10_000
 
 
 class CallRecorder(Protocol):
@@ -112,6 +118,52 @@ class Completion:
 
 
 @dataclass
+class _Known:
+    read_at: float
+    tokens: int
+    cost_usd: float
+
+
+class _SpendCache:
+    """What this process last read of a scope's spend, plus what it recorded since.
+
+    Every budget check would otherwise read the database before every call. Far from a
+    limit the answer cannot change with a few seconds' staleness (another process would
+    have to spend half a budget within them), so such checks use this; near a limit, or
+    when the figure is older than `_FRESH_SECONDS`, the check reads."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._known: dict[str, _Known] = {}
+        self._lock = threading.Lock()
+        self._clock = clock
+
+    def far_from(
+        self, key: str, tokens_limit: int, usd_limit: float, worst: tuple[int, float]
+    ) -> bool:
+        with self._lock:
+            known = self._known.get(key)
+            if known is None or self._clock() - known.read_at > _FRESH_SECONDS:
+                return False
+            return (
+                known.tokens + worst[0] <= _HEADROOM * tokens_limit
+                and known.cost_usd + worst[1] <= _HEADROOM * usd_limit
+            )
+
+    def remember(self, key: str, tokens: int, cost_usd: float) -> None:
+        with self._lock:
+            if len(self._known) >= _REMEMBERED_SCOPES:
+                self._known.clear()
+            self._known[key] = _Known(self._clock(), tokens, cost_usd)
+
+    def add(self, key: str, tokens: int, cost_usd: float) -> None:
+        with self._lock:
+            known = self._known.get(key)
+            if known is not None:
+                known.tokens += tokens
+                known.cost_usd += cost_usd
+
+
+@dataclass
 class _Failure:
     provider: str
     kind: str
@@ -146,6 +198,7 @@ class LanguageModels:
         self._api_deadline = api_deadline_seconds
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
+        self._spend = _SpendCache()
 
     @property
     def primary(self) -> LanguageModel:
@@ -265,18 +318,39 @@ class LanguageModels:
     def _check_budgets(self, request: LLMRequest, scope: CallScope) -> None:
         if self._recorder is None:
             return
-        if scope.case_id is None and scope.session_id is None:
+        scopes: list[tuple[str, int, float, dict[str, str]]] = []
+        if scope.case_id is not None:
+            scopes.append(
+                (
+                    "case",
+                    self._budgets.case_tokens,
+                    self._budgets.case_usd,
+                    {"case_id": scope.case_id},
+                )
+            )
+        if scope.session_id is not None:
+            scopes.append(
+                (
+                    "session",
+                    self._budgets.session_tokens,
+                    self._budgets.session_usd,
+                    {"session_id": scope.session_id},
+                )
+            )
+        if not scopes:
+            return
+        estimate = self._worst_case(request, estimate_input_tokens(request))
+        if all(self._spend.far_from(_key(c[3]), c[1], c[2], estimate) for c in scopes):
             return
         by_case, by_session = self._recorder.spent_by(
             case_id=scope.case_id, session_id=scope.session_id
         )
         spent: list[tuple[tuple[str, int, float, dict[str, str]], Spend]] = []
-        if by_case is not None and scope.case_id is not None:
-            check = ("case", self._budgets.case_tokens, self._budgets.case_usd)
-            spent.append(((*check, {"case_id": scope.case_id}), by_case))
-        if by_session is not None and scope.session_id is not None:
-            check = ("session", self._budgets.session_tokens, self._budgets.session_usd)
-            spent.append(((*check, {"session_id": scope.session_id}), by_session))
+        for check in scopes:
+            used = by_case if check[0] == "case" else by_session
+            if used is not None:
+                self._spend.remember(_key(check[3]), used.tokens, used.cost_usd)
+                spent.append((check, used))
         input_tokens = estimate_input_tokens(request)
         counted = False
         while True:
@@ -541,6 +615,14 @@ class LanguageModels:
             case_id=scope.case_id,
         )
         self._recorder.record_llm(record)
+        for kind, value in (("case_id", scope.case_id), ("session_id", scope.session_id)):
+            if value is not None:
+                self._spend.add(f"{kind}:{value}", usage.total_tokens, cost)
+
+
+def _key(scope: Mapping[str, str | None]) -> str:
+    ((kind, value),) = scope.items()
+    return f"{kind}:{value}"
 
 
 def _output_estimate(response: LLMResponse) -> int:
