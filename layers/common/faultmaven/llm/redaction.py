@@ -42,6 +42,14 @@ def _redacted(text: str) -> tuple[str, tuple[tuple[str, int], ...]]:
     return result.text, tuple(result.counts.items())
 
 
+def _cleaned(text: str) -> tuple[str, tuple[tuple[str, int], ...]]:
+    """The redacted text and its counts; remembered for texts short enough to repeat."""
+    if len(text) <= _CACHED_TEXT_CHARS:
+        return _redacted(text)
+    result = redact(text)
+    return result.text, tuple(result.counts.items())
+
+
 class _Counter:
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
@@ -49,11 +57,7 @@ class _Counter:
     def __call__(self, text: str) -> str:
         if not text:
             return text
-        if len(text) <= _CACHED_TEXT_CHARS:
-            cleaned, counts = _redacted(text)
-        else:
-            result = redact(text)
-            cleaned, counts = result.text, tuple(result.counts.items())
+        cleaned, counts = _cleaned(text)
         for kind, count in counts:
             self.counts[kind] = self.counts.get(kind, 0) + count
         return cleaned
@@ -118,4 +122,4 @@ def redact_response(response: LLMResponse) -> tuple[LLMResponse, dict[str, int]]
 
 
 def redact_text(text: str) -> str:
-    return redact(text).text
+    return _cleaned(text)[0] if text else text

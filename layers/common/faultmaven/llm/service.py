@@ -227,9 +227,7 @@ class LanguageModels:
     def complete(
         self, request: LLMRequest, *, scope: CallScope, deadline: Deadline | None = None
     ) -> Completion:
-        deadline = deadline or Deadline.within(self._default_deadline)
-        clean, redactions = redact_request(request)
-        self._check_budgets(clean, scope)
+        deadline, clean, redactions = self._prepared(request, scope, deadline)
         failures: list[_Failure] = []
         attempts = 0
         for index, provider in enumerate(self._providers):
@@ -261,9 +259,7 @@ class LanguageModels:
         Retries and the fallback apply until the first delta arrives; after that a
         failure is final (the caller has shown text it cannot take back). A stream the
         caller abandons is recorded as such, with the output it had received."""
-        deadline = deadline or Deadline.within(self._default_deadline)
-        clean, redactions = redact_request(request)
-        self._check_budgets(clean, scope)
+        deadline, clean, redactions = self._prepared(request, scope, deadline)
         failures: list[_Failure] = []
         attempts = 0
         for index, provider in enumerate(self._providers):
@@ -313,6 +309,16 @@ class LanguageModels:
                 )
                 return
         raise self._exhausted(failures, deadline)
+
+    def _prepared(
+        self, request: LLMRequest, scope: CallScope, deadline: Deadline | None
+    ) -> tuple[Deadline, LLMRequest, dict[str, int]]:
+        """What every call does before a provider sees it: its deadline, the request
+        redacted, and the budgets checked against the redacted request."""
+        deadline = deadline or Deadline.within(self._default_deadline)
+        clean, redactions = redact_request(request)
+        self._check_budgets(clean, scope)
+        return deadline, clean, redactions
 
     # -- budgets ------------------------------------------------------------------------
     def _check_budgets(self, request: LLMRequest, scope: CallScope) -> None:
