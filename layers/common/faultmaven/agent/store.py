@@ -1,0 +1,1 @@
+"""Persistence of the agent's per-case memory."""
