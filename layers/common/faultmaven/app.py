@@ -32,6 +32,7 @@ class Health(BaseModel):
 
 
 def all_routers() -> list[APIRouter]:
+    from faultmaven.agent.api import router as agent
     from faultmaven.auth.api import router as auth
     from faultmaven.cases.api import router as cases
     from faultmaven.evidence.api import router as evidence
@@ -42,7 +43,18 @@ def all_routers() -> list[APIRouter]:
     from faultmaven.privacy.api import router as privacy
     from faultmaven.sessions.api import router as sessions
 
-    return [auth, privacy, sessions, cases, evidence, jobs, organizations, knowledge, history]
+    return [
+        auth,
+        privacy,
+        sessions,
+        cases,
+        evidence,
+        jobs,
+        organizations,
+        knowledge,
+        history,
+        agent,
+    ]
 
 
 def openapi_document() -> dict[str, Any]:

@@ -25,6 +25,7 @@ from faultmaven.core.settings import (
 )
 
 if TYPE_CHECKING:
+    from faultmaven.agent.service import AgentService
     from faultmaven.auth.service import AuthService
     from faultmaven.auth.tokens import Tokens
     from faultmaven.cases.events import CaseDeleted
@@ -284,6 +285,32 @@ class Container:
             objects=self.objects,
             max_upload_bytes=self.settings.knowledge_max_upload_bytes,
             url_ttl_seconds=self.settings.presigned_url_ttl_seconds,
+        )
+
+    @cached_property
+    def agent(self) -> AgentService:
+        """The chat turn: context, tool loop and answers, over the other domains' services."""
+        from faultmaven.agent.service import AgentConfig, AgentService
+
+        s = self.settings
+        return AgentService(
+            database=self.database,
+            cases=self.cases,
+            sessions=self.sessions,
+            evidence=self.evidence,
+            knowledge=self.knowledge,
+            models=lambda: self.language_models,
+            recorder=lambda: self.history_recorder,
+            config=AgentConfig(
+                turn_deadline_seconds=s.agent_turn_deadline_seconds,
+                context_budget_tokens=s.agent_context_budget_tokens,
+                memory_budget_tokens=s.agent_memory_budget_tokens,
+                max_rounds=s.agent_max_rounds,
+                tool_result_tokens=s.agent_tool_result_tokens,
+                max_answer_tokens=s.agent_max_answer_tokens,
+                retrieval_k=s.agent_retrieval_k,
+                compression_every=s.agent_compression_every,
+            ),
         )
 
     @cached_property

@@ -1,1 +1,39 @@
-"""Persistence of the agent's per-case memory."""
+"""Persistence of the agent's per-case memory (one JSON row per case)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from faultmaven.core.clock import utcnow
+from faultmaven.db.tables import AgentMemory
+
+
+def load(session: Session, case_id: str) -> dict[str, Any] | None:
+    row = session.get(AgentMemory, case_id)
+    return None if row is None else dict(row.state)
+
+
+def locked(session: Session, case_id: str) -> dict[str, Any] | None:
+    """The memory row locked until the transaction ends, created empty if missing, so
+    two turns of one case add to the memory one after the other."""
+    session.execute(
+        insert(AgentMemory)
+        .values(case_id=case_id, turn=0, state={}, updated_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["case_id"])
+    )
+    row = session.scalars(
+        select(AgentMemory).where(AgentMemory.case_id == case_id).with_for_update()
+    ).one()
+    return dict(row.state) if row.state else None
+
+
+def save(session: Session, case_id: str, turn: int, state: dict[str, Any]) -> None:
+    row = session.get(AgentMemory, case_id)
+    assert row is not None, "save() follows locked() in the same transaction"
+    row.turn = turn
+    row.state = state
+    row.updated_at = utcnow()

@@ -4,7 +4,8 @@ their role on the case before reading or writing anything (see `access.py`)."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
@@ -27,6 +28,7 @@ from faultmaven.cases.models import (
     HypothesisUpdate,
     MessageCreate,
     MessageOut,
+    MessageType,
     ParticipantAdd,
     ParticipantOut,
     ParticipantRole,
@@ -62,6 +64,17 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 Out = TypeVar("Out", bound=BaseModel)
+_ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class AgentCaseView:
+    case: CaseOut
+    role: ParticipantRole
+    closed: bool
+    hypotheses: list[HypothesisOut]
+    solutions: list[SolutionOut]
+    message_count: int
 
 
 class CaseService(CaseOwners):
@@ -297,6 +310,75 @@ class CaseService(CaseOwners):
 
     def messages(self, principal: Principal, case_id: str, page: PageRequest) -> Page[MessageOut]:
         return self._page_of_children(principal, case_id, "messages", MessageOut, page)
+
+    def record_turn(
+        self,
+        principal: Principal,
+        case_id: str,
+        *,
+        query: str,
+        query_metadata: dict[str, Any],
+        answer: str,
+        answer_metadata: dict[str, Any],
+    ) -> tuple[MessageOut, MessageOut]:
+        """An agent turn's question (by the caller) and answer (by no user: the agent),
+        stored together so a conversation never shows one without the other."""
+        with self._db.session() as session:
+            case = self._open_case(session, principal, case_id)
+            asked = utcnow()
+            question = CaseMessage(
+                message_id=new_id("msg"),
+                case_id=case_id,
+                author_id=principal.user_id,
+                type=MessageType.USER_QUERY.value,
+                content=query,
+                metadata_=query_metadata,
+                created_at=asked,
+            )
+            reply = CaseMessage(
+                message_id=new_id("msg"),
+                case_id=case_id,
+                author_id=None,
+                type=MessageType.AGENT_RESPONSE.value,
+                content=answer,
+                metadata_=answer_metadata,
+                created_at=max(utcnow(), asked + _ONE_MICROSECOND),
+            )
+            store.add(session, question)
+            store.add(session, reply)
+            case.updated_at = reply.created_at
+            return MessageOut.model_validate(question), MessageOut.model_validate(reply)
+
+    def agent_view(self, principal: Principal, case_id: str, *, needed: Access) -> AgentCaseView:
+        """What the agent reads about a case before a turn, in one transaction: the case,
+        the caller's role, its hypotheses and solutions (the newest 50 of each) and how
+        many messages it has."""
+        with self._db.session() as session:
+            case, role = self._authorize(session, principal, case_id, needed)
+            return AgentCaseView(
+                case=_case_out(case, role),
+                role=role,
+                closed=CaseStatus(case.status) in lifecycle.CLOSED,
+                hypotheses=[
+                    HypothesisOut.model_validate(h)
+                    for h in store.newest_children(session, Hypothesis, case_id, limit=50)
+                ],
+                solutions=[
+                    SolutionOut.model_validate(s)
+                    for s in store.newest_children(session, Solution, case_id, limit=50)
+                ],
+                message_count=store.count_children(session, CaseMessage, case_id),
+            )
+
+    def search_messages(
+        self, principal: Principal, case_id: str, terms: Sequence[str], *, limit: int = 5
+    ) -> Sequence[MessageOut]:
+        with self._db.session() as session:
+            self._authorize(session, principal, case_id, Access.READ)
+            return [
+                MessageOut.model_validate(m)
+                for m in store.search_messages(session, case_id, terms, limit=limit)
+            ]
 
     # -- hypotheses ------------------------------------------------------------------
     def add_hypothesis(

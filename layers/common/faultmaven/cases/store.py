@@ -315,3 +315,39 @@ def with_participants(session: Session, case_ids: Sequence[str]) -> set[str]:
 
 def participations(session: Session, user_id: str) -> list[CaseParticipant]:
     return list(session.scalars(select(CaseParticipant).where(CaseParticipant.user_id == user_id)))
+
+
+def count_children(session: Session, model: type[Any], case_id: str) -> int:
+    return int(
+        session.scalar(select(func.count()).select_from(model).where(model.case_id == case_id)) or 0
+    )
+
+
+def newest_children(session: Session, model: type[Any], case_id: str, *, limit: int) -> list[Any]:
+    """The newest `limit` rows of one child table, oldest first."""
+    id_column = next(iter(model.__table__.primary_key.columns))
+    rows = session.scalars(
+        select(model)
+        .where(model.case_id == case_id)
+        .order_by(model.created_at.desc(), id_column.desc())
+        .limit(limit)
+    ).all()
+    return list(reversed(rows))
+
+
+def search_messages(
+    session: Session, case_id: str, terms: Sequence[str], *, limit: int
+) -> list[CaseMessage]:
+    """Messages of a case holding any of `terms` (case-insensitive), those holding the
+    most terms first, then the newest."""
+    if not terms:
+        return []
+    matches = [CaseMessage.content.ilike(contains_pattern(t), escape=LIKE_ESCAPE) for t in terms]
+    score = sum((case((m, 1), else_=0) for m in matches), start=case((false(), 1), else_=0))
+    query = (
+        select(CaseMessage)
+        .where(CaseMessage.case_id == case_id, or_(*matches))
+        .order_by(score.desc(), CaseMessage.created_at.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query).all())

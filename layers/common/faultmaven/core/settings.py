@@ -177,6 +177,24 @@ class Settings(BaseSettings):
     # Ask the model for evidence summaries when a provider is configured.
     llm_summaries: bool = True
 
+    # The agent's chat turn (README, "The agent"). The whole turn, tools and model calls
+    # included, must end inside API Gateway's 29 s.
+    agent_turn_deadline_seconds: float = Field(default=25.0, gt=1, le=28)
+    # Estimated input tokens of the first prompt: system, tools, case, memory, evidence
+    # digest, retrieved knowledge and the query.
+    agent_context_budget_tokens: int = Field(default=8_000, ge=1_500, le=150_000)
+    # The memory part of the prompt (hot, warm, cold tiers and persistent insights).
+    agent_memory_budget_tokens: int = Field(default=1_200, ge=200, le=1_600)
+    # Model rounds in one turn (each may call tools); the last one must answer.
+    agent_max_rounds: int = Field(default=4, ge=1, le=10)
+    # The share of the budget one tool result may take before it is cut.
+    agent_tool_result_tokens: int = Field(default=1_500, ge=200, le=20_000)
+    agent_max_answer_tokens: int = Field(default=2_048, ge=256, le=16_000)
+    # Knowledge chunks retrieved before the first call, across case, user and global KBs.
+    agent_retrieval_k: int = Field(default=8, ge=1, le=30)
+    # Compress the memory with the model every this many turns (deterministic otherwise).
+    agent_compression_every: int = Field(default=3, ge=1, le=50)
+
     # Local runtime.
     state_dir: Path = Path(".faultmaven")
     host: str = "127.0.0.1"

@@ -631,3 +631,19 @@ class HistorySpend(Base):
     cache_creation_input_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
     cache_read_input_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
     cost_usd: Mapped[float] = mapped_column(Numeric(16, 6, asdecimal=False), server_default="0")
+
+
+class AgentMemory(Base):
+    """The agent's hierarchical memory of one case (hot, warm, cold tiers and persistent
+    insights, and the evidence requests still open), as one JSON document. Derived from
+    the case's messages, so losing it loses no data; locked while a turn adds to it, so
+    two turns at once both land."""
+
+    __tablename__ = "agent_memories"
+
+    case_id: Mapped[str] = mapped_column(
+        ForeignKey("cases.case_id", ondelete="CASCADE"), primary_key=True
+    )
+    turn: Mapped[int] = mapped_column(Integer, server_default="0")
+    state: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    updated_at: Mapped[datetime] = mapped_column(TS)

@@ -1,0 +1,309 @@
+"""The offline analyst's answer: deterministic, from the same context a model would get.
+
+When no model is configured (or the offline provider answered as the fallback), the
+turn still answers: the evidence insights and knowledge chunks most relevant to the
+question, ranked and cited; hypotheses drawn from the error clusters of the evidence and
+from the titles of matching runbooks; and a request for a kind of evidence the case
+lacks. It says plainly that no model wrote it. The same draft answers a turn that ran out
+of time before the model did.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from faultmaven.agent.context import ContextSource, SourceRegistry, overlap, terms
+from faultmaven.agent.memory import cap
+from faultmaven.agent.models import (
+    AcquisitionGuidance,
+    AgentAnswer,
+    EvidenceCategory,
+    EvidenceRequestDraft,
+    HypothesisDraft,
+    ResponseType,
+)
+from faultmaven.cases.models import HypothesisCategory, HypothesisOut
+from faultmaven.evidence.models import EvidenceOut
+from faultmaven.knowledge.models import SearchHit
+
+NOTICE = (
+    "[offline analyst] No language model is configured for this deployment, so this "
+    "answer was assembled deterministically from the case's evidence and knowledge bases."
+)
+MAX_FACTS = 6
+MAX_HYPOTHESES = 3
+
+CATEGORY_OF_DATA_TYPE: dict[str, EvidenceCategory] = {
+    "logs_and_errors": EvidenceCategory.SYMPTOMS,
+    "trace_data": EvidenceCategory.SYMPTOMS,
+    "visual_evidence": EvidenceCategory.SYMPTOMS,
+    "metrics_and_performance": EvidenceCategory.METRICS,
+    "profiling_data": EvidenceCategory.METRICS,
+    "structured_config": EvidenceCategory.CONFIGURATION,
+    "source_code": EvidenceCategory.CHANGES,
+    "unstructured_text": EvidenceCategory.TIMELINE,
+}
+# What to ask for first when it is missing, and how to get it.
+_WANTED: tuple[tuple[EvidenceCategory, str, str, AcquisitionGuidance], ...] = (
+    (
+        EvidenceCategory.SYMPTOMS,
+        "Error logs",
+        "Logs of the failing service around the time the problem started.",
+        AcquisitionGuidance(
+            steps=[
+                "Find the failing pod or host",
+                "Export its logs for the incident window",
+                "Upload the file to this case",
+            ],
+            commands=[
+                "kubectl logs <pod> --since=1h --timestamps",
+                "journalctl -u <service> --since '-1h'",
+            ],
+            expected_output="timestamped log lines with the errors",
+        ),
+    ),
+    (
+        EvidenceCategory.METRICS,
+        "Metrics around the incident",
+        "Error rate, latency and saturation (CPU, memory, connections) of the affected service.",
+        AcquisitionGuidance(
+            steps=["Open the service dashboard", "Export the incident window as CSV or JSON"],
+            commands=[
+                "curl -s '<prometheus>/api/v1/query_range?query=<expr>&start=<t0>&end=<t1>&step=60'"
+            ],
+            ui_locations=["Grafana > service dashboard > panel > Inspect > Data"],
+        ),
+    ),
+    (
+        EvidenceCategory.CHANGES,
+        "Recent changes",
+        "Deploys, configuration changes and feature-flag flips shortly before the problem.",
+        AcquisitionGuidance(
+            steps=["List the deploys of the last 24 hours", "Note config or flag changes"],
+            commands=[
+                "kubectl rollout history deployment/<name>",
+                "git log --since='24 hours ago' --oneline",
+            ],
+        ),
+    ),
+    (
+        EvidenceCategory.CONFIGURATION,
+        "Configuration of the service",
+        "The deployed configuration (manifests, Helm values, connection settings).",
+        AcquisitionGuidance(
+            steps=["Export the live manifest", "Redact nothing: secrets are redacted on upload"],
+            commands=["kubectl get deployment <name> -o yaml"],
+        ),
+    ),
+)
+_CATEGORY_WORDS: tuple[tuple[HypothesisCategory, tuple[str, ...]], ...] = (
+    (
+        HypothesisCategory.NETWORK,
+        (
+            "dns",
+            "resolve",
+            "nxdomain",
+            "tls",
+            "certificate",
+            "x509",
+            "handshake",
+            "connection refused",
+            "unreachable",
+            "network",
+        ),
+    ),
+    (
+        HypothesisCategory.HARDWARE,
+        ("disk", "no space", "oom", "memory", "cpu", "enospc", "inode", "throttl"),
+    ),
+    (
+        HypothesisCategory.DATA,
+        ("sql", "database", "deadlock", "query", "index", "replica", "pool", "postgres", "mysql"),
+    ),
+    (
+        HypothesisCategory.EXTERNAL,
+        ("upstream", "429", "rate limit", "third-party", "503", "provider", "kafka", "lag"),
+    ),
+    (HypothesisCategory.CONFIG, ("config", "setting", "env", "flag", "timeout=", "limit")),
+    (
+        HypothesisCategory.CODE,
+        (
+            "exception",
+            "nullpointer",
+            "stack",
+            "panic",
+            "traceback",
+            "regression",
+            "deploy",
+            "release",
+            "bug",
+        ),
+    ),
+)
+_ERRORISH = re.compile(
+    r"error|exception|fail|timeout|timed out|refused|denied|exhaust|oom|killed|expired|"
+    r"no space|lag|panic|fatal|critical|5\d\d|unavailable|rejected",
+    re.IGNORECASE,
+)
+
+
+_QUOTED = re.compile(r"['\"“]([^'\"”]{12,})['\"”]")
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+@dataclass(frozen=True)
+class Fact:
+    text: str
+    source: ContextSource
+    score: float
+
+
+def categories_present(evidence: Sequence[EvidenceOut]) -> set[EvidenceCategory]:
+    return {
+        CATEGORY_OF_DATA_TYPE[e.data_type.value]
+        for e in evidence
+        if e.data_type is not None and e.data_type.value in CATEGORY_OF_DATA_TYPE
+    }
+
+
+def missing_request(evidence: Sequence[EvidenceOut]) -> EvidenceRequestDraft | None:
+    present = categories_present(evidence)
+    for category, label, description, guidance in _WANTED:
+        if category not in present:
+            return EvidenceRequestDraft(
+                label=label,
+                description=description,
+                category=category,
+                priority=2,
+                guidance=guidance,
+            )
+    return None
+
+
+def guess_category(text: str) -> HypothesisCategory:
+    lowered = text.lower()
+    for category, words in _CATEGORY_WORDS:
+        if any(word in lowered for word in words):
+            return category
+    return HypothesisCategory.OTHER
+
+
+def ranked_facts(
+    query: str,
+    registry: SourceRegistry,
+    evidence: Sequence[EvidenceOut],
+    hits: Sequence[SearchHit],
+) -> list[Fact]:
+    """Evidence insights and knowledge chunks shown in the context, most relevant to the
+    question first (word overlap, then error-like wording, then order of retrieval)."""
+    wanted = terms(query)
+    facts: list[Fact] = []
+    for item in evidence:
+        source = registry.resolve(f"{item.evidence_id}#digest")
+        if source is None:
+            continue
+        for rank, insight in enumerate(item.insights or ([item.summary] if item.summary else [])):
+            score = (
+                overlap(wanted, f"{item.filename} {insight}")
+                + (0.3 if _ERRORISH.search(insight) else 0.0)
+                - rank * 0.01
+            )
+            facts.append(Fact(insight, source, score))
+    for rank, hit in enumerate(hits):
+        source = registry.resolve(f"{hit.document_id}#{hit.chunk_id}")
+        if source is None:
+            continue
+        first = " ".join(hit.text.split())
+        score = overlap(wanted, f"{hit.title} {hit.text}") + 0.2 - rank * 0.02
+        if hit.scope.value == "case" and registry.resolve(f"{hit.document_id}#digest"):
+            score -= 0.4  # the file's own insights say it better than a raw chunk
+        facts.append(Fact(f"{hit.title}: {cap(first, 220)}", source, score))
+    facts.sort(key=lambda f: -f.score)
+    return facts
+
+
+def draft(
+    *,
+    query: str,
+    registry: SourceRegistry,
+    evidence: Sequence[EvidenceOut],
+    hits: Sequence[SearchHit],
+    hypotheses: Sequence[HypothesisOut],
+    reason: str = NOTICE,
+) -> AgentAnswer:
+    facts = ranked_facts(query, registry, evidence, hits)[:MAX_FACTS]
+    known = {_norm(h.statement) for h in hypotheses}
+    drafts: list[HypothesisDraft] = []
+    origins: set[str] = set()  # one hypothesis per evidence file or document
+    for fact in facts:
+        if len(drafts) >= MAX_HYPOTHESES:
+            break
+        origin = str(
+            fact.source.metadata.get("evidence_id")
+            or fact.source.metadata.get("document_id")
+            or fact.source.source_id
+        )
+        if origin in origins:
+            continue
+        if fact.source.metadata.get("scope") in ("user", "global"):
+            statement = f'The incident matches the runbook "{cap(fact.source.title, 200)}"'
+            likelihood = 0.4
+        elif _ERRORISH.search(fact.text):
+            quoted = _QUOTED.search(fact.text)
+            symptom = quoted.group(1) if quoted else fact.text
+            statement = (
+                f'The failure "{cap(symptom.replace("<*>", "…"), 200)}" seen in '
+                f"{cap(fact.source.title, 120)} causes the reported problem"
+            )
+            likelihood = 0.5
+        else:
+            continue
+        if _norm(statement) in known:
+            continue
+        known.add(_norm(statement))
+        origins.add(origin)
+        drafts.append(
+            HypothesisDraft(
+                statement=cap(statement, 480),
+                category=guess_category(fact.text + " " + fact.source.title),
+                likelihood=likelihood,
+                rationale=f"Offline analyst: drawn from {fact.source.source_id}.",
+                supporting_source_ids=[fact.source.source_id],
+            )
+        )
+    request = missing_request(evidence)
+    lines = [reason, ""]
+    if facts:
+        lines.append("Most relevant to your question:")
+        lines += [f"- {cap(f.text, 300)} [{f.source.handle}]" for f in facts]
+    else:
+        lines.append(
+            "Nothing in the case's evidence or the knowledge bases matches the question yet."
+        )
+    if drafts:
+        lines += ["", "Hypotheses to check:"]
+        lines += [f"- {d.statement}" for d in drafts]
+    if request is not None:
+        lines += ["", f"To go further, please provide: {request.label} — {request.description}"]
+    if not facts:
+        response_type = ResponseType.NEEDS_MORE_DATA
+    elif drafts:
+        response_type = ResponseType.HYPOTHESIS_PROPOSAL
+    elif any(f.source.metadata.get("evidence_id") for f in facts):
+        response_type = ResponseType.EVIDENCE_ANALYSIS
+    else:
+        response_type = ResponseType.KNOWLEDGE_REFERENCE
+    top = facts[0].score if facts else 0.0
+    return AgentAnswer(
+        response_type=response_type,
+        content=cap("\n".join(lines), 7900) if len("\n".join(lines)) > 7900 else "\n".join(lines),
+        confidence=round(min(0.5, 0.15 + top * 0.3), 2),
+        cited_source_ids=list(dict.fromkeys(f.source.source_id for f in facts)),
+        hypotheses=drafts,
+        evidence_requests=[request] if request is not None else [],
+    )

@@ -1,0 +1,929 @@
+"""One chat turn: a question in, a cited answer out, within API Gateway's 29 s.
+
+    authorize (session is the caller's; the caller may write the case)
+    → redact the question → retrieve (knowledge search over case, user and global KBs)
+    → build the context within the token budget (context.py)
+    → bounded tool loop: the model calls built-in tools or `give_answer` (tools.py)
+    → validate the answer (one repair) · drop citations of anything not shown
+    → hypotheses and solutions through the case service · both messages stored
+    → memory updated (compressed every few turns) → AgentResponse 3.1.0
+
+Each case's chat is one history session (`hist_<case hex>`), each turn a stage with the
+context report, and each model or tool call an interaction. When the turn's deadline
+comes before an answer, the turn answers anyway (STATUS_UPDATE) with what the evidence
+already shows; when the answer will not validate, with the model's own text
+(GENERAL_RESPONSE). A provider that is down is a 503 with Retry-After, a spent budget a
+402: nothing is stored then, so the client's retry asks again cleanly.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from faultmaven.agent import memory as mem
+from faultmaven.agent import offline, shaping
+from faultmaven.agent.context import (
+    BuiltContext,
+    SourceRegistry,
+    case_unit,
+    evidence_units,
+    hypotheses_unit,
+    knowledge_units,
+    pack,
+    terms,
+)
+from faultmaven.agent.models import (
+    AgentAnswer,
+    AgentHealth,
+    AgentResponse,
+    EvidenceRequestOut,
+    HypothesisSummary,
+    QueryRequest,
+    ResponseMetadata,
+    ResponseType,
+    Source,
+    ViewUser,
+)
+from faultmaven.agent.prompts import ANSWER_TOOL, COMPRESSION_SYSTEM, SYSTEM_PROMPT
+from faultmaven.agent.tools import BUILT_IN, TurnTools
+from faultmaven.cases.access import Access
+from faultmaven.cases.models import (
+    HypothesisCreate,
+    HypothesisOut,
+    HypothesisUpdate,
+    ParticipantRole,
+    SolutionCreate,
+    SolutionOut,
+)
+from faultmaven.core.errors import AppError, ConflictError, LLMUnavailableError
+from faultmaven.core.ids import new_id
+from faultmaven.core.llm import (
+    LLMRequest,
+    Message,
+    TextBlock,
+    ToolChoice,
+    ToolResultBlock,
+    ToolSpec,
+    ToolUseBlock,
+)
+from faultmaven.core.logging import logger
+from faultmaven.core.pagination import PageRequest
+from faultmaven.core.tokens import estimate_input_tokens, estimate_text_tokens
+from faultmaven.core.vectors import Scope
+from faultmaven.knowledge.models import SearchHit, SearchRequest
+from faultmaven.preprocessing.redact import redact
+
+if TYPE_CHECKING:
+    from faultmaven.auth.principal import Principal
+    from faultmaven.cases.service import AgentCaseView, CaseService
+    from faultmaven.core.ports import Database
+    from faultmaven.evidence.models import EvidenceOut
+    from faultmaven.evidence.service import EvidenceService
+    from faultmaven.history.recorder import HistoryRecorder
+    from faultmaven.knowledge.service import KnowledgeService
+    from faultmaven.llm.retry import Deadline
+    from faultmaven.llm.service import Completion, LanguageModels
+    from faultmaven.sessions.service import SessionService
+
+AGENT_TYPE = "chat"
+CHAIN_ID = "agent-chat-v1"
+CHAIN_DEFINITION: dict[str, Any] = {
+    "chain_id": CHAIN_ID,
+    "mode": "consultant",
+    "stages": [{"stage_id": "turn-<n>", "agent": "consultant"}],
+}
+# Below this much time left, no new model round starts.
+MIN_ROUND_SECONDS = 2.5
+# Kept back from the model calls for storing the turn and answering.
+RESERVE_SECONDS = 1.5
+SEARCH_QUERY_CHARS = 1_000
+_HANDLE = re.compile(r"\[(S\d{1,3})\]")
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    turn_deadline_seconds: float = 25.0
+    context_budget_tokens: int = 8_000
+    memory_budget_tokens: int = 1_200
+    max_rounds: int = 4
+    tool_result_tokens: int = 1_500
+    max_answer_tokens: int = 2_048
+    retrieval_k: int = 8
+    compression_every: int = 3
+
+
+@dataclass
+class LoopResult:
+    answer: AgentAnswer | None = None
+    raw_text: str = ""
+    completions: list[Completion] = field(default_factory=list)
+    validation_errors: list[str] = field(default_factory=list)
+    deadline_hit: bool = False
+    offline: bool = False
+
+
+@dataclass
+class Gathered:
+    """What the turn read before the first model call."""
+
+    view: AgentCaseView
+    evidence: list[EvidenceOut]
+    hits: list[SearchHit]
+    registry: SourceRegistry
+    context: BuiltContext
+    memory: mem.HierarchicalMemory
+    memory_text: str
+
+
+def answer_tool() -> ToolSpec:
+    schema = AgentAnswer.model_json_schema()
+    schema.pop("title", None)
+    return ToolSpec(
+        name=ANSWER_TOOL,
+        description="Give the turn's answer to the engineer. Call it exactly once, last.",
+        input_schema=schema,
+    )
+
+
+class AgentService:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        cases: CaseService,
+        sessions: SessionService,
+        evidence: EvidenceService,
+        knowledge: KnowledgeService,
+        models: Callable[[], LanguageModels],
+        recorder: Callable[[], HistoryRecorder],
+        config: AgentConfig,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._db = database
+        self._cases = cases
+        self._sessions = sessions
+        self._evidence = evidence
+        self._knowledge = knowledge
+        self._models = models
+        self._recorder = recorder
+        self._config = config
+        self._clock = clock
+        self._tools = [tool.spec() for tool in BUILT_IN] + [answer_tool()]
+
+    # -- health ----------------------------------------------------------------------------
+    def health(self) -> AgentHealth:
+        models = self._models()
+        providers = models.providers
+        return AgentHealth(
+            status="ok",
+            provider=providers[0].provider,
+            model=providers[0].model,
+            offline=models.offline,
+            fallback=[p.provider for p in providers[1:]],
+        )
+
+    # -- the turn --------------------------------------------------------------------------
+    def turn(self, principal: Principal, case_id: str, body: QueryRequest) -> AgentResponse:
+        from faultmaven.llm.retry import Deadline
+
+        started = self._clock()
+        deadline = Deadline.within(self._config.turn_deadline_seconds)
+        session = self._sessions.get(principal, body.session_id)
+        view = self._cases.agent_view(principal, case_id, needed=Access.WRITE)
+        if view.closed:
+            raise ConflictError("The case is archived and read-only", error_code="CASE_CLOSED")
+        models = self._models()
+        recorder = self._recorder()
+        cleaned = redact(body.query)
+        query = cleaned.text
+        memory = self._load_memory(case_id)
+        turn_number = memory.turn + 1
+        history_id = recorder.open_session(
+            session_id=f"hist_{case_id.split('_', 1)[-1]}",
+            agent_type=AGENT_TYPE,
+            chain_id=CHAIN_ID,
+            chain_definition=CHAIN_DEFINITION,
+            case_id=case_id,
+            owner_id=view.case.owner_id,
+            metadata={"mode": "consultant"},
+        )
+        with recorder.stage(
+            history_id,
+            stage_id=f"turn-{turn_number}",
+            stage_name=f"Chat turn {turn_number}",
+            agent="consultant",
+        ) as stage:
+            gathered = self._gather(
+                principal, view, query, memory, recorder, history_id, stage.execution_id
+            )
+            tools = TurnTools(
+                principal=principal,
+                case_id=case_id,
+                cases=self._cases,
+                evidence=self._evidence,
+                knowledge=self._knowledge,
+                recorder=recorder,
+                registry=gathered.registry,
+                history_session_id=history_id,
+                stage_execution_id=stage.execution_id,
+                result_tokens=self._config.tool_result_tokens,
+            )
+            loop = self._loop(
+                models,
+                gathered.context,
+                tools,
+                case_id,
+                history_id,
+                stage.execution_id,
+                deadline,
+                turn_number,
+            )
+            answer, fallback_reason, turn_type = self._settle(loop, gathered, query, tools)
+            sources, hallucinated = self._citations(answer, gathered.registry)
+            created, hypotheses = self._apply_hypotheses(
+                principal, case_id, answer, gathered.view.hypotheses, gathered.registry
+            )
+            solutions = self._apply_solutions(principal, case_id, answer, hypotheses)
+            requests = [
+                EvidenceRequestOut(
+                    **draft.model_dump(),
+                    request_id=new_id("er"),
+                    created_at_turn=turn_number,
+                )
+                for draft in answer.evidence_requests
+            ]
+            if hallucinated:
+                logger.warning(
+                    "agent cited sources it was not shown",
+                    extra={"case_id": case_id, "count": len(hallucinated)},
+                )
+            usage = _usage(loop.completions)
+            stage.output = {
+                "context": gathered.context.report(),
+                "response_type": turn_type.value,
+                "cited": [s.source_id for s in sources],
+                "hallucinated_citations": hallucinated,
+                "model_calls": len(loop.completions),
+                "tool_calls": tools.calls,
+                "deadline_hit": loop.deadline_hit,
+                "fallback_reason": fallback_reason,
+                "validation_errors": loop.validation_errors[:10],
+                "hypotheses_created": [h.hypothesis_id for h in created],
+            }
+        last = loop.completions[-1].response if loop.completions else None
+        provider = last.provider if last else models.primary.provider
+        model = last.model if last else models.primary.model
+        is_offline = loop.offline or models.offline or bool(last and last.metadata.get("offline"))
+        elapsed_ms = int((self._clock() - started) * 1000)
+        metadata = ResponseMetadata(
+            confidence=answer.confidence,
+            input_tokens=usage["input"],
+            output_tokens=usage["output"],
+            cache_read_input_tokens=usage["cache_read"],
+            cache_creation_input_tokens=usage["cache_write"],
+            total_tokens=usage["input"] + usage["output"],
+            cost_usd=round(sum(c.cost_usd for c in loop.completions), 6),
+            provider=provider,
+            model=model,
+            offline=is_offline,
+            processing_time_ms=elapsed_ms,
+            history_session_id=history_id,
+            turn=turn_number,
+            model_calls=len(loop.completions),
+            tool_calls=tools.calls,
+            context_tokens=gathered.context.tokens,
+            dropped_context=gathered.context.dropped,
+            deadline_hit=loop.deadline_hit,
+            fallback_reason=fallback_reason,
+        )
+        answer_text = answer.content
+        question, reply = self._cases.record_turn(
+            principal,
+            case_id,
+            query=query,
+            query_metadata={
+                "session_id": body.session_id,
+                "turn": turn_number,
+                "priority": body.priority,
+                "context": body.context or {},
+                "asked_at": body.timestamp.isoformat() if body.timestamp else None,
+                "redactions": cleaned.counts,
+            },
+            answer=answer_text,
+            answer_metadata={
+                "turn": turn_number,
+                "response_type": turn_type.value,
+                "confidence": answer.confidence,
+                "processing_time_ms": elapsed_ms,
+                "sources": [s.source_id for s in sources],
+                "history_session_id": history_id,
+                "provider": provider,
+                "model": model,
+                "offline": is_offline,
+                "tokens": usage["input"] + usage["output"],
+                "cost_usd": metadata.cost_usd,
+                "author": "agent",
+            },
+        )
+        updated = self._remember(
+            case_id,
+            mem.TurnRecord(
+                turn=turn_number,
+                at=reply.created_at,
+                query=query,
+                answer=answer_text,
+                response_type=turn_type.value,
+                cited=[s.source_id for s in sources],
+                hypotheses=[h.statement for h in created],
+            ),
+            {s.source_id: s.snippet for s in sources},
+            requests,
+            models,
+            history_id,
+            deadline,
+        )
+        recorder.close_session(history_id, status="completed", final_analysis=answer_text[:2000])
+        memory_text = mem.render(updated, self._config.memory_budget_tokens)
+        summaries = [_summary(h, created) for h in hypotheses]
+        all_hypotheses = hypotheses
+        evidence = gathered.evidence
+        missing = shaping.evidence_status(evidence, updated.evidence_requests).categories_missing
+        can_write = view.role is not ParticipantRole.VIEWER
+        answer_for_view = answer.model_copy(update={"response_type": turn_type})
+        return AgentResponse(
+            response_type=turn_type,
+            content=answer_text,
+            session_id=session.session_id,
+            case_id=case_id,
+            message_id=reply.message_id,
+            query_message_id=question.message_id,
+            confidence_score=answer.confidence,
+            sources=sources,
+            structured_data=shaping.structured_data(
+                answer_for_view,
+                sources=sources,
+                hypotheses=[s for s in summaries if s.created_this_turn] or summaries,
+                solutions=solutions,
+                requests=requests,
+                missing=missing,
+                evidence_files=len(evidence),
+                turn_facts={
+                    "reason": fallback_reason or "",
+                    "model_calls": len(loop.completions),
+                    "tool_calls": tools.calls,
+                    "validation_errors": loop.validation_errors[:10],
+                },
+            ),
+            next_action_hint=_hint(answer, requests),
+            view_state=shaping.view_state(
+                session_id=session.session_id,
+                user=ViewUser(user_id=principal.user_id),
+                case=view.case,
+                can_write=can_write,
+                evidence=evidence,
+                memory=updated,
+                memory_tokens=estimate_text_tokens(memory_text),
+                hypotheses=all_hypotheses,
+                answer=answer_for_view,
+                requests=updated.evidence_requests,
+                conversation_count=turn_number,
+            ),
+            plan=answer.plan if turn_type is ResponseType.PLAN_PROPOSAL and answer.plan else None,
+            evidence_requests=requests,
+            case_status=view.case.status.value,
+            suggested_commands=answer.suggested_commands,
+            new_hypotheses=[s for s in summaries if s.created_this_turn],
+            metadata=metadata,
+        )
+
+    # -- gathering -------------------------------------------------------------------------
+    def _gather(
+        self,
+        principal: Principal,
+        view: AgentCaseView,
+        query: str,
+        memory: mem.HierarchicalMemory,
+        recorder: HistoryRecorder,
+        history_id: str,
+        stage_execution_id: str,
+    ) -> Gathered:
+        from faultmaven.history.recorder import ToolCallRecord, now_us
+
+        case_id = view.case.case_id
+        evidence = list(
+            self._evidence.list_for_case(
+                principal, case_id, PageRequest(page=1, page_size=100)
+            ).items
+        )
+        search_text = f"{query[:SEARCH_QUERY_CHARS]}"
+        started = time.perf_counter()
+        started_us = now_us()
+        hits: list[SearchHit] = []
+        error: str | None = None
+        try:
+            found = self._knowledge.search(
+                principal,
+                SearchRequest(
+                    query=search_text,
+                    scopes=[Scope.CASE, Scope.USER, Scope.GLOBAL],
+                    case_id=case_id,
+                    k=self._config.retrieval_k,
+                ),
+            )
+            hits = list(found.items)
+        except AppError as exc:
+            # Without retrieval the turn still answers from the digest; the history says so.
+            error = f"{exc.error_code}: {exc.message}"
+            logger.warning("agent retrieval failed", extra={"error_code": exc.error_code})
+        recorder.record_tool(
+            ToolCallRecord(
+                session_id=history_id,
+                stage_execution_id=stage_execution_id,
+                step_description="context retrieval (before the first model call)",
+                server_name="faultmaven",
+                tool_name="search_knowledge",
+                arguments={
+                    "query": search_text,
+                    "scopes": ["case", "user", "global"],
+                    "k": self._config.retrieval_k,
+                },
+                result={
+                    "hits": [
+                        {
+                            "source_id": f"{h.document_id}#{h.chunk_id}",
+                            "title": h.title,
+                            "scope": h.scope.value,
+                            "score": h.score,
+                        }
+                        for h in hits
+                    ]
+                },
+                available_tools={"tools": [t.name for t in BUILT_IN]},
+                started_at_us=started_us,
+                duration_ms=int((time.perf_counter() - started) * 1000),
+                success=error is None,
+                error_message=error,
+            )
+        )
+        registry = SourceRegistry()
+        memory_text = mem.render(memory, self._config.memory_budget_tokens)
+        fixed = estimate_input_tokens(
+            LLMRequest(system=SYSTEM_PROMPT, messages=[], tools=self._tools, max_tokens=1)
+        )
+        query_terms = terms(query)
+        context = pack(
+            fixed_tokens=fixed,
+            budget_tokens=self._config.context_budget_tokens,
+            query=query,
+            case=case_unit(view.case),
+            memory=memory_text,
+            hypotheses=hypotheses_unit(view.hypotheses, view.solutions),
+            evidence=evidence_units(registry, evidence, query_terms),
+            knowledge=knowledge_units(registry, hits),
+            registry=registry,
+        )
+        return Gathered(view, evidence, hits, registry, context, memory, memory_text)
+
+    # -- the loop --------------------------------------------------------------------------
+    def _loop(
+        self,
+        models: LanguageModels,
+        context: BuiltContext,
+        tools: TurnTools,
+        case_id: str,
+        history_id: str,
+        stage_execution_id: str,
+        deadline: Deadline,
+        turn_number: int,
+    ) -> LoopResult:
+        from faultmaven.llm.retry import Deadline as DeadlineType
+        from faultmaven.llm.service import CallScope
+
+        result = LoopResult()
+        messages: list[Message] = [Message.user(context.text)]
+        calls_deadline = DeadlineType(deadline.at - RESERVE_SECONDS, deadline.clock)
+        rounds = 0
+        repaired = False
+        must_answer = models.offline
+        while rounds < self._config.max_rounds + (1 if repaired else 0):
+            rounds += 1
+            if calls_deadline.remaining() < MIN_ROUND_SECONDS:
+                result.deadline_hit = True
+                return result
+            final = (
+                must_answer
+                or rounds >= self._config.max_rounds
+                or calls_deadline.remaining() < 2 * MIN_ROUND_SECONDS
+            )
+            request = LLMRequest(
+                system=SYSTEM_PROMPT,
+                messages=messages,
+                tools=self._tools,
+                tool_choice=ToolChoice(type="tool", name=ANSWER_TOOL)
+                if final
+                else ToolChoice(type="any"),
+                max_tokens=self._config.max_answer_tokens,
+                temperature=None,
+            )
+            try:
+                completion = models.complete(
+                    request,
+                    scope=CallScope(
+                        step=f"chat turn {turn_number}, round {rounds}",
+                        case_id=case_id,
+                        session_id=history_id,
+                        stage_execution_id=stage_execution_id,
+                    ),
+                    deadline=calls_deadline,
+                )
+            except LLMUnavailableError as exc:
+                reason = (
+                    (exc.details or {}).get("reason") if isinstance(exc.details, dict) else None
+                )
+                if reason == "deadline" or calls_deadline.remaining() < MIN_ROUND_SECONDS:
+                    result.deadline_hit = True
+                    return result
+                raise
+            result.completions.append(completion)
+            if completion.offline:
+                result.offline = True
+                return result
+            response = completion.response
+            if response.text:
+                result.raw_text = response.text
+            uses = response.tool_uses
+            answer_use = next((u for u in uses if u.name == ANSWER_TOOL), None)
+            if answer_use is not None:
+                try:
+                    result.answer = AgentAnswer.model_validate(answer_use.input)
+                    return result
+                except ValidationError as exc:
+                    result.validation_errors = _problems(exc)
+                    content = answer_use.input.get("content")
+                    if isinstance(content, str) and content.strip():
+                        result.raw_text = content
+                    if repaired:
+                        return result
+                    repaired = True
+                    must_answer = True
+            if not uses:
+                if repaired:
+                    return result
+                repaired = True
+                must_answer = True
+                messages = [
+                    *messages,
+                    Message.assistant(response.text or "."),
+                    Message.user(
+                        f"Give your answer by calling {ANSWER_TOOL}; put the text above in "
+                        "its content field."
+                    ),
+                ]
+                continue
+            results: list[ToolResultBlock] = []
+            for use in uses:
+                if use.name == ANSWER_TOOL:
+                    results.append(
+                        ToolResultBlock(
+                            tool_use_id=use.id,
+                            content="The input did not validate:\n"
+                            + "\n".join(result.validation_errors)
+                            + f"\nCall {ANSWER_TOOL} again, fixed.",
+                            is_error=True,
+                        )
+                    )
+                elif answer_use is not None:
+                    results.append(
+                        ToolResultBlock(
+                            tool_use_id=use.id,
+                            content="Not run: an answer was given in the same message.",
+                            is_error=True,
+                        )
+                    )
+                else:
+                    outcome = tools.run(use.name, use.input)
+                    results.append(
+                        ToolResultBlock(
+                            tool_use_id=use.id, content=outcome.content, is_error=outcome.is_error
+                        )
+                    )
+            assistant_blocks: list[TextBlock | ToolUseBlock] = [
+                b for b in response.content if isinstance(b, (TextBlock, ToolUseBlock))
+            ]
+            messages = [
+                *messages,
+                Message(role="assistant", content=list(assistant_blocks)),
+                Message(role="user", content=list(results)),
+            ]
+        return result
+
+    def _settle(
+        self, loop: LoopResult, gathered: Gathered, query: str, tools: TurnTools
+    ) -> tuple[AgentAnswer, str | None, ResponseType]:
+        """The answer to give: the model's, the offline analyst's, or a fallback."""
+        if loop.answer is not None:
+            return loop.answer, None, loop.answer.response_type
+        draft_args = {
+            "query": query,
+            "registry": gathered.registry,
+            "evidence": gathered.evidence,
+            "hits": gathered.hits,
+            "hypotheses": gathered.view.hypotheses,
+        }
+        if loop.offline:
+            answer = offline.draft(**draft_args)  # type: ignore[arg-type]
+            return answer, None, answer.response_type
+        if loop.deadline_hit:
+            answer = offline.draft(
+                **draft_args,  # type: ignore[arg-type]
+                reason=(
+                    f"I ran out of this turn's time ({self._config.turn_deadline_seconds:.0f} s) "
+                    f"after {len(loop.completions)} model calls and {tools.calls} tool calls, "
+                    "before the model finished. Here is what the evidence and knowledge "
+                    "already show; ask again to continue."
+                ),
+            )
+            return answer, "deadline", ResponseType.STATUS_UPDATE
+        text = loop.raw_text.strip() or (
+            "I could not put my answer into the expected structure. Please ask again, or "
+            "rephrase the question."
+        )
+        handles = list(dict.fromkeys(_HANDLE.findall(text)))
+        answer = AgentAnswer(
+            response_type=ResponseType.ANSWER,
+            content=mem.cap(text, 7900) if len(text) > 7900 else text,
+            confidence=0.2,
+            cited_source_ids=handles[:20],
+        )
+        return answer, "invalid_answer", ResponseType.GENERAL_RESPONSE
+
+    # -- applying the answer -----------------------------------------------------------------
+    @staticmethod
+    def _citations(answer: AgentAnswer, registry: SourceRegistry) -> tuple[list[Source], list[str]]:
+        references = [*answer.cited_source_ids, *_HANDLE.findall(answer.content)]
+        for draft in answer.hypotheses:
+            references += draft.supporting_source_ids + draft.refuting_source_ids
+        sources: dict[str, Source] = {}
+        hallucinated: list[str] = []
+        for reference in references:
+            found = registry.resolve(reference)
+            if found is None:
+                if reference not in hallucinated:
+                    hallucinated.append(reference[:200])
+                continue
+            if found.source_id in sources:
+                continue
+            sources[found.source_id] = Source(
+                type=found.type,
+                source_id=found.source_id,
+                content=found.snippet,
+                snippet=found.snippet,
+                metadata={**found.metadata, "handle": found.handle, "title": found.title},
+            )
+        return list(sources.values()), hallucinated
+
+    def _apply_hypotheses(
+        self,
+        principal: Principal,
+        case_id: str,
+        answer: AgentAnswer,
+        existing: Sequence[HypothesisOut],
+        registry: SourceRegistry,
+    ) -> tuple[list[HypothesisOut], list[HypothesisOut]]:
+        """New hypotheses created, and evidence added to existing ones, through the case
+        service (whose confidence rules set the likelihood). Returns (created, all)."""
+        by_id = {h.hypothesis_id: h for h in existing}
+        by_statement = {_norm(h.statement): h for h in existing}
+        created: list[HypothesisOut] = []
+        for draft in answer.hypotheses:
+            supporting = _evidence_items(draft.supporting_source_ids, registry)
+            refuting = _evidence_items(draft.refuting_source_ids, registry)
+            target = by_id.get(draft.hypothesis_id or "") or by_statement.get(
+                _norm(draft.statement)
+            )
+            try:
+                if target is None:
+                    target = self._cases.add_hypothesis(
+                        principal,
+                        case_id,
+                        HypothesisCreate(
+                            statement=mem.cap(draft.statement, 500),
+                            category=draft.category,
+                            rationale=draft.rationale,
+                            initial_likelihood=float(draft.likelihood),
+                        ),
+                    )
+                    created.append(target)
+                if supporting or refuting:
+                    target = self._cases.update_hypothesis(
+                        principal,
+                        case_id,
+                        target.hypothesis_id,
+                        HypothesisUpdate(
+                            add_supporting_evidence=supporting, add_refuting_evidence=refuting
+                        ),
+                    )
+            except (AppError, ValidationError) as exc:
+                logger.warning(
+                    "agent hypothesis not stored",
+                    extra={"case_id": case_id, "error": type(exc).__name__},
+                )
+                continue
+            by_id[target.hypothesis_id] = target
+            by_statement[_norm(target.statement)] = target
+            created = [target if c.hypothesis_id == target.hypothesis_id else c for c in created]
+        return created, list(by_id.values())
+
+    def _apply_solutions(
+        self,
+        principal: Principal,
+        case_id: str,
+        answer: AgentAnswer,
+        hypotheses: Sequence[HypothesisOut],
+    ) -> list[SolutionOut]:
+        known = {h.hypothesis_id for h in hypotheses}
+        stored: list[SolutionOut] = []
+        for draft in answer.solutions:
+            try:
+                stored.append(
+                    self._cases.add_solution(
+                        principal,
+                        case_id,
+                        SolutionCreate(
+                            title=mem.cap(draft.title, 200),
+                            description=draft.description,
+                            category=draft.category,
+                            steps=list(draft.steps),
+                            risk_level=draft.risk_level,
+                            hypothesis_id=draft.hypothesis_id
+                            if draft.hypothesis_id in known
+                            else None,
+                        ),
+                    )
+                )
+            except (AppError, ValidationError) as exc:
+                logger.warning(
+                    "agent solution not stored",
+                    extra={"case_id": case_id, "error": type(exc).__name__},
+                )
+        return stored
+
+    # -- memory ----------------------------------------------------------------------------
+    def _load_memory(self, case_id: str) -> mem.HierarchicalMemory:
+        from faultmaven.agent import store
+
+        with self._db.session() as session:
+            state = store.load(session, case_id)
+        return _memory_of(state)
+
+    def _remember(
+        self,
+        case_id: str,
+        record: mem.TurnRecord,
+        cited: dict[str, str],
+        requests: list[EvidenceRequestOut],
+        models: LanguageModels,
+        history_id: str,
+        deadline: Deadline,
+    ) -> mem.HierarchicalMemory:
+        from faultmaven.agent import store
+
+        with self._db.session() as session:
+            current = _memory_of(store.locked(session, case_id))
+            record = record.model_copy(update={"turn": max(record.turn, current.turn + 1)})
+            updated = mem.add_turn(current, record, cited_snippets=cited, open_requests=requests)
+            if updated.should_compress(self._config.compression_every):
+                updated = mem.apply_compression(updated, mem.compress_deterministic(updated))
+                compressed_by_model = True
+            else:
+                compressed_by_model = False
+            store.save(session, case_id, updated.turn, updated.model_dump(mode="json"))
+        if compressed_by_model and not models.offline:
+            improved = self._compress_with_model(updated, models, case_id, history_id, deadline)
+            if improved is not None:
+                with self._db.session() as session:
+                    latest = _memory_of(store.locked(session, case_id))
+                    if latest.turn == updated.turn:  # no other turn landed meanwhile
+                        latest = mem.apply_compression(latest, improved)
+                        store.save(session, case_id, latest.turn, latest.model_dump(mode="json"))
+                        updated = latest
+        return updated
+
+    def _compress_with_model(
+        self,
+        memory: mem.HierarchicalMemory,
+        models: LanguageModels,
+        case_id: str,
+        history_id: str,
+        deadline: Deadline,
+    ) -> mem.Compression | None:
+        """The model's rewrite of the summary and insights, when there is time left for
+        it; the deterministic compression already stored stays otherwise."""
+        from faultmaven.llm.retry import Deadline as DeadlineType
+        from faultmaven.llm.service import CallScope
+        from faultmaven.llm.structured import StructuredOutputError, ask_structured
+
+        budget = DeadlineType(deadline.at - 0.5, deadline.clock)
+        if budget.remaining() < 2 * MIN_ROUND_SECONDS:
+            return None
+        insights = "\n".join(f"- {i}" for i in memory.persistent_insights)
+        prompt = (
+            f"<memory>\n{mem.render(memory, self._config.memory_budget_tokens)}\n</memory>\n"
+            f"<running_summary>\n{memory.running_summary}\n</running_summary>\n"
+            f"<persistent_insights>\n{insights}\n</persistent_insights>"
+        )
+        try:
+            answer = ask_structured(
+                models,
+                mem.Compression,
+                system=COMPRESSION_SYSTEM,
+                messages=[Message.user(prompt)],
+                tool_name="record_memory",
+                tool_description="Record the compressed memory of the conversation.",
+                scope=CallScope(step="memory compression", case_id=case_id, session_id=history_id),
+                max_tokens=800,
+                deadline=budget,
+            )
+        except (AppError, StructuredOutputError) as exc:
+            logger.info(
+                "memory compression kept the deterministic draft",
+                extra={"reason": type(exc).__name__},
+            )
+            return None
+        value = answer.value
+        return mem.Compression(
+            running_summary=redact(value.running_summary).text,
+            persistent_insights=[redact(i).text for i in value.persistent_insights],
+        )
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _memory_of(state: dict[str, Any] | None) -> mem.HierarchicalMemory:
+    if not state:
+        return mem.HierarchicalMemory()
+    try:
+        return mem.HierarchicalMemory.model_validate(state)
+    except ValidationError:
+        # Derived state: an unreadable memory (an older shape) starts afresh, the
+        # conversation itself is in the case's messages.
+        logger.warning("agent memory unreadable; starting afresh")
+        return mem.HierarchicalMemory()
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    return [
+        f"- {'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()[:20]
+    ]
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _evidence_items(references: Sequence[str], registry: SourceRegistry) -> list[str]:
+    items: list[str] = []
+    for reference in references:
+        found = registry.resolve(reference)
+        if found is not None:
+            item = mem.cap(f"{found.source_id}: {found.snippet}", 2000)
+            if item not in items:
+                items.append(item)
+    return items
+
+
+def _usage(completions: Sequence[Completion]) -> dict[str, int]:
+    return {
+        "input": sum(c.response.usage.input_tokens for c in completions),
+        "output": sum(c.response.usage.output_tokens for c in completions),
+        "cache_read": sum(c.response.usage.cache_read_input_tokens for c in completions),
+        "cache_write": sum(c.response.usage.cache_creation_input_tokens for c in completions),
+    }
+
+
+def _summary(hypothesis: HypothesisOut, created: Sequence[HypothesisOut]) -> HypothesisSummary:
+    return HypothesisSummary(
+        hypothesis_id=hypothesis.hypothesis_id,
+        statement=hypothesis.statement,
+        category=hypothesis.category.value,
+        likelihood=hypothesis.likelihood,
+        status=hypothesis.status.value,
+        created_this_turn=any(c.hypothesis_id == hypothesis.hypothesis_id for c in created),
+    )
+
+
+def _hint(answer: AgentAnswer, requests: Sequence[EvidenceRequestOut]) -> str | None:
+    if requests:
+        return f"Upload: {requests[0].label}"
+    if answer.clarifying_questions:
+        return answer.clarifying_questions[0]
+    if answer.suggested_commands:
+        return f"Run: {answer.suggested_commands[0].command}"
+    return None
