@@ -107,9 +107,7 @@ def test_who_may_ask(api: Api) -> None:
     owner, viewer, stranger = api.user(), api.user(), api.user()
     case_id, _ = case_with_log(api, owner)
     api.share(owner, case_id, viewer, "viewer")
-    assert_envelope(
-        ask(api, viewer, case_id, session_of(api, viewer), "why?"), 403
-    )
+    assert_envelope(ask(api, viewer, case_id, session_of(api, viewer), "why?"), 403)
     assert_envelope(
         ask(api, stranger, case_id, session_of(api, stranger), "why?"), 404, "CASE_NOT_FOUND"
     )

@@ -185,8 +185,9 @@ def test_the_history_revision_goes_down_and_up_on_its_own(scratch_database: str)
         migrate.downgrade(scratch_database, "0008")
         engine.dispose()
         without = _schema(engine)
-        # 0011 (above 0010) adds the running totals of the history's spend.
-        assert set(before) - set(without) == {*HISTORY_TABLES, "history_spend"}
+        # 0011 (above 0010) adds the running totals of the history's spend, 0012 the
+        # agent's memory.
+        assert set(before) - set(without) == {*HISTORY_TABLES, "history_spend", "agent_memories"}
         migrate.upgrade(scratch_database)
         engine.dispose()
         assert _schema(engine) == before
@@ -304,3 +305,19 @@ def test_history_rows_follow_their_case_and_outlive_their_starter(database_url: 
         engine.dispose()
     assert left == dict.fromkeys(left, 0)
     assert owner == (None,)
+
+
+def test_the_agent_memory_revision_goes_down_and_up(scratch_database: str) -> None:
+    migrate.upgrade(scratch_database)
+    engine = create_engine(scratch_database)
+    try:
+        before = _schema(engine)
+        assert "agent_memories" in before
+        migrate.downgrade(scratch_database, "0011")
+        engine.dispose()
+        assert set(before) - set(_schema(engine)) == {"agent_memories"}
+        migrate.upgrade(scratch_database)
+        engine.dispose()
+        assert _schema(engine) == before
+    finally:
+        engine.dispose()
