@@ -239,3 +239,30 @@ def test_dev_loads_the_global_knowledge_base(runtime: Runtime) -> None:
         timeout=30,
     ).json()["items"]
     assert hits and "connection" in hits[0]["title"].lower()
+
+
+def test_the_offline_agent_answers_a_question_with_citations(runtime: Runtime) -> None:
+    """After the global KB is seeded (the test above): upload → ask → a cited answer from
+    the offline analyst, a hypothesis in the case, and the turn in the history."""
+    from tests.integration.agent_helpers import POOL_LOG, ask, session_of
+    from tests.integration.evidence_helpers import upload
+
+    api = Api(HttpxClient(runtime.base_url))
+    owner = api.user("olive")
+    session_id = session_of(api, owner)
+    case_id = api.case(owner, title="Checkout requests time out")["case_id"]
+    evidence = upload(api, owner, case_id, "checkout-api.log", POOL_LOG.encode())
+    assert evidence["status"] == "completed", evidence
+    response = ask(
+        api, owner, case_id, session_id, "Connection is not available, request timed out: why?"
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["metadata"]["offline"] is True and "[offline analyst]" in body["content"]
+    types = {s["type"] for s in body["sources"]}
+    assert "log_file" in types and "documentation" in types  # the seeded global KB
+    hypotheses = api.call("GET", f"/cases/{case_id}/hypotheses", owner).json()["items"]
+    assert hypotheses
+    history = api.call("GET", f"/history/sessions/{body['metadata']['history_session_id']}", owner)
+    assert history.status_code == 200, history.text
+    assert "search_knowledge" in history.text

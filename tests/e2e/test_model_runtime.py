@@ -73,3 +73,70 @@ def test_an_upload_is_summarized_by_the_model_and_recorded(
     stats = summary.json()
     assert stats["llm_interactions"] == 1
     assert stats["total_cost_usd"] > 0
+
+
+def test_a_question_is_answered_by_the_model_with_citations_and_history(
+    model_runtime: Runtime, stub: MessagesStub
+) -> None:
+    """upload → query → cited answer → hypothesis in the case → history session with the
+    LLM and tool interactions, the SDK talking to the stub over HTTP."""
+    from tests.integration.agent_helpers import POOL_LOG, ask, session_of
+    from tests.integration.evidence_helpers import upload
+
+    api = Api(HttpxClient(model_runtime.base_url))
+    owner = api.user("quinn")
+    session_id = session_of(api, owner)
+    case_id = api.case(owner, title="Checkout requests time out")["case_id"]
+    stub.queue(
+        ToolCall(
+            name="record_summary",
+            input={
+                "summary": "checkout-api ran out of HikariPool connections from 10:02.",
+                "key_insights": [
+                    "Connection is not available after 30000ms (21 times)",
+                    "active=50, idle=0, waiting=212",
+                    "ledger-service answered 503 once",
+                ],
+            },
+        )
+    )
+    evidence = upload(api, owner, case_id, "checkout-api.log", POOL_LOG.encode())
+    assert evidence["status"] == "completed", evidence
+    evidence_id = evidence["evidence_id"]
+    stub.queue(
+        ToolCall(name="read_evidence", input={"evidence_id": evidence_id}),
+        ToolCall(
+            name="give_answer",
+            input={
+                "response_type": "HYPOTHESIS_PROPOSAL",
+                "content": "The pool is saturated: 50 active, 212 waiting [S1].",
+                "confidence": 0.72,
+                "cited_source_ids": ["S1"],
+                "hypotheses": [
+                    {
+                        "statement": "A connection leak keeps the HikariPool at its maximum",
+                        "category": "data",
+                        "likelihood": 0.7,
+                        "supporting_source_ids": ["S1"],
+                    }
+                ],
+            },
+        ),
+    )
+    response = ask(api, owner, case_id, session_id, "Why do checkout requests time out?")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["metadata"]["provider"] == "anthropic" and not body["metadata"]["offline"]
+    assert [s["source_id"] for s in body["sources"]] == [f"{evidence_id}#digest"]
+    hypotheses = api.call("GET", f"/cases/{case_id}/hypotheses", owner).json()["items"]
+    assert [h["statement"] for h in hypotheses] == [
+        "A connection leak keeps the HikariPool at its maximum"
+    ]
+    detail = api.call("GET", f"/history/sessions/{body['metadata']['history_session_id']}", owner)
+    assert detail.status_code == 200, detail.text
+    text = json.dumps(detail.json())
+    assert "read_evidence" in text and "search_knowledge" in text and "give_answer" in text
+    stats = api.call(
+        "GET", f"/history/sessions/{body['metadata']['history_session_id']}/summary", owner
+    ).json()
+    assert stats["llm_interactions"] == 2 and stats["mcp_communications"] >= 2
