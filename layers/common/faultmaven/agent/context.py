@@ -178,8 +178,30 @@ class SourceRegistry:
         return dict(self._by_handle)
 
 
+_PARTS = re.compile(r"[-_./:]+")
+
+
+def _stem(word: str) -> str:
+    """A light suffix strip, so "requests", "timed" and "timeouts" meet "request",
+    "time" and "timeout"; no dictionary, so it stays conservative."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) - len(suffix) >= 3 and word.endswith(suffix):
+            word = word[: -len(suffix)]
+            break
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]
+    return word
+
+
 def terms(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+    """The words of `text` that carry meaning: lowercased, compounds (`checkout-api`,
+    `pool.size`) also split into their parts, stop words out, light stemming."""
+    found: set[str] = set()
+    for word in _WORD.findall(text.lower()):
+        for part in {word, *_PARTS.split(word)}:
+            if len(part) >= 3 and part not in _STOP:
+                found.add(_stem(part))
+    return found
 
 
 def overlap(query_terms: set[str], text: str) -> float:

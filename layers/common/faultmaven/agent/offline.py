@@ -34,6 +34,10 @@ NOTICE = (
 )
 MAX_FACTS = 6
 MAX_HYPOTHESES = 3
+# A fact scoring below this share of the best one is not relevant enough to list.
+RELEVANT_SHARE = 0.45
+# A runbook becomes a hypothesis only when it is nearly as relevant as the best fact.
+RUNBOOK_SHARE = 0.7
 
 CATEGORY_OF_DATA_TYPE: dict[str, EvidenceCategory] = {
     "logs_and_errors": EvidenceCategory.SYMPTOMS,
@@ -199,18 +203,25 @@ def ranked_facts(
     evidence: Sequence[EvidenceOut],
     hits: Sequence[SearchHit],
 ) -> list[Fact]:
-    """Evidence insights and knowledge chunks shown in the context, most relevant to the
-    question first (word overlap, then error-like wording, then order of retrieval)."""
+    """Evidence insights and knowledge chunks shown in the context, most relevant first:
+    word overlap with the question; for evidence, error-like wording; for knowledge,
+    overlap with the evidence's own words (a runbook that names the errors the logs show)
+    and the retrieval rank. Facts far below the best one are left out."""
     wanted = terms(query)
     facts: list[Fact] = []
+    seen_words: set[str] = set()
     for item in evidence:
         source = registry.resolve(f"{item.evidence_id}#digest")
         if source is None:
             continue
         for rank, insight in enumerate(item.insights or ([item.summary] if item.summary else [])):
+            errorish = bool(_ERRORISH.search(insight))
+            if errorish:
+                seen_words |= terms(insight)
             score = (
-                overlap(wanted, f"{item.filename} {insight}")
-                + (0.3 if _ERRORISH.search(insight) else 0.0)
+                0.15
+                + overlap(wanted, f"{item.filename} {insight}")
+                + (0.25 if errorish else 0.0)
                 - rank * 0.01
             )
             facts.append(Fact(insight, source, score))
@@ -219,12 +230,27 @@ def ranked_facts(
         if source is None:
             continue
         first = " ".join(hit.text.split())
-        score = overlap(wanted, f"{hit.title} {hit.text}") + 0.2 - rank * 0.02
+        text = f"{hit.title} {hit.text}"
+        score = (
+            overlap(wanted, text)
+            + 0.5 * _share(seen_words, text)
+            + 0.1 * (1 - rank / max(1, len(hits)))
+        )
         if hit.scope.value == "case" and registry.resolve(f"{hit.document_id}#digest"):
-            score -= 0.4  # the file's own insights say it better than a raw chunk
+            continue  # the file's own insights, listed above, say it better than a raw chunk
         facts.append(Fact(f"{hit.title}: {cap(first, 220)}", source, score))
     facts.sort(key=lambda f: -f.score)
+    if facts:
+        floor = facts[0].score * RELEVANT_SHARE
+        facts = [f for f in facts if f.score >= floor]
     return facts
+
+
+def _share(words: set[str], text: str) -> float:
+    """The share of `words` (the evidence's error vocabulary) that `text` contains."""
+    if not words:
+        return 0.0
+    return len(words & terms(text)) / len(words)
 
 
 def draft(
@@ -251,6 +277,8 @@ def draft(
         if origin in origins:
             continue
         if fact.source.metadata.get("scope") in ("user", "global"):
+            if fact.score < facts[0].score * RUNBOOK_SHARE:
+                continue
             statement = f'The incident matches the runbook "{cap(fact.source.title, 200)}"'
             likelihood = 0.4
         elif _ERRORISH.search(fact.text):
