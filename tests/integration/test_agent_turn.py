@@ -140,3 +140,51 @@ def test_bad_queries_are_422(api: Api) -> None:
             422,
             "VALIDATION_FAILED",
         )
+
+
+def test_a_secret_in_a_runbook_never_reaches_the_answer_the_memory_or_the_hypotheses(
+    api: Api, container: Container
+) -> None:
+    from faultmaven.db.tables import AgentMemory
+
+    owner = api.user()
+    session_id = session_of(api, owner)
+    case_id, _ = case_with_log(api, owner)
+    password = "Xq7#mPz9!vLw2sRt"
+    token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    response = api.call(
+        "POST",
+        "/knowledge/documents",
+        owner,
+        json={
+            "title": "Checkout pool runbook",
+            "content": "# Checkout pool\nConnection is not available, request timed out: "
+            f"log in with password={password} and token {token}, then restart checkout-api.",
+        },
+    )
+    assert response.status_code == 201, response.text
+    answer = ask(api, owner, case_id, session_id, "checkout connection is not available, why?")
+    assert answer.status_code == 200, answer.text
+    assert any(
+        s["metadata"].get("title") == "Checkout pool runbook" for s in answer.json()["sources"]
+    )
+    for text in (
+        answer.text,
+        api.call("GET", f"/cases/{case_id}/messages", owner).text,
+        api.call("GET", f"/cases/{case_id}/hypotheses", owner).text,
+    ):
+        assert password not in text and token not in text
+    with container.database.session() as session:
+        state = session.get(AgentMemory, case_id)
+        assert state is not None
+        assert password not in str(state.state) and token not in str(state.state)
+
+
+def test_an_archived_case_takes_no_questions(api: Api) -> None:
+    owner = api.user()
+    session_id = session_of(api, owner)
+    case = api.case(owner)
+    for status in ("resolved", "archived"):
+        moved = api.call("POST", f"/cases/{case['case_id']}/status", owner, json={"status": status})
+        assert moved.status_code == 200, moved.text
+    assert_envelope(ask(api, owner, case["case_id"], session_id, "why?"), 409, "CASE_CLOSED")

@@ -28,6 +28,7 @@ from faultmaven.cases.models import CaseOut, HypothesisOut, SolutionOut
 from faultmaven.core.tokens import estimate_text_tokens
 from faultmaven.evidence.models import EvidenceOut
 from faultmaven.knowledge.models import SearchHit
+from faultmaven.llm.redaction import redact_text
 
 SNIPPET_CHARS = 300
 # The query may take at most this share of the budget; a longer one (a pasted log) is
@@ -157,7 +158,9 @@ class SourceRegistry:
             source_id=source_id,
             type=type_,
             title=title,
-            snippet=cap(snippet, SNIPPET_CHARS),
+            # Snippets are shown, stored in the memory and appended to hypotheses: a
+            # runbook's password must not travel with them.
+            snippet=cap(redact_text(snippet[: SNIPPET_CHARS * 4]), SNIPPET_CHARS),
             metadata=metadata,
         )
         self._by_handle[source.handle] = source

@@ -77,6 +77,7 @@ from faultmaven.core.pagination import PageRequest
 from faultmaven.core.tokens import estimate_input_tokens, estimate_text_tokens
 from faultmaven.core.vectors import Scope
 from faultmaven.knowledge.models import SearchHit, SearchRequest
+from faultmaven.llm.redaction import redact_text
 from faultmaven.preprocessing.redact import redact
 
 if TYPE_CHECKING:
@@ -245,6 +246,7 @@ class AgentService:
                 turn_number,
             )
             answer, fallback_reason, turn_type = self._settle(loop, gathered, query, tools)
+            answer = _redacted(answer)
             sources, hallucinated = self._citations(answer, gathered.registry)
             created, hypotheses = self._apply_hypotheses(
                 principal, case_id, answer, gathered.view.hypotheses, gathered.registry
@@ -864,6 +866,32 @@ class AgentService:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _redacted(answer: AgentAnswer) -> AgentAnswer:
+    """Every string of the answer through the redactor before anything is stored or
+    shown: the model's answer was redacted by the gateway already, but the offline
+    analyst's is built here from knowledge text that nothing redacted."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return redact_text(value)
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        return value
+
+    cleaned = clean(answer.model_dump(mode="json"))
+    try:
+        return AgentAnswer.model_validate(cleaned)
+    except ValidationError:  # a placeholder made a field too long: keep the content safe
+        return AgentAnswer(
+            response_type=answer.response_type,
+            content=mem.cap(redact_text(answer.content), 7900),
+            confidence=answer.confidence,
+            cited_source_ids=answer.cited_source_ids,
+        )
 
 
 def _memory_of(state: dict[str, Any] | None) -> mem.HierarchicalMemory:
