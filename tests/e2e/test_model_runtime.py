@@ -14,7 +14,7 @@ import pytest
 from tests.e2e.conftest import Runtime, free_port, runtime_env
 from tests.e2e.test_local_runtime import HttpxClient
 from tests.helpers import Api
-from tests.llm_stubs import API_KEY, MessagesStub, ToolCall
+from tests.llm_stubs import API_KEY, Fail, MessagesStub, ToolCall
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +33,10 @@ def model_runtime(stub: MessagesStub) -> Iterator[Runtime]:
         FAULTMAVEN_ANTHROPIC_API_KEY=API_KEY,
         FAULTMAVEN_ANTHROPIC_BASE_URL=stub.base_url,
         FAULTMAVEN_SEED_GLOBAL_KB="false",
+        # A short turn, so the deadline test below waits seconds, not 25.
+        FAULTMAVEN_AGENT_TURN_DEADLINE_SECONDS="8",
+        FAULTMAVEN_LLM_BACKOFF_BASE_SECONDS="0.01",
+        FAULTMAVEN_LLM_BACKOFF_MAX_SECONDS="0.02",
     )
     started = Runtime(state_dir=state_dir, env=env, port=port)
     started.start()
@@ -140,3 +144,39 @@ def test_a_question_is_answered_by_the_model_with_citations_and_history(
         "GET", f"/history/sessions/{body['metadata']['history_session_id']}/summary", owner
     ).json()
     assert stats["llm_interactions"] == 2 and stats["mcp_communications"] >= 2
+
+
+def test_a_turn_survives_malformed_output_a_529_storm_and_the_deadline(
+    model_runtime: Runtime, stub: MessagesStub
+) -> None:
+    from tests.integration.agent_helpers import ask, session_of
+
+    api = Api(HttpxClient(model_runtime.base_url))
+    owner = api.user("rowan")
+    session_id = session_of(api, owner)
+    case_id = api.case(owner, title="Payments 500s")["case_id"]
+
+    # Malformed twice: the model's own text, never a 500.
+    stub.queue(
+        ToolCall(name="give_answer", input={"response_type": "NOPE", "content": "Try a rollback."}),
+        ToolCall(name="give_answer", input={"content": 42}),
+    )
+    malformed = ask(api, owner, case_id, session_id, "what now?")
+    assert malformed.status_code == 200, malformed.text
+    assert malformed.json()["response_type"] == "GENERAL_RESPONSE"
+    assert malformed.json()["content"] == "Try a rollback."
+
+    # Overloaded on every attempt: 503 with Retry-After, and nothing stored.
+    stub.queue(*[Fail(529, "overloaded_error") for _ in range(3)])
+    storm = ask(api, owner, case_id, session_id, "and now?")
+    assert storm.status_code == 503, storm.text
+    assert storm.json()["error_code"] == "LLM_UNAVAILABLE" and storm.headers["retry-after"]
+
+    # The model is slower than the turn: a STATUS_UPDATE within the deadline.
+    stub.queue(ToolCall(name="list_evidence", input={}, delay=5.5))
+    late = ask(api, owner, case_id, session_id, "still there?")
+    assert late.status_code == 200, late.text
+    assert late.json()["response_type"] == "STATUS_UPDATE"
+    assert late.json()["metadata"]["deadline_hit"] is True
+    messages = api.call("GET", f"/cases/{case_id}/messages", owner).json()
+    assert messages["total"] == 4  # two answered turns; the 503 stored nothing
