@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from faultmaven.agent.memory import cap
@@ -184,6 +185,7 @@ class SourceRegistry:
 _PARTS = re.compile(r"[-_./:]+")
 
 
+@lru_cache(maxsize=65_536)
 def _stem(word: str) -> str:
     """A light suffix strip, so "requests", "timed" and "timeouts" meet "request",
     "time" and "timeout"; no dictionary, so it stays conservative."""
@@ -199,19 +201,25 @@ def _stem(word: str) -> str:
 def terms(text: str) -> set[str]:
     """The words of `text` that carry meaning: lowercased, compounds (`checkout-api`,
     `pool.size`) also split into their parts, stop words out, light stemming."""
+    return set(_terms(text))
+
+
+@lru_cache(maxsize=4_096)
+def _terms(text: str) -> frozenset[str]:
+    """Cached: a turn scores the same insights and chunks against several word sets,
+    and the next turn of the case sees most of them again."""
     found: set[str] = set()
     for word in _WORD.findall(text.lower()):
         for part in {word, *_PARTS.split(word)}:
             if len(part) >= 3 and part not in _STOP:
                 found.add(_stem(part))
-    return found
+    return frozenset(found)
 
 
 def overlap(query_terms: set[str], text: str) -> float:
     if not query_terms:
         return 0.0
-    found = terms(text)
-    return len(query_terms & found) / len(query_terms)
+    return len(query_terms & _terms(text)) / len(query_terms)
 
 
 def evidence_source_type(data_type: str | None) -> SourceType:
