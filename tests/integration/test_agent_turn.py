@@ -188,3 +188,17 @@ def test_an_archived_case_takes_no_questions(api: Api) -> None:
         moved = api.call("POST", f"/cases/{case['case_id']}/status", owner, json={"status": status})
         assert moved.status_code == 200, moved.text
     assert_envelope(ask(api, owner, case["case_id"], session_id, "why?"), 409, "CASE_CLOSED")
+
+
+def test_deleting_the_case_forgets_the_agents_memory(api: Api, container: Container) -> None:
+    from faultmaven.db.tables import AgentMemory
+
+    owner = api.user()
+    session_id = session_of(api, owner)
+    case_id, _ = case_with_log(api, owner)
+    assert ask(api, owner, case_id, session_id, "why?").status_code == 200
+    with container.database.session() as session:
+        assert session.get(AgentMemory, case_id) is not None
+    assert api.call("DELETE", f"/cases/{case_id}", owner).status_code == 204
+    with container.database.session() as session:
+        assert session.get(AgentMemory, case_id) is None

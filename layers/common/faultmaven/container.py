@@ -75,6 +75,7 @@ class Container:
 
         events.subscribe(CaseDeleted, self._forget_case_memory)
         events.subscribe(CaseDeleted, self._forget_case_history)
+        events.subscribe(CaseDeleted, self._forget_agent_memory)
         events.subscribe(EvidenceChunksStored, self._index_evidence_chunks)
         events.subscribe(EvidenceDeleted, self._forget_evidence_chunks)
         events.subscribe(CaseMemoryExpired, self._expire_case_memory)
@@ -84,6 +85,9 @@ class Container:
 
     def _forget_case_history(self, event: CaseDeleted) -> None:
         self.history.forget_case(event.case_id)
+
+    def _forget_agent_memory(self, event: CaseDeleted) -> None:
+        self.agent.forget_case(event.case_id)
 
     def _index_evidence_chunks(self, event: EvidenceChunksStored) -> None:
         self.knowledge.index_case_memory(

@@ -189,6 +189,13 @@ class AgentService:
             fallback=[p.provider for p in providers[1:]],
         )
 
+    def forget_case(self, case_id: str) -> int:
+        """A deleted case takes the agent's memory of it along (it quotes the case)."""
+        from faultmaven.agent import store
+
+        with self._db.session() as session:
+            return store.delete(session, case_id)
+
     # -- the turn --------------------------------------------------------------------------
     def turn(self, principal: Principal, case_id: str, body: QueryRequest) -> AgentResponse:
         from faultmaven.llm.retry import Deadline

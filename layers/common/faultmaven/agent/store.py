@@ -37,3 +37,11 @@ def save(session: Session, case_id: str, turn: int, state: dict[str, Any]) -> No
     row.turn = turn
     row.state = state
     row.updated_at = utcnow()
+
+
+def delete(session: Session, case_id: str) -> int:
+    row = session.get(AgentMemory, case_id)
+    if row is None:
+        return 0
+    session.delete(row)
+    return 1
