@@ -101,6 +101,8 @@ CHAIN_DEFINITION: dict[str, Any] = {
 }
 # Below this much time left, no new model round starts.
 MIN_ROUND_SECONDS = 2.5
+# Below this much time left, a tool the model asked for is not started.
+MIN_TOOL_SECONDS = 1.0
 # Kept back from the model calls for storing the turn and answering.
 RESERVE_SECONDS = 1.5
 SEARCH_QUERY_CHARS = 1_000
@@ -612,6 +614,14 @@ class AgentService:
                         ToolResultBlock(
                             tool_use_id=use.id,
                             content="Not run: an answer was given in the same message.",
+                            is_error=True,
+                        )
+                    )
+                elif calls_deadline.remaining() < MIN_TOOL_SECONDS:
+                    results.append(
+                        ToolResultBlock(
+                            tool_use_id=use.id,
+                            content="Not run: the turn is out of time. Answer with what you have.",
                             is_error=True,
                         )
                     )
