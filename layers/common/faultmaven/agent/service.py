@@ -360,6 +360,9 @@ class AgentService:
             deadline,
         )
         recorder.close_session(history_id, status="completed", final_analysis=answer_text[:2000])
+        # Two turns of one case at once are numbered one after the other by the memory's
+        # lock: the response says which this one became.
+        metadata = metadata.model_copy(update={"turn": updated.turn})
         memory_text = mem.render(updated, self._config.memory_budget_tokens)
         summaries = [_summary(h, created) for h in hypotheses]
         all_hypotheses = hypotheses
@@ -403,7 +406,7 @@ class AgentService:
                 hypotheses=all_hypotheses,
                 answer=answer_for_view,
                 requests=updated.evidence_requests,
-                conversation_count=turn_number,
+                conversation_count=updated.turn,
             ),
             plan=answer.plan if turn_type is ResponseType.PLAN_PROPOSAL and answer.plan else None,
             evidence_requests=requests,
