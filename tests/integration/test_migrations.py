@@ -186,8 +186,13 @@ def test_the_history_revision_goes_down_and_up_on_its_own(scratch_database: str)
         engine.dispose()
         without = _schema(engine)
         # 0011 (above 0010) adds the running totals of the history's spend, 0012 the
-        # agent's memory.
-        assert set(before) - set(without) == {*HISTORY_TABLES, "history_spend", "agent_memories"}
+        # agent's memory, 0013 the investigations.
+        assert set(before) - set(without) == {
+            *HISTORY_TABLES,
+            "history_spend",
+            "agent_memories",
+            "investigations",
+        }
         migrate.upgrade(scratch_database)
         engine.dispose()
         assert _schema(engine) == before
@@ -315,7 +320,7 @@ def test_the_agent_memory_revision_goes_down_and_up(scratch_database: str) -> No
         assert "agent_memories" in before
         migrate.downgrade(scratch_database, "0011")
         engine.dispose()
-        assert set(before) - set(_schema(engine)) == {"agent_memories"}
+        assert set(before) - set(_schema(engine)) == {"agent_memories", "investigations"}
         migrate.upgrade(scratch_database)
         engine.dispose()
         assert _schema(engine) == before

@@ -37,6 +37,7 @@ def all_routers() -> list[APIRouter]:
     from faultmaven.cases.api import router as cases
     from faultmaven.evidence.api import router as evidence
     from faultmaven.history.api import router as history
+    from faultmaven.investigation.api import router as investigation
     from faultmaven.jobs.api import router as jobs
     from faultmaven.knowledge.api import router as knowledge
     from faultmaven.organizations.api import router as organizations
@@ -53,6 +54,7 @@ def all_routers() -> list[APIRouter]:
         organizations,
         knowledge,
         history,
+        investigation,
         agent,
     ]
 

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from faultmaven.evidence.service import EvidenceService
     from faultmaven.history.recorder import HistoryRecorder
     from faultmaven.history.service import HistoryService
+    from faultmaven.investigation.service import InvestigationService
     from faultmaven.jobs.service import JobService
     from faultmaven.knowledge.service import KnowledgeService
     from faultmaven.llm.service import LanguageModels
@@ -292,6 +293,12 @@ class Container:
         )
 
     @cached_property
+    def investigation(self) -> InvestigationService:
+        from faultmaven.investigation.service import InvestigationService
+
+        return InvestigationService(self.database, self.cases)
+
+    @cached_property
     def agent(self) -> AgentService:
         """The chat turn: context, tool loop and answers, over the other domains' services."""
         from faultmaven.agent.service import AgentConfig, AgentService
@@ -303,6 +310,7 @@ class Container:
             sessions=self.sessions,
             evidence=self.evidence,
             knowledge=self.knowledge,
+            investigation=self.investigation,
             models=lambda: self.language_models,
             recorder=lambda: self.history_recorder,
             config=AgentConfig(

@@ -26,7 +26,7 @@ from faultmaven.cases.models import (
     RiskLevel,
     SolutionCategory,
 )
-from faultmaven.core.models import Metadata, RequestModel, Text
+from faultmaven.core.models import Metadata, RequestModel, StrictBool, Text
 
 SCHEMA_VERSION: Literal["3.1.0"] = "3.1.0"
 MAX_QUERY_BYTES = 100 * 1024
@@ -94,6 +94,10 @@ class QueryRequest(RequestModel):
     )
     priority: Literal["low", "normal", "medium", "high", "critical"] = "normal"
     timestamp: datetime | None = Field(default=None, description="When the user asked")
+    consent_to_investigate: StrictBool = Field(
+        default=False,
+        description="Let the agent lead an investigation of the case (phase 1 onwards)",
+    )
 
     @field_validator("query")
     @classmethod
@@ -275,6 +279,8 @@ class InvestigationProgress(BaseModel):
     phase: int = 0
     phase_name: str = "intake"
     engagement_mode: Literal["consultant", "lead_investigator"] = "consultant"
+    strategy: Literal["active_incident", "post_mortem"] = "active_incident"
+    status: str = "intake"
     turn: int
     hypotheses_total: int
     hypotheses_active: int

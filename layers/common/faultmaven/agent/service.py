@@ -76,6 +76,7 @@ from faultmaven.core.logging import logger
 from faultmaven.core.pagination import PageRequest
 from faultmaven.core.tokens import estimate_input_tokens, estimate_text_tokens
 from faultmaven.core.vectors import Scope
+from faultmaven.investigation.models import ConsentRequest
 from faultmaven.knowledge.models import SearchHit, SearchRequest
 from faultmaven.llm.redaction import redact_text
 from faultmaven.preprocessing.redact import redact
@@ -87,6 +88,7 @@ if TYPE_CHECKING:
     from faultmaven.evidence.models import EvidenceOut
     from faultmaven.evidence.service import EvidenceService
     from faultmaven.history.recorder import HistoryRecorder
+    from faultmaven.investigation.service import InvestigationService
     from faultmaven.knowledge.service import KnowledgeService
     from faultmaven.llm.retry import Deadline
     from faultmaven.llm.service import Completion, LanguageModels
@@ -163,6 +165,7 @@ class AgentService:
         sessions: SessionService,
         evidence: EvidenceService,
         knowledge: KnowledgeService,
+        investigation: InvestigationService,
         models: Callable[[], LanguageModels],
         recorder: Callable[[], HistoryRecorder],
         config: AgentConfig,
@@ -173,6 +176,7 @@ class AgentService:
         self._sessions = sessions
         self._evidence = evidence
         self._knowledge = knowledge
+        self._investigation = investigation
         self._models = models
         self._recorder = recorder
         self._config = config
@@ -205,6 +209,12 @@ class AgentService:
         started = self._clock()
         deadline = Deadline.within(self._config.turn_deadline_seconds)
         session = self._sessions.get(principal, body.session_id)
+        if body.consent_to_investigate:
+            self._investigation.consent(
+                principal,
+                case_id,
+                ConsentRequest(problem_statement=mem.cap(redact(body.query).text, 2000)),
+            )
         view = self._cases.agent_view(principal, case_id, needed=Access.WRITE)
         if view.closed:
             raise ConflictError("The case is archived and read-only", error_code="CASE_CLOSED")
@@ -370,6 +380,7 @@ class AgentService:
         missing = shaping.evidence_status(evidence, updated.evidence_requests).categories_missing
         can_write = view.role is not ParticipantRole.VIEWER
         answer_for_view = answer.model_copy(update={"response_type": turn_type})
+        phase, mode, strategy, status = self._investigation.lifecycle_of(case_id)
         return AgentResponse(
             response_type=turn_type,
             content=answer_text,
@@ -407,9 +418,11 @@ class AgentService:
                 answer=answer_for_view,
                 requests=updated.evidence_requests,
                 conversation_count=updated.turn,
+                lifecycle=(int(phase), phase.name.lower(), mode.value, strategy.value, status),
             ),
             plan=answer.plan if turn_type is ResponseType.PLAN_PROPOSAL and answer.plan else None,
             evidence_requests=requests,
+            investigation_mode=strategy.value,
             case_status=view.case.status.value,
             suggested_commands=answer.suggested_commands,
             new_hypotheses=[s for s in summaries if s.created_this_turn],

@@ -331,6 +331,13 @@ def view_state(
     answer: AgentAnswer,
     requests: Sequence[EvidenceRequestOut],
     conversation_count: int,
+    lifecycle: tuple[int, str, str, str, str] = (
+        0,
+        "intake",
+        "consultant",
+        "active_incident",
+        "intake",
+    ),
 ) -> ViewState:
     status = evidence_status(evidence, requests)
     open_hypotheses = [h for h in hypotheses if h.status.value in ("active", "captured")]
@@ -386,6 +393,11 @@ def view_state(
             "last_compression_turn": memory.last_compression_turn,
         },
         investigation_progress=InvestigationProgress(
+            phase=lifecycle[0],
+            phase_name=lifecycle[1],
+            engagement_mode=lifecycle[2],
+            strategy=lifecycle[3],
+            status=lifecycle[4],
             turn=memory.turn,
             hypotheses_total=len(hypotheses),
             hypotheses_active=len(open_hypotheses),

@@ -647,3 +647,26 @@ class AgentMemory(Base):
     turn: Mapped[int] = mapped_column(Integer, server_default="0")
     state: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     updated_at: Mapped[datetime] = mapped_column(TS)
+
+
+class Investigation(Base):
+    """One case's investigation (seed §2's five layers; the hypotheses stay in their
+    table and the memory in `agent_memories`): lifecycle, OODA engine state and the
+    working conclusion. Created when the user consents to an investigation."""
+
+    __tablename__ = "investigations"
+
+    investigation_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    case_id: Mapped[str] = mapped_column(
+        ForeignKey("cases.case_id", ondelete="CASCADE"), unique=True
+    )
+    phase: Mapped[int] = mapped_column(Integer, server_default="0")
+    engagement_mode: Mapped[str] = mapped_column(String(24))
+    strategy: Mapped[str] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(24))
+    problem_statement: Mapped[str] = mapped_column(Text, server_default="")
+    state: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    consented_by: Mapped[str | None] = mapped_column(String(40))
+    consented_at: Mapped[datetime | None] = mapped_column(TS)
+    created_at: Mapped[datetime] = mapped_column(TS)
+    updated_at: Mapped[datetime] = mapped_column(TS)
