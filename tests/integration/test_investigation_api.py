@@ -83,3 +83,25 @@ def test_who_may_consent(api: Api) -> None:
         409,
         "CASE_CLOSED",
     )
+
+
+def test_the_problem_statement_is_stored_redacted_and_goes_with_the_case(
+    api: Api, container: object
+) -> None:
+    from faultmaven.container import Container
+    from faultmaven.db.tables import Investigation
+
+    assert isinstance(container, Container)
+    owner = api.user()
+    case_id = api.case(owner)["case_id"]
+    secret = "AKIAIOSFODNN7EXAMPLE"
+    body = api.call(
+        "POST",
+        f"/cases/{case_id}/investigation/consent",
+        owner,
+        json={"problem_statement": f"S3 denies key {secret} since 10:02"},
+    ).json()
+    assert secret not in body["problem_statement"]
+    assert api.call("DELETE", f"/cases/{case_id}", owner).status_code == 204
+    with container.database.session() as session:
+        assert session.query(Investigation).filter_by(case_id=case_id).count() == 0

@@ -77,6 +77,7 @@ class Container:
         events.subscribe(CaseDeleted, self._forget_case_memory)
         events.subscribe(CaseDeleted, self._forget_case_history)
         events.subscribe(CaseDeleted, self._forget_agent_memory)
+        events.subscribe(CaseDeleted, self._forget_investigation)
         events.subscribe(EvidenceChunksStored, self._index_evidence_chunks)
         events.subscribe(EvidenceDeleted, self._forget_evidence_chunks)
         events.subscribe(CaseMemoryExpired, self._expire_case_memory)
@@ -89,6 +90,9 @@ class Container:
 
     def _forget_agent_memory(self, event: CaseDeleted) -> None:
         self.agent.forget_case(event.case_id)
+
+    def _forget_investigation(self, event: CaseDeleted) -> None:
+        self.investigation.forget_case(event.case_id)
 
     def _index_evidence_chunks(self, event: EvidenceChunksStored) -> None:
         self.knowledge.index_case_memory(

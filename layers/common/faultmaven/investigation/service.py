@@ -32,6 +32,7 @@ from faultmaven.investigation.phases import (
     Strategy,
     exit_criteria,
 )
+from faultmaven.preprocessing.redact import redact
 
 if TYPE_CHECKING:
     from faultmaven.auth.principal import Principal
@@ -51,6 +52,11 @@ class InvestigationService:
         with self._db.session() as session:
             row = store.of_case(session, case_id)
             return self._out(principal, case, row)
+
+    def forget_case(self, case_id: str) -> int:
+        """A deleted case takes its investigation along."""
+        with self._db.session() as session:
+            return store.delete_of_case(session, case_id)
 
     def lifecycle_of(self, case_id: str) -> tuple[Phase, EngagementMode, Strategy, str]:
         """Phase, mode, strategy and status, for a caller that already authorized the
@@ -80,7 +86,8 @@ class InvestigationService:
                 details={"status": status.value},
             )
         now = utcnow()
-        statement = body.problem_statement or case.description or case.title
+        # Stored text carries no secret, whoever typed it.
+        statement = redact(body.problem_statement or case.description or case.title).text
         with self._db.session() as session:
             store.create(
                 session,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -24,3 +24,8 @@ def create(session: Session, values: dict[str, object]) -> Investigation:
     row = of_case(session, str(values["case_id"]), for_update=True)
     assert row is not None
     return row
+
+
+def delete_of_case(session: Session, case_id: str) -> int:
+    result = session.execute(delete(Investigation).where(Investigation.case_id == case_id))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
