@@ -296,3 +296,37 @@ def test_a_spent_budget_is_a_402(model_api: Factory, api: Api, messages_stub: Me
     response = ask(model_api(llm_case_budget_tokens=500), owner, case_id, session_id, "why?")
     assert_envelope(response, 402, "LLM_BUDGET_EXHAUSTED")
     assert api.call("GET", f"/cases/{case_id}/messages", owner).json()["total"] == 0
+
+
+def test_three_blocked_requests_stall_the_investigation(
+    model_api: Factory, api: Api, messages_stub: MessagesStub
+) -> None:
+    owner, session_id, case_id, _ = prepared(api, api)
+    wanted = [
+        {"label": label, "description": f"{label} of checkout-api", "category": category}
+        for label, category in (
+            ("Pool metrics", "metrics"),
+            ("Recent deploys", "changes"),
+            ("Pool configuration", "configuration"),
+        )
+    ]
+    messages_stub.queue(
+        answer(response_type="NEEDS_MORE_DATA", content="I need more.", evidence_requests=wanted)
+    )
+    body = ask(
+        model_api(), owner, case_id, session_id, "Investigate, please.", consent_to_investigate=True
+    ).json()
+    assert body["response_type"] == "NEEDS_MORE_DATA", body
+    requests = body["evidence_requests"]
+    assert [r["category"] for r in requests] == ["metrics", "changes", "configuration"]
+    assert body["structured_data"]["evidence_request_ids"] == [r["request_id"] for r in requests]
+    for index, request in enumerate(requests):
+        moved = api.call(
+            "POST",
+            f"/cases/{case_id}/evidence-requests/{request['request_id']}/status",
+            owner,
+            json={"status": "blocked", "reason": "not available"},
+        )
+        assert moved.status_code == 200, moved.text
+        status = api.call("GET", f"/cases/{case_id}", owner).json()["status"]
+        assert status == ("stalled" if index == 2 else "investigating")

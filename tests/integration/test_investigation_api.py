@@ -105,3 +105,46 @@ def test_the_problem_statement_is_stored_redacted_and_goes_with_the_case(
     assert api.call("DELETE", f"/cases/{case_id}", owner).status_code == 204
     with container.database.session() as session:
         assert session.query(Investigation).filter_by(case_id=case_id).count() == 0
+
+
+def test_the_agents_evidence_requests_are_listed_and_not_asked_twice(api: Api) -> None:
+    owner, viewer = api.user(), api.user()
+    session_id = session_of(api, owner)
+    case_id = api.case(owner)["case_id"]
+    api.share(owner, case_id, viewer, "viewer")
+    first = ask(api, owner, case_id, session_id, "Where do I start?").json()
+    assert first["evidence_requests"][0]["status"] == "requested"
+    request_id = first["evidence_requests"][0]["request_id"]
+    again = ask(api, owner, case_id, session_id, "Where do I start?").json()
+    assert again["evidence_requests"] == []  # the same request is not made twice
+    listed = api.call("GET", f"/cases/{case_id}/evidence-requests", viewer).json()
+    assert [r["request_id"] for r in listed["items"]] == [request_id]
+    assert listed["items"][0]["guidance"]["commands"]
+    path = f"/cases/{case_id}/evidence-requests/{request_id}/status"
+    assert_envelope(api.call("POST", path, viewer, json={"status": "acknowledged"}), 403)
+    acknowledged = api.call("POST", path, owner, json={"status": "acknowledged"})
+    assert acknowledged.status_code == 200 and acknowledged.json()["status"] == "acknowledged"
+    assert_envelope(
+        api.call("POST", path, owner, json={"status": "blocked"}), 422, "VALIDATION_FAILED"
+    )
+    assert_envelope(
+        api.call("POST", path, owner, json={"status": "validated"}), 422, "VALIDATION_FAILED"
+    )
+    blocked = api.call(
+        "POST", path, owner, json={"status": "blocked", "reason": "no access to prod logs"}
+    )
+    assert blocked.json()["status"] == "blocked"
+    assert blocked.json()["status_reason"] == "no access to prod logs"
+    assert (
+        api.call("GET", f"/cases/{case_id}/evidence-requests?open=true", owner).json()["total"] == 0
+    )
+    assert_envelope(
+        api.call(
+            "POST",
+            f"/cases/{case_id}/evidence-requests/er_{'0' * 32}/status",
+            owner,
+            json={"status": "acknowledged"},
+        ),
+        404,
+        "EVIDENCE_REQUEST_NOT_FOUND",
+    )

@@ -30,7 +30,6 @@ def grow(turns: int, **kwargs: str) -> mem.HierarchicalMemory:
             memory,
             record(turn, **kwargs),
             cited_snippets={f"evd_{turn}#digest": f"snippet {turn}"},
-            open_requests=[],
         )
         if memory.should_compress(3):
             memory = mem.apply_compression(memory, mem.compress_deterministic(memory))
@@ -48,7 +47,7 @@ def test_turns_move_from_hot_to_warm_to_cold() -> None:
 def test_add_turn_does_not_change_the_memory_it_is_given() -> None:
     before = grow(3)
     snapshot = before.model_dump()
-    mem.add_turn(before, record(4), cited_snippets={}, open_requests=[])
+    mem.add_turn(before, record(4), cited_snippets={})
     assert before.model_dump() == snapshot
 
 

@@ -111,6 +111,7 @@ _ID_PREFIXES = {
     "document_id": "kbd",
     "evidence_id": "evd",
     "history_session_id": "hist",
+    "request_id": "er",
     "hypothesis_id": "hyp",
     "job_id": "job",
     "org_id": "org",

@@ -263,7 +263,11 @@ def case_unit(case: CaseOut) -> Unit:
     return Unit("case", "\n".join(lines))
 
 
-def hypotheses_unit(hypotheses: Sequence[HypothesisOut], solutions: Sequence[SolutionOut]) -> Unit:
+def hypotheses_unit(
+    hypotheses: Sequence[HypothesisOut],
+    solutions: Sequence[SolutionOut],
+    open_requests: Sequence[str] = (),
+) -> Unit:
     open_first = sorted(
         hypotheses,
         key=lambda h: (h.status.value not in ("active", "captured"), -h.likelihood),
@@ -280,8 +284,9 @@ def hypotheses_unit(hypotheses: Sequence[HypothesisOut], solutions: Sequence[Sol
             f"- solution {s.solution_id} [{s.status.value}, {s.category.value}, risk "
             f"{s.risk_level.value}] {s.title}"
         )
+    lines += [f"- open evidence request {r}" for r in open_requests]
     if not lines:
-        return Unit("hypotheses", "No hypotheses or solutions yet.")
+        return Unit("hypotheses", "No hypotheses, solutions or evidence requests yet.")
     return Unit("hypotheses", "\n".join(lines))
 
 

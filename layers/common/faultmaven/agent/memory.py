@@ -22,7 +22,6 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from faultmaven.agent.models import EvidenceRequestOut
 from faultmaven.core.tokens import estimate_text_tokens
 
 HOT_TURNS = 2
@@ -30,7 +29,6 @@ WARM_SNAPSHOTS = 3
 COLD_FACTS = 24
 PERSISTENT_INSIGHTS = 8
 CITED_SOURCES = 40
-OPEN_REQUESTS = 10
 HOT_QUERY_CHARS = 400
 HOT_ANSWER_CHARS = 700
 SNAPSHOT_CHARS = 320
@@ -74,7 +72,6 @@ class HierarchicalMemory(BaseModel):
     cold: list[str] = Field(default_factory=list)
     persistent_insights: list[str] = Field(default_factory=list)
     cited_sources: dict[str, str] = Field(default_factory=dict)
-    evidence_requests: list[EvidenceRequestOut] = Field(default_factory=list)
     last_compression_turn: int = 0
 
     def should_compress(self, every: int) -> bool:
@@ -122,7 +119,6 @@ def add_turn(
     record: TurnRecord,
     *,
     cited_snippets: dict[str, str],
-    open_requests: list[EvidenceRequestOut],
 ) -> HierarchicalMemory:
     """The memory after one more turn (a new object; `memory` is not changed)."""
     hot = [
@@ -147,9 +143,6 @@ def add_turn(
         cited[source_id] = cap(snippet, FACT_CHARS)  # most recently cited last
     while len(cited) > CITED_SOURCES:
         cited.pop(next(iter(cited)))
-    requests = {r.request_id: r for r in memory.evidence_requests}
-    for request in open_requests:
-        requests[request.request_id] = request
     return memory.model_copy(
         update={
             "turn": max(memory.turn, record.turn),
@@ -157,9 +150,6 @@ def add_turn(
             "warm": warm,
             "cold": cold,
             "cited_sources": cited,
-            "evidence_requests": [r for r in requests.values() if r.status != "complete"][
-                -OPEN_REQUESTS:
-            ],
         }
     )
 

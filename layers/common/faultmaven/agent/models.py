@@ -27,6 +27,9 @@ from faultmaven.cases.models import (
     SolutionCategory,
 )
 from faultmaven.core.models import Metadata, RequestModel, StrictBool, Text
+from faultmaven.investigation.models import EvidenceCategory
+
+__all__ = ["EvidenceCategory"]  # re-exported: part of the answer's schema
 
 SCHEMA_VERSION: Literal["3.1.0"] = "3.1.0"
 MAX_QUERY_BYTES = 100 * 1024
@@ -71,16 +74,6 @@ class SourceType(StrEnum):
     PREVIOUS_ANALYSIS = "previous_analysis"
     USER_PROVIDED = "user_provided"
     CASE_EVIDENCE = "case_evidence"
-
-
-class EvidenceCategory(StrEnum):
-    SYMPTOMS = "symptoms"
-    TIMELINE = "timeline"
-    CHANGES = "changes"
-    CONFIGURATION = "configuration"
-    SCOPE = "scope"
-    METRICS = "metrics"
-    ENVIRONMENT = "environment"
 
 
 # -- request --------------------------------------------------------------------------
@@ -134,6 +127,9 @@ class EvidenceRequestDraft(BaseModel):
     category: EvidenceCategory
     priority: int = Field(default=2, ge=1, le=5, description="1 critical … 5 nice to have")
     guidance: AcquisitionGuidance = Field(default_factory=AcquisitionGuidance)
+    for_hypothesis_id: str | None = Field(
+        default=None, max_length=40, description="the hypothesis this evidence would test"
+    )
 
 
 class HypothesisDraft(BaseModel):
@@ -228,10 +224,13 @@ class Source(BaseModel):
 
 
 class EvidenceRequestOut(EvidenceRequestDraft):
+    """An evidence request as the investigation stores it (GET …/evidence-requests)."""
+
     request_id: str
-    status: Literal["pending", "partial", "complete", "blocked", "obsolete"] = "pending"
+    status: Literal["requested", "acknowledged", "received", "validated", "blocked"] = "requested"
     created_at_turn: int
     completeness: float = 0.0
+    for_hypothesis_id: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -39,6 +39,7 @@ from faultmaven.agent.context import (
     terms,
 )
 from faultmaven.agent.models import (
+    AcquisitionGuidance,
     AgentAnswer,
     AgentHealth,
     AgentResponse,
@@ -62,7 +63,6 @@ from faultmaven.cases.models import (
     SolutionOut,
 )
 from faultmaven.core.errors import AppError, ConflictError, LLMUnavailableError
-from faultmaven.core.ids import new_id
 from faultmaven.core.llm import (
     LLMRequest,
     Message,
@@ -76,7 +76,11 @@ from faultmaven.core.logging import logger
 from faultmaven.core.pagination import PageRequest
 from faultmaven.core.tokens import estimate_input_tokens, estimate_text_tokens
 from faultmaven.core.vectors import Scope
-from faultmaven.investigation.models import ConsentRequest
+from faultmaven.investigation.models import (
+    ConsentRequest,
+    EvidenceRequestRecord,
+    NewEvidenceRequest,
+)
 from faultmaven.knowledge.models import SearchHit, SearchRequest
 from faultmaven.llm.redaction import redact_text
 from faultmaven.preprocessing.redact import redact
@@ -271,14 +275,7 @@ class AgentService:
                 principal, case_id, answer, gathered.view.hypotheses, gathered.registry
             )
             solutions = self._apply_solutions(principal, case_id, answer, hypotheses)
-            requests = [
-                EvidenceRequestOut(
-                    **draft.model_dump(),
-                    request_id=new_id("er"),
-                    created_at_turn=turn_number,
-                )
-                for draft in answer.evidence_requests
-            ]
+            requests = self._store_requests(principal, case_id, answer, hypotheses, turn_number)
             if hallucinated:
                 logger.warning(
                     "agent cited sources it was not shown",
@@ -364,7 +361,6 @@ class AgentService:
                 hypotheses=[h.statement for h in created],
             ),
             {s.source_id: s.snippet for s in sources},
-            requests,
             models,
             history_id,
             deadline,
@@ -377,7 +373,12 @@ class AgentService:
         summaries = [_summary(h, created) for h in hypotheses]
         all_hypotheses = hypotheses
         evidence = gathered.evidence
-        missing = shaping.evidence_status(evidence, updated.evidence_requests).categories_missing
+        open_requests = _request_outs(
+            self._investigation.requests_of(
+                case_id, PageRequest(page=1, page_size=20), open_only=True
+            ).items
+        )
+        missing = shaping.evidence_status(evidence, open_requests).categories_missing
         can_write = view.role is not ParticipantRole.VIEWER
         answer_for_view = answer.model_copy(update={"response_type": turn_type})
         phase, mode, strategy, status = self._investigation.lifecycle_of(case_id)
@@ -416,7 +417,7 @@ class AgentService:
                 memory_tokens=estimate_text_tokens(memory_text),
                 hypotheses=all_hypotheses,
                 answer=answer_for_view,
-                requests=updated.evidence_requests,
+                requests=open_requests,
                 conversation_count=updated.turn,
                 lifecycle=(int(phase), phase.name.lower(), mode.value, strategy.value, status),
             ),
@@ -510,7 +511,17 @@ class AgentService:
             query=query,
             case=case_unit(view.case),
             memory=memory_text,
-            hypotheses=hypotheses_unit(view.hypotheses, view.solutions),
+            hypotheses=hypotheses_unit(
+                view.hypotheses,
+                view.solutions,
+                [
+                    f"{r.request_id} [{r.status.value}, {r.category.value}, priority "
+                    f"{r.priority}] {r.label}"
+                    for r in self._investigation.requests_of(
+                        case_id, PageRequest(page=1, page_size=10), open_only=True
+                    ).items
+                ],
+            ),
             evidence=evidence_units(registry, evidence, query_terms),
             knowledge=knowledge_units(registry, hits),
             registry=registry,
@@ -809,6 +820,45 @@ class AgentService:
                 )
         return stored
 
+    def _store_requests(
+        self,
+        principal: Principal,
+        case_id: str,
+        answer: AgentAnswer,
+        hypotheses: Sequence[HypothesisOut],
+        turn: int,
+    ) -> list[EvidenceRequestOut]:
+        """The answer's evidence requests, kept by the investigation (listed at
+        GET …/evidence-requests); one the case already has — open, blocked or answered —
+        is not asked twice."""
+        if not answer.evidence_requests:
+            return []
+        known = {h.hypothesis_id for h in hypotheses}
+        already = {
+            (r.category.value, _norm(r.label))
+            for r in self._investigation.requests_of(
+                case_id, PageRequest(page=1, page_size=100)
+            ).items
+        }
+        fresh = [
+            NewEvidenceRequest(
+                label=d.label,
+                description=d.description,
+                category=d.category,
+                priority=d.priority,
+                guidance=d.guidance.model_dump(mode="json"),
+                for_hypothesis_id=d.for_hypothesis_id if d.for_hypothesis_id in known else None,
+            )
+            for d in answer.evidence_requests
+            if (d.category.value, _norm(d.label)) not in already
+        ]
+        try:
+            stored = self._investigation.add_requests(principal, case_id, fresh, turn=turn)
+        except AppError as exc:
+            logger.warning("agent evidence requests not stored", extra={"error": exc.error_code})
+            return []
+        return _request_outs(stored)
+
     # -- memory ----------------------------------------------------------------------------
     def _load_memory(self, case_id: str) -> mem.HierarchicalMemory:
         from faultmaven.agent import store
@@ -822,7 +872,6 @@ class AgentService:
         case_id: str,
         record: mem.TurnRecord,
         cited: dict[str, str],
-        requests: list[EvidenceRequestOut],
         models: LanguageModels,
         history_id: str,
         deadline: Deadline,
@@ -832,7 +881,7 @@ class AgentService:
         with self._db.session() as session:
             current = _memory_of(store.locked(session, case_id))
             record = record.model_copy(update={"turn": max(record.turn, current.turn + 1)})
-            updated = mem.add_turn(current, record, cited_snippets=cited, open_requests=requests)
+            updated = mem.add_turn(current, record, cited_snippets=cited)
             if updated.should_compress(self._config.compression_every):
                 updated = mem.apply_compression(updated, mem.compress_deterministic(updated))
                 compressed_by_model = True
@@ -978,6 +1027,30 @@ def _summary(hypothesis: HypothesisOut, created: Sequence[HypothesisOut]) -> Hyp
         status=hypothesis.status.value,
         created_this_turn=any(c.hypothesis_id == hypothesis.hypothesis_id for c in created),
     )
+
+
+def _request_outs(records: Sequence[EvidenceRequestRecord]) -> list[EvidenceRequestOut]:
+    outs: list[EvidenceRequestOut] = []
+    for r in records:
+        try:
+            guidance = AcquisitionGuidance.model_validate(r.guidance)
+        except ValidationError:
+            guidance = AcquisitionGuidance()
+        outs.append(
+            EvidenceRequestOut(
+                request_id=r.request_id,
+                label=r.label[:100] or "evidence",
+                description=r.description[:500] or r.label or "evidence",
+                category=r.category,
+                priority=r.priority,
+                guidance=guidance,
+                for_hypothesis_id=r.for_hypothesis_id,
+                status=r.status.value,
+                created_at_turn=r.created_at_turn,
+                completeness=1.0 if r.status.value in ("received", "validated") else 0.0,
+            )
+        )
+    return outs
 
 
 def _hint(answer: AgentAnswer, requests: Sequence[EvidenceRequestOut]) -> str | None:

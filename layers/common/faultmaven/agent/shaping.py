@@ -251,8 +251,8 @@ def evidence_status(
         files_total=len(evidence),
         files_processed=sum(1 for e in evidence if e.status.value == "completed"),
         files_failed=sum(1 for e in evidence if e.status.value == "failed"),
-        requests_pending=sum(1 for r in requests if r.status in ("pending", "partial")),
-        requests_complete=sum(1 for r in requests if r.status == "complete"),
+        requests_pending=sum(1 for r in requests if r.status in ("requested", "acknowledged")),
+        requests_complete=sum(1 for r in requests if r.status in ("received", "validated")),
         categories_present=present,
         categories_missing=[c.value for c in EvidenceCategory if c.value not in present],
     )

@@ -670,3 +670,26 @@ class Investigation(Base):
     consented_at: Mapped[datetime | None] = mapped_column(TS)
     created_at: Mapped[datetime] = mapped_column(TS)
     updated_at: Mapped[datetime] = mapped_column(TS)
+
+
+class EvidenceRequest(Base):
+    """What the agent asked the user to provide, with how to get it, and where the
+    request stands: requested → acknowledged → received → validated, or blocked."""
+
+    __tablename__ = "evidence_requests"
+
+    request_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.case_id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(24))
+    priority: Mapped[int] = mapped_column(Integer)
+    guidance: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    for_hypothesis_id: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str] = mapped_column(Text, server_default="")
+    created_at_turn: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(TS)
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+    __table_args__ = (Index("ix_evidence_requests_case", "case_id", "created_at"),)

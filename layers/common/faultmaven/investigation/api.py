@@ -3,11 +3,19 @@ consent. HTTP shape only; authorization is in the services."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
 
 from faultmaven.auth.dependencies import ContainerDep, PrincipalDep
 from faultmaven.core.openapi import ERROR_RESPONSES
-from faultmaven.investigation.models import ConsentRequest, InvestigationOut
+from faultmaven.core.pagination import Page, PageRequest, page_params
+from faultmaven.investigation.models import (
+    ConsentRequest,
+    EvidenceRequestRecord,
+    InvestigationOut,
+    RequestStatusChange,
+)
 
 router = APIRouter(prefix="/api/v1/cases", tags=["investigation"], responses=ERROR_RESPONSES)
 
@@ -27,3 +35,32 @@ def consent(
     """Let the agent lead: the investigation starts in phase 1 (blast radius) and the case
     moves to `investigating`. Consenting again changes nothing."""
     return container.investigation.consent(principal, case_id, body)
+
+
+@router.get("/{case_id}/evidence-requests", response_model=Page[EvidenceRequestRecord])
+def list_evidence_requests(
+    case_id: str,
+    principal: PrincipalDep,
+    container: ContainerDep,
+    page: Annotated[PageRequest, Depends(page_params)],
+    open_only: Annotated[
+        bool, Query(alias="open", description="only requested or acknowledged ones")
+    ] = False,
+) -> Page[EvidenceRequestRecord]:
+    """What the agent asked for, with how to get it, oldest first."""
+    return container.investigation.requests(principal, case_id, page, open_only=open_only)
+
+
+@router.post(
+    "/{case_id}/evidence-requests/{request_id}/status", response_model=EvidenceRequestRecord
+)
+def change_evidence_request_status(
+    case_id: str,
+    request_id: str,
+    body: RequestStatusChange,
+    principal: PrincipalDep,
+    container: ContainerDep,
+) -> EvidenceRequestRecord:
+    """Acknowledge a request, or mark it blocked with a reason (three blocked requests
+    stall an investigating case)."""
+    return container.investigation.change_request_status(principal, case_id, request_id, body)

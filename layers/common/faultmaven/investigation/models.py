@@ -3,12 +3,78 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from faultmaven.core.models import RequestModel, Text
 from faultmaven.investigation.phases import EngagementMode, Phase, Strategy
+
+
+class EvidenceCategory(StrEnum):
+    """The seed's seven kinds of evidence an investigation asks for."""
+
+    SYMPTOMS = "symptoms"
+    TIMELINE = "timeline"
+    CHANGES = "changes"
+    CONFIGURATION = "configuration"
+    SCOPE = "scope"
+    METRICS = "metrics"
+    ENVIRONMENT = "environment"
+
+
+class RequestStatus(StrEnum):
+    REQUESTED = "requested"
+    ACKNOWLEDGED = "acknowledged"
+    RECEIVED = "received"
+    VALIDATED = "validated"
+    BLOCKED = "blocked"
+
+
+OPEN_REQUEST_STATUSES = frozenset({RequestStatus.REQUESTED, RequestStatus.ACKNOWLEDGED})
+# Three or more blocked requests stall the investigation (the seed's CaseStatus rule).
+BLOCKED_STALL = 3
+
+
+class NewEvidenceRequest(BaseModel):
+    """What another domain (the agent's turn) asks to record; already validated there."""
+
+    label: str
+    description: str
+    category: EvidenceCategory
+    priority: int = Field(ge=1, le=5)
+    guidance: dict[str, Any] = Field(default_factory=dict)
+    for_hypothesis_id: str | None = None
+
+
+class EvidenceRequestRecord(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    request_id: str
+    case_id: str
+    label: str
+    description: str
+    category: EvidenceCategory
+    priority: int
+    guidance: dict[str, Any]
+    for_hypothesis_id: str | None
+    status: RequestStatus
+    status_reason: str
+    created_at_turn: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class RequestStatusChange(RequestModel):
+    """What a user may say about a request: they are on it, or they cannot get it."""
+
+    allowed: ClassVar[frozenset[RequestStatus]] = frozenset(
+        {RequestStatus.ACKNOWLEDGED, RequestStatus.BLOCKED}
+    )
+
+    status: RequestStatus
+    reason: Text = Field(default="", max_length=2000)
 
 
 class ConsentRequest(RequestModel):

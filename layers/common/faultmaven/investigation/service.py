@@ -14,14 +14,21 @@ from faultmaven.cases.access import Access
 from faultmaven.cases.lifecycle import can_transition
 from faultmaven.cases.models import CaseStatus, StatusChange
 from faultmaven.core.clock import utcnow
-from faultmaven.core.errors import ConflictError
-from faultmaven.core.ids import new_id
-from faultmaven.core.pagination import PageRequest
+from faultmaven.core.errors import ConflictError, NotFoundError, ValidationFailedError
+from faultmaven.core.ids import looks_like_id, new_id
+from faultmaven.core.pagination import Page, PageRequest
+from faultmaven.db.tables import EvidenceRequest
 from faultmaven.investigation import store
 from faultmaven.investigation.models import (
+    BLOCKED_STALL,
+    OPEN_REQUEST_STATUSES,
     ConsentRequest,
+    EvidenceRequestRecord,
     InvestigationOut,
+    NewEvidenceRequest,
     PhaseRequirement,
+    RequestStatus,
+    RequestStatusChange,
     phase_name,
 )
 from faultmaven.investigation.phases import (
@@ -33,6 +40,16 @@ from faultmaven.investigation.phases import (
     exit_criteria,
 )
 from faultmaven.preprocessing.redact import redact
+
+# Which way a request may move when its user speaks (received and validated are the
+# system's, when evidence arrives).
+_USER_MOVES: dict[RequestStatus, frozenset[RequestStatus]] = {
+    RequestStatus.REQUESTED: frozenset({RequestStatus.ACKNOWLEDGED, RequestStatus.BLOCKED}),
+    RequestStatus.ACKNOWLEDGED: frozenset({RequestStatus.BLOCKED}),
+    RequestStatus.BLOCKED: frozenset({RequestStatus.ACKNOWLEDGED}),
+    RequestStatus.RECEIVED: frozenset(),
+    RequestStatus.VALIDATED: frozenset(),
+}
 
 if TYPE_CHECKING:
     from faultmaven.auth.principal import Principal
@@ -115,6 +132,107 @@ class InvestigationService:
         with self._db.session() as session:
             return self._out(principal, case, store.of_case(session, case_id))
 
+    # -- evidence requests -------------------------------------------------------------------
+    def add_requests(
+        self,
+        principal: Principal,
+        case_id: str,
+        requests: list[NewEvidenceRequest],
+        *,
+        turn: int,
+    ) -> list[EvidenceRequestRecord]:
+        if not requests:
+            return []
+        self._cases.require_access(principal, case_id, Access.WRITE, open_case=True)
+        now = utcnow()
+        rows = [
+            EvidenceRequest(
+                request_id=new_id("er"),
+                case_id=case_id,
+                label=redact(r.label).text[:100],
+                description=redact(r.description).text,
+                category=r.category.value,
+                priority=r.priority,
+                guidance=r.guidance,
+                for_hypothesis_id=r.for_hypothesis_id,
+                status=RequestStatus.REQUESTED.value,
+                status_reason="",
+                created_at_turn=turn,
+                created_at=now,
+                updated_at=now,
+            )
+            for r in requests
+        ]
+        with self._db.session() as session:
+            store.add_requests(session, rows)
+            return [EvidenceRequestRecord.model_validate(r) for r in rows]
+
+    def requests(
+        self, principal: Principal, case_id: str, page: PageRequest, *, open_only: bool = False
+    ) -> Page[EvidenceRequestRecord]:
+        self._cases.require_access(principal, case_id, Access.READ)
+        return self.requests_of(case_id, page, open_only=open_only)
+
+    def requests_of(
+        self, case_id: str, page: PageRequest, *, open_only: bool = False
+    ) -> Page[EvidenceRequestRecord]:
+        """For a caller that already authorized the case (the agent's turn)."""
+        statuses = frozenset(s.value for s in OPEN_REQUEST_STATUSES) if open_only else None
+        with self._db.session() as session:
+            rows, total = store.requests_of_case(
+                session, case_id, limit=page.page_size, offset=page.offset, statuses=statuses
+            )
+            return Page[EvidenceRequestRecord].of(
+                [EvidenceRequestRecord.model_validate(r) for r in rows], total, page
+            )
+
+    def change_request_status(
+        self, principal: Principal, case_id: str, request_id: str, body: RequestStatusChange
+    ) -> EvidenceRequestRecord:
+        """Acknowledge a request, or say it cannot be met (a reason is required). Three
+        blocked requests stall an investigating case."""
+        self._cases.require_access(principal, case_id, Access.WRITE, open_case=True)
+        if body.status not in RequestStatusChange.allowed:
+            raise _invalid("status", "a user may set acknowledged or blocked")
+        if body.status is RequestStatus.BLOCKED and not body.reason.strip():
+            raise _invalid("reason", "say why the evidence cannot be provided")
+        with self._db.session() as session:
+            row = (
+                store.request(session, request_id, for_update=True)
+                if looks_like_id(request_id, "er")
+                else None
+            )
+            if row is None or row.case_id != case_id:
+                raise NotFoundError(
+                    "Evidence request not found", error_code="EVIDENCE_REQUEST_NOT_FOUND"
+                )
+            current = RequestStatus(row.status)
+            if body.status is not current:
+                if body.status not in _USER_MOVES[current]:
+                    raise ConflictError(
+                        f"An evidence request cannot move from {current.value} to "
+                        f"{body.status.value}",
+                        error_code="ILLEGAL_REQUEST_TRANSITION",
+                        details={"from": current.value, "to": body.status.value},
+                    )
+                row.status = body.status.value
+                row.status_reason = redact(body.reason).text
+                row.updated_at = utcnow()
+            record = EvidenceRequestRecord.model_validate(row)
+            blocked = store.blocked_count(session, case_id)
+        if record.status is RequestStatus.BLOCKED and blocked >= BLOCKED_STALL:
+            case = self._cases.get(principal, case_id)
+            if case.status is CaseStatus.INVESTIGATING:
+                self._cases.change_status(
+                    principal,
+                    case_id,
+                    StatusChange(
+                        status=CaseStatus.STALLED,
+                        reason=f"{blocked} evidence requests are blocked",
+                    ),
+                )
+        return record
+
     def _out(
         self, principal: Principal, case: CaseOut, row: Investigation | None
     ) -> InvestigationOut:
@@ -158,3 +276,10 @@ class InvestigationService:
             created_at=row.created_at if row is not None else None,
             updated_at=row.updated_at if row is not None else None,
         )
+
+
+def _invalid(field: str, message: str) -> ValidationFailedError:
+    return ValidationFailedError(
+        f"Invalid {field}: {message}",
+        details=[{"field": field, "message": message, "type": "value_error"}],
+    )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from faultmaven.db.tables import Investigation
+from faultmaven.db.queries import page_of
+from faultmaven.db.tables import EvidenceRequest, Investigation
 
 
 def of_case(session: Session, case_id: str, *, for_update: bool = False) -> Investigation | None:
@@ -27,5 +28,43 @@ def create(session: Session, values: dict[str, object]) -> Investigation:
 
 
 def delete_of_case(session: Session, case_id: str) -> int:
+    """The case's investigation and its evidence requests."""
+    session.execute(delete(EvidenceRequest).where(EvidenceRequest.case_id == case_id))
     result = session.execute(delete(Investigation).where(Investigation.case_id == case_id))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def add_requests(session: Session, rows: list[EvidenceRequest]) -> None:
+    session.add_all(rows)
+    session.flush()
+
+
+def requests_of_case(
+    session: Session, case_id: str, *, limit: int, offset: int, statuses: frozenset[str] | None
+) -> tuple[list[EvidenceRequest], int]:
+    query = select(EvidenceRequest).where(EvidenceRequest.case_id == case_id)
+    if statuses is not None:
+        query = query.where(EvidenceRequest.status.in_(sorted(statuses)))
+    query = query.order_by(EvidenceRequest.created_at, EvidenceRequest.request_id)
+    return page_of(session, query, limit=limit, offset=offset)
+
+
+def request(
+    session: Session, request_id: str, *, for_update: bool = False
+) -> EvidenceRequest | None:
+    query = select(EvidenceRequest).where(EvidenceRequest.request_id == request_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def blocked_count(session: Session, case_id: str) -> int:
+    session.flush()  # count the change made in this transaction too
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(EvidenceRequest)
+            .where(EvidenceRequest.case_id == case_id, EvidenceRequest.status == "blocked")
+        )
+        or 0
+    )

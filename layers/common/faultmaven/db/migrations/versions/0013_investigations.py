@@ -1,11 +1,12 @@
-"""investigation: one row per case that consented to an investigation
+"""investigation: one row per case that consented to an investigation; evidence requests
 
 Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-02 02:40:00
 
 The investigation's lifecycle (phase, engagement mode, strategy, status), the problem it
-confirmed and its OODA engine state; hypotheses stay in their own table.
+confirmed and its OODA engine state; hypotheses stay in their own table. The evidence
+the agent asked for, with its acquisition guidance and status.
 """
 
 from __future__ import annotations
@@ -43,6 +44,31 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
 
+    op.create_table(
+        "evidence_requests",
+        sa.Column("request_id", sa.String(40), primary_key=True),
+        sa.Column(
+            "case_id",
+            sa.String(40),
+            sa.ForeignKey("cases.case_id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("label", sa.String(100), nullable=False),
+        sa.Column("description", sa.Text, nullable=False),
+        sa.Column("category", sa.String(24), nullable=False),
+        sa.Column("priority", sa.Integer, nullable=False),
+        sa.Column("guidance", JSONB, nullable=False, server_default="{}"),
+        sa.Column("for_hypothesis_id", sa.String(40)),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("status_reason", sa.Text, nullable=False, server_default=""),
+        sa.Column("created_at_turn", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_evidence_requests_case", "evidence_requests", ["case_id", "created_at"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_evidence_requests_case", table_name="evidence_requests")
+    op.drop_table("evidence_requests")
     op.drop_table("investigations")
