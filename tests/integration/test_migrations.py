@@ -192,6 +192,7 @@ def test_the_history_revision_goes_down_and_up_on_its_own(scratch_database: str)
             "history_spend",
             "agent_memories",
             "investigations",
+            "evidence_requests",
         }
         migrate.upgrade(scratch_database)
         engine.dispose()
@@ -320,7 +321,11 @@ def test_the_agent_memory_revision_goes_down_and_up(scratch_database: str) -> No
         assert "agent_memories" in before
         migrate.downgrade(scratch_database, "0011")
         engine.dispose()
-        assert set(before) - set(_schema(engine)) == {"agent_memories", "investigations"}
+        assert set(before) - set(_schema(engine)) == {
+            "agent_memories",
+            "investigations",
+            "evidence_requests",
+        }
         migrate.upgrade(scratch_database)
         engine.dispose()
         assert _schema(engine) == before
