@@ -176,6 +176,45 @@ class PlanStep(BaseModel):
     commands: list[Sentence] = Field(default_factory=list, max_length=3)
 
 
+Brief = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+
+
+class AnomalyFrameDraft(BaseModel):
+    """Phase 1 (blast radius): what is broken, and how badly, as far as known."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    what_is_broken: Brief | None = None
+    expected_behaviour: Brief | None = None
+    actual_behaviour: Brief | None = None
+    impact: Brief | None = None
+    scope: Brief | None = None
+
+
+class TimelineDraft(BaseModel):
+    """Phase 2: when it started and what changed near then."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    started_at: datetime | None = None
+    changes: list[Sentence] = Field(default_factory=list, max_length=10)
+    changes_considered: bool = False
+    events: list[Sentence] = Field(default_factory=list, max_length=20)
+
+
+class WorkingConclusion(BaseModel):
+    """Every lead-investigator turn: where the investigation stands."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    statement: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
+    ]
+    confidence: float = Field(default=0.3, ge=0, le=1)
+    would_change_it: list[Sentence] = Field(default_factory=list, max_length=3)
+    next_steps: list[Sentence] = Field(default_factory=list, max_length=5)
+
+
 class AgentAnswer(BaseModel):
     """The one tool the model ends every turn with."""
 
@@ -199,6 +238,14 @@ class AgentAnswer(BaseModel):
     )
     escalation_reason: Annotated[str, StringConstraints(max_length=1000)] | None = None
     root_cause: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    # Lead-investigator turns (an investigation consented to): the phase's findings.
+    anomaly_frame: AnomalyFrameDraft | None = None
+    timeline: TimelineDraft | None = None
+    working_conclusion: WorkingConclusion | None = None
+    focus_hypothesis_id: str | None = Field(
+        default=None, max_length=40, description="the hypothesis this turn worked on"
+    )
+    fix_verified: bool = False
 
     @field_validator("response_type")
     @classmethod
@@ -375,6 +422,10 @@ class AgentResponse(BaseModel):
     suggested_actions: list[dict[str, Any]] | None = None
     suggested_commands: list[CommandSuggestion] = Field(default_factory=list)
     new_hypotheses: list[HypothesisSummary] = Field(default_factory=list)
+    working_conclusion: WorkingConclusion | None = None
+    phase_transition: dict[str, Any] | None = Field(
+        default=None, description="the investigation's phase move this turn, with its reason"
+    )
     metadata: ResponseMetadata
 
 

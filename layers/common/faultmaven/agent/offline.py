@@ -19,10 +19,12 @@ from faultmaven.agent.memory import cap
 from faultmaven.agent.models import (
     AcquisitionGuidance,
     AgentAnswer,
+    AnomalyFrameDraft,
     EvidenceCategory,
     EvidenceRequestDraft,
     HypothesisDraft,
     ResponseType,
+    WorkingConclusion,
 )
 from faultmaven.cases.models import HypothesisCategory, HypothesisOut
 from faultmaven.evidence.models import EvidenceOut
@@ -261,6 +263,8 @@ def draft(
     hits: Sequence[SearchHit],
     hypotheses: Sequence[HypothesisOut],
     reason: str = NOTICE,
+    lead: bool = False,
+    case_title: str = "",
 ) -> AgentAnswer:
     facts = ranked_facts(query, registry, evidence, hits)[:MAX_FACTS]
     known = {_norm(h.statement) for h in hypotheses}
@@ -327,11 +331,35 @@ def draft(
     else:
         response_type = ResponseType.KNOWLEDGE_REFERENCE
     top = facts[0].score if facts else 0.0
+    confidence = round(min(0.5, 0.15 + top * 0.3), 2)
+    lead_fields: dict[str, object] = {}
+    if lead:
+        # As lead investigator it also frames what it can and states where things stand;
+        # what only the user knows (impact, scope) stays for the user to say.
+        symptom = next((f.text for f in facts if _ERRORISH.search(f.text)), None)
+        lead_fields = {
+            "anomaly_frame": AnomalyFrameDraft(
+                what_is_broken=cap(case_title, 480) or None,
+                actual_behaviour=cap(symptom, 480) if symptom else None,
+            ),
+            "working_conclusion": WorkingConclusion(
+                statement=cap(
+                    drafts[0].statement
+                    if drafts
+                    else (facts[0].text if facts else "Not enough evidence yet"),
+                    480,
+                ),
+                confidence=confidence,
+                would_change_it=[request.description] if request is not None else [],
+                next_steps=[f"Provide {request.label.lower()}"] if request is not None else [],
+            ),
+        }
     return AgentAnswer(
         response_type=response_type,
         content=cap("\n".join(lines), 7900) if len("\n".join(lines)) > 7900 else "\n".join(lines),
-        confidence=round(min(0.5, 0.15 + top * 0.3), 2),
+        confidence=confidence,
         cited_source_ids=list(dict.fromkeys(f.source.source_id for f in facts)),
         hypotheses=drafts,
         evidence_requests=[request] if request is not None else [],
+        **lead_fields,
     )

@@ -79,6 +79,7 @@ from faultmaven.core.vectors import Scope
 from faultmaven.investigation.models import (
     ConsentRequest,
     EvidenceRequestRecord,
+    IterationReport,
     NewEvidenceRequest,
 )
 from faultmaven.knowledge.models import SearchHit, SearchRequest
@@ -148,6 +149,7 @@ class Gathered:
     context: BuiltContext
     memory: mem.HierarchicalMemory
     memory_text: str
+    lead: bool = False
 
 
 def answer_tool() -> ToolSpec:
@@ -276,6 +278,22 @@ class AgentService:
             )
             solutions = self._apply_solutions(principal, case_id, answer, hypotheses)
             requests = self._store_requests(principal, case_id, answer, hypotheses, turn_number)
+            progress = self._investigation.record_iteration(
+                principal,
+                case_id,
+                _iteration_report(answer, turn_number, created, requests),
+                hypotheses_before={h.hypothesis_id: h.likelihood for h in view.hypotheses},
+                hypotheses_after=hypotheses,
+                solution_statuses=[s.status.value for s in [*view.solutions, *solutions]],
+            )
+            if progress is not None and progress.phase_to != progress.phase_from:
+                with recorder.stage(
+                    history_id,
+                    stage_id=f"phase-{progress.phase_from}-to-{progress.phase_to}",
+                    stage_name=f"Phase {progress.phase_from} → {progress.phase_to}",
+                    agent="investigation",
+                ) as move:
+                    move.output = progress.model_dump(mode="json")
             if hallucinated:
                 logger.warning(
                     "agent cited sources it was not shown",
@@ -293,6 +311,7 @@ class AgentService:
                 "fallback_reason": fallback_reason,
                 "validation_errors": loop.validation_errors[:10],
                 "hypotheses_created": [h.hypothesis_id for h in created],
+                "investigation": progress.model_dump(mode="json") if progress else None,
             }
         last = loop.completions[-1].response if loop.completions else None
         provider = last.provider if last else models.primary.provider
@@ -420,6 +439,12 @@ class AgentService:
                 requests=open_requests,
                 conversation_count=updated.turn,
                 lifecycle=(int(phase), phase.name.lower(), mode.value, strategy.value, status),
+                ooda=None
+                if progress is None
+                else (
+                    int(progress.iteration["number"]),
+                    list(progress.iteration["steps_completed"]),
+                ),
             ),
             plan=answer.plan if turn_type is ResponseType.PLAN_PROPOSAL and answer.plan else None,
             evidence_requests=requests,
@@ -427,6 +452,17 @@ class AgentService:
             case_status=view.case.status.value,
             suggested_commands=answer.suggested_commands,
             new_hypotheses=[s for s in summaries if s.created_this_turn],
+            working_conclusion=answer.working_conclusion,
+            phase_transition=None
+            if progress is None
+            else {
+                "from": progress.phase_from,
+                "to": progress.phase_to,
+                "outcome": progress.outcome,
+                "reason": progress.reason,
+                "stalled": progress.stalled,
+                "anchored_on": progress.anchored_on,
+            },
             metadata=metadata,
         )
 
@@ -500,6 +536,7 @@ class AgentService:
             )
         )
         registry = SourceRegistry()
+        briefing = self._investigation.briefing(principal, case_id)
         memory_text = mem.render(memory, self._config.memory_budget_tokens)
         fixed = estimate_input_tokens(
             LLMRequest(system=SYSTEM_PROMPT, messages=[], tools=self._tools, max_tokens=1)
@@ -525,8 +562,11 @@ class AgentService:
             evidence=evidence_units(registry, evidence, query_terms),
             knowledge=knowledge_units(registry, hits),
             registry=registry,
+            extra=briefing or "",
         )
-        return Gathered(view, evidence, hits, registry, context, memory, memory_text)
+        return Gathered(
+            view, evidence, hits, registry, context, memory, memory_text, lead=briefing is not None
+        )
 
     # -- the loop --------------------------------------------------------------------------
     def _loop(
@@ -681,6 +721,8 @@ class AgentService:
             "evidence": gathered.evidence,
             "hits": gathered.hits,
             "hypotheses": gathered.view.hypotheses,
+            "lead": gathered.lead,
+            "case_title": gathered.view.case.title,
         }
         if loop.offline:
             answer = offline.draft(**draft_args)  # type: ignore[arg-type]
@@ -1026,6 +1068,39 @@ def _summary(hypothesis: HypothesisOut, created: Sequence[HypothesisOut]) -> Hyp
         likelihood=hypothesis.likelihood,
         status=hypothesis.status.value,
         created_this_turn=any(c.hypothesis_id == hypothesis.hypothesis_id for c in created),
+    )
+
+
+def _iteration_report(
+    answer: AgentAnswer,
+    turn: int,
+    created: Sequence[HypothesisOut],
+    requests: Sequence[EvidenceRequestOut],
+) -> IterationReport:
+    steps = ["observe", "orient"]
+    if answer.hypotheses or answer.solutions or answer.plan:
+        steps.append("decide")
+    if answer.suggested_commands or requests or answer.fix_verified:
+        steps.append("act")
+    evidence = sum(
+        len(d.supporting_source_ids) + len(d.refuting_source_ids) for d in answer.hypotheses
+    )
+    return IterationReport(
+        turn=turn,
+        anomaly_frame=answer.anomaly_frame.model_dump() if answer.anomaly_frame else None,
+        timeline=answer.timeline.model_dump(mode="json", exclude_defaults=True)
+        if answer.timeline
+        else None,
+        working_conclusion=answer.working_conclusion.model_dump(mode="json")
+        if answer.working_conclusion
+        else None,
+        created_hypothesis_ids=[h.hypothesis_id for h in created],
+        evidence_added=evidence,
+        requests_made=len(requests),
+        focus_hypothesis_id=answer.focus_hypothesis_id,
+        new_insights=mem.sentences(answer.content)[:2],
+        fix_verified=answer.fix_verified,
+        steps_completed=steps,
     )
 
 

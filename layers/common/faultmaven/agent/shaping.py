@@ -331,6 +331,7 @@ def view_state(
     answer: AgentAnswer,
     requests: Sequence[EvidenceRequestOut],
     conversation_count: int,
+    ooda: tuple[int, list[str]] | None = None,
     lifecycle: tuple[int, str, str, str, str] = (
         0,
         "intake",
@@ -366,6 +367,9 @@ def view_state(
     steps = ["observe", "orient"]
     if answer.hypotheses or answer.solutions or answer.suggested_commands:
         steps.append("decide")
+    iteration = memory.turn
+    if ooda is not None:  # an investigation's iteration says which steps it ran
+        iteration, steps = ooda[0], list(ooda[1]) or steps
     return ViewState(
         session_id=session_id,
         user=user,
@@ -405,7 +409,7 @@ def view_state(
             leading_likelihood=leading.likelihood if leading else None,
         ),
         ooda_progress=OODAProgress(
-            iteration=memory.turn,
+            iteration=iteration,
             current_step=steps[-1],
             steps_completed=steps,
         ),

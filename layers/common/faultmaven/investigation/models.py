@@ -114,9 +114,42 @@ class InvestigationOut(BaseModel):
     )
     hypotheses: dict[str, int] = Field(description="hypotheses of the case by status")
     requirements: PhaseRequirement
+    anomaly_frame: dict[str, Any] = Field(default_factory=dict)
+    timeline: dict[str, Any] = Field(default_factory=dict)
+    working_conclusion: dict[str, Any] | None = None
+    transitions: list[dict[str, Any]] = Field(
+        default_factory=list, description="phase moves and loop-backs with their reasons"
+    )
     created_at: datetime | None
     updated_at: datetime | None
 
 
 def phase_name(phase: int) -> str:
     return Phase(phase).name.lower()
+
+
+class IterationReport(BaseModel):
+    """What one lead-investigator turn found, as the agent reports it."""
+
+    turn: int
+    anomaly_frame: dict[str, str | None] | None = None
+    timeline: dict[str, Any] | None = None
+    working_conclusion: dict[str, Any] | None = None
+    created_hypothesis_ids: list[str] = Field(default_factory=list)
+    evidence_added: int = 0
+    requests_made: int = 0
+    focus_hypothesis_id: str | None = None
+    new_insights: list[str] = Field(default_factory=list)
+    fix_verified: bool = False
+    steps_completed: list[str] = Field(default_factory=list)
+
+
+class IterationOutcome(BaseModel):
+    iteration: dict[str, Any]
+    phase_from: int
+    phase_to: int
+    outcome: str
+    reason: str
+    stalled: bool
+    anchored_on: str | None
+    status: str

@@ -66,6 +66,23 @@ OODA_STEPS: dict[Phase, tuple[OODAStep, ...]] = {
     Phase.DOCUMENT: (OODAStep.ORIENT,),
 }
 
+# What the lead investigator works towards in each phase (the prompt's phase section).
+PHASE_GOALS: dict[Phase, str] = {
+    Phase.INTAKE: "Confirm the problem in one statement and ask whether to investigate.",
+    Phase.BLAST_RADIUS: "Frame the anomaly: what is broken, expected vs actual behaviour, "
+    "impact and scope. Fill anomaly_frame.",
+    Phase.TIMELINE: "Establish when it started and what changed near then (deploys, config, "
+    "traffic). Fill timeline; set changes_considered once the changes were looked at.",
+    Phase.HYPOTHESIS: "Propose at least two hypotheses of different categories, each with "
+    "its rationale and the evidence that would test it.",
+    Phase.VALIDATION: "Test the open hypotheses one at a time: cite supporting or refuting "
+    "evidence (supporting_source_ids / refuting_source_ids with the hypothesis_id) and ask "
+    "for what would settle them. Name the hypothesis worked on in focus_hypothesis_id.",
+    Phase.SOLUTION: "Propose the fix or mitigation for the validated cause, its risks and "
+    "how to verify it; set fix_verified once the user confirms it worked.",
+    Phase.DOCUMENT: "Summarise the root cause, the fix and the lessons for the report.",
+}
+
 STALL_AFTER = 3  # iterations in a row without progress
 ANCHORING_AFTER = 4  # iterations on one hypothesis without a confidence gain
 MIN_HYPOTHESES = 2

@@ -8,11 +8,12 @@ investigator, and moves the case to `investigating`. The phase rules are in `pha
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from faultmaven.cases.access import Access
 from faultmaven.cases.lifecycle import can_transition
-from faultmaven.cases.models import CaseStatus, StatusChange
+from faultmaven.cases.models import CaseStatus, HypothesisOut, HypothesisUpdate, StatusChange
 from faultmaven.core.clock import utcnow
 from faultmaven.core.errors import ConflictError, NotFoundError, ValidationFailedError
 from faultmaven.core.ids import looks_like_id, new_id
@@ -25,6 +26,8 @@ from faultmaven.investigation.models import (
     ConsentRequest,
     EvidenceRequestRecord,
     InvestigationOut,
+    IterationOutcome,
+    IterationReport,
     NewEvidenceRequest,
     PhaseRequirement,
     RequestStatus,
@@ -32,14 +35,23 @@ from faultmaven.investigation.models import (
     phase_name,
 )
 from faultmaven.investigation.phases import (
+    OODA_STEPS,
+    PHASE_GOALS,
     EngagementMode,
     HypothesisFacts,
+    Iteration,
+    Outcome,
     Phase,
     PhaseFacts,
     Strategy,
+    decay_due,
     exit_criteria,
+    momentum,
+    next_transition,
 )
 from faultmaven.preprocessing.redact import redact
+
+MAX_ITERATIONS = 50  # kept in the state; older ones are in the history
 
 # Which way a request may move when its user speaks (received and validated are the
 # system's, when evidence arrives).
@@ -131,6 +143,232 @@ class InvestigationService:
             )
         with self._db.session() as session:
             return self._out(principal, case, store.of_case(session, case_id))
+
+    def briefing(self, principal: Principal, case_id: str) -> str | None:
+        """The lead investigator's orders for this turn, as a prompt section: the phase,
+        its goal and OODA steps, the strategy, what the phase still needs, the working
+        conclusion so far and any anchoring warning. None in consultant mode."""
+        state = self.get(principal, case_id)
+        if state.investigation_id is None or state.status == "done":
+            return None
+        phase = Phase(state.phase)
+        lines = [
+            f"You lead this investigation. Phase {int(phase)} ({phase_name(phase)}), "
+            f"strategy {state.strategy.value}"
+            + (" (mitigation first)." if state.strategy is Strategy.ACTIVE_INCIDENT else "."),
+            f"Goal: {PHASE_GOALS[phase]}",
+            "OODA steps this phase: " + ", ".join(step.value for step in OODA_STEPS[phase]),
+            "Problem: " + state.problem_statement,
+        ]
+        if state.requirements.missing:
+            lines.append("Still needed to end the phase: " + "; ".join(state.requirements.missing))
+        if state.anomaly_frame:
+            lines.append(
+                "Anomaly frame so far: "
+                + "; ".join(f"{k}: {v}" for k, v in state.anomaly_frame.items() if v)
+            )
+        if state.timeline:
+            lines.append(
+                "Timeline so far: " + "; ".join(f"{k}: {v}" for k, v in state.timeline.items() if v)
+            )
+        if state.working_conclusion:
+            lines.append(f"Working conclusion so far: {state.working_conclusion.get('statement')}")
+        anchored = state.ooda.get("anchored_on")
+        if anchored:
+            lines.append(
+                f"Warning: several iterations worked {anchored} without gaining confidence. "
+                "Weigh the alternatives this turn."
+            )
+        if state.status == "stalled":
+            lines.append(
+                "The investigation is stalled: suggest escalating or what would unblock it."
+            )
+        lines.append(
+            "Answer with working_conclusion (statement, confidence, what would change it, next "
+            "steps) and the phase's findings (anomaly_frame, timeline, focus_hypothesis_id, "
+            "fix_verified) as they apply."
+        )
+        return "<investigation>\n" + "\n".join(lines) + "\n</investigation>"
+
+    # -- iterations ----------------------------------------------------------------------------
+    def record_iteration(
+        self,
+        principal: Principal,
+        case_id: str,
+        report: IterationReport,
+        *,
+        hypotheses_before: dict[str, float],
+        hypotheses_after: list[HypothesisOut],
+        solution_statuses: list[str],
+    ) -> IterationOutcome | None:
+        """One OODA iteration of a lead-investigator turn: the phase's findings merged
+        into the state, progress judged, stall and anchoring assessed, decay applied to
+        the hypotheses nobody worked on, and the phase moved when its criteria say so.
+        None when the case has no investigation (consultant mode)."""
+        with self._db.session() as session:
+            row = store.of_case(session, case_id, for_update=True)
+            if row is None or row.status == "done":
+                return None
+            state = dict(row.state or {})
+            frame = {**state.get("anomaly_frame", {})}
+            learned = 0
+            for key, value in (report.anomaly_frame or {}).items():
+                if value and frame.get(key) != value:
+                    frame[key] = redact(str(value)).text
+                    learned += 1
+            timeline = {**state.get("timeline", {})}
+            for key, value in (report.timeline or {}).items():
+                if value and timeline.get(key) != value:
+                    timeline[key] = value
+                    learned += 1
+            delta = 0.0
+            if report.focus_hypothesis_id:
+                after = {h.hypothesis_id: h.likelihood for h in hypotheses_after}
+                if report.focus_hypothesis_id in after:
+                    delta = after[report.focus_hypothesis_id] - hypotheses_before.get(
+                        report.focus_hypothesis_id, after[report.focus_hypothesis_id]
+                    )
+            phase = Phase(row.phase)
+            facts = _facts(
+                row.problem_statement,
+                frame,
+                timeline,
+                hypotheses_after,
+                solution_statuses,
+                fix_verified=report.fix_verified or bool(state.get("fix_verified")),
+                documented=phase is Phase.DOCUMENT and bool(report.working_conclusion),
+            )
+            transition = next_transition(phase, facts, Strategy(row.strategy))
+            moved = transition.outcome in (Outcome.ADVANCE, Outcome.LOOP_BACK)
+            made_progress = bool(
+                learned
+                or report.created_hypothesis_ids
+                or report.evidence_added
+                or delta > 0
+                or moved
+                or transition.outcome is Outcome.DONE
+                or (report.fix_verified and not state.get("fix_verified"))
+            )
+            iterations = list(state.get("iterations", []))
+            number = len(iterations) + 1
+            stall_reason = None if made_progress else "no new finding, evidence or hypothesis"
+            iteration = {
+                "number": number,
+                "turn": report.turn,
+                "phase": int(phase),
+                "steps_completed": report.steps_completed,
+                "state_changes": {
+                    "facts_learned": learned,
+                    "hypotheses_created": len(report.created_hypothesis_ids),
+                    "evidence_added": report.evidence_added,
+                    "requests_made": report.requests_made,
+                },
+                "new_insights": [redact(i).text for i in report.new_insights][:5],
+                "evidence_collected": report.evidence_added,
+                "confidence_delta": round(delta, 6),
+                "focus_hypothesis_id": report.focus_hypothesis_id,
+                "made_progress": made_progress,
+                "stall_reason": stall_reason,
+            }
+            iterations = [*iterations, iteration][-MAX_ITERATIONS:]
+            drive = momentum(
+                [
+                    Iteration(
+                        i["number"],
+                        bool(i["made_progress"]),
+                        i.get("focus_hypothesis_id"),
+                        float(i.get("confidence_delta", 0.0)),
+                    )
+                    for i in iterations
+                ]
+            )
+            status = row.status
+            if transition.outcome is Outcome.DONE:
+                status = "done"
+            elif drive.stalled:
+                status = "stalled"
+            elif status == "stalled" and made_progress:
+                status = "investigating"
+            if moved:
+                row.phase = int(transition.to)
+            row.status = status
+            decay = decay_due(number, int(state.get("last_decayed_iteration", 0)))
+            row.state = {
+                **state,
+                "anomaly_frame": frame,
+                "timeline": timeline,
+                "working_conclusion": report.working_conclusion or state.get("working_conclusion"),
+                "fix_verified": facts.fix_verified,
+                "iterations": iterations,
+                "stall_count": drive.iterations_without_progress,
+                "anchored_on": drive.anchored_on,
+                "last_decayed_iteration": number
+                if decay
+                else state.get("last_decayed_iteration", 0),
+                "transitions": [
+                    *state.get("transitions", []),
+                    {
+                        "iteration": number,
+                        "from": int(phase),
+                        "to": int(transition.to),
+                        "outcome": transition.outcome.value,
+                        "reason": transition.reason,
+                    },
+                ][-MAX_ITERATIONS:]
+                if moved
+                else state.get("transitions", []),
+            }
+            row.updated_at = utcnow()
+            outcome = IterationOutcome(
+                iteration=iteration,
+                phase_from=int(phase),
+                phase_to=int(transition.to) if moved else int(phase),
+                outcome=transition.outcome.value,
+                reason=transition.reason,
+                stalled=drive.stalled,
+                anchored_on=drive.anchored_on,
+                status=status,
+            )
+        if decay:
+            self._decay(principal, case_id, hypotheses_after, report)
+        if drive.stalled:
+            self._stall(principal, case_id, "; ".join(drive.reasons))
+        return outcome
+
+    def _decay(
+        self,
+        principal: Principal,
+        case_id: str,
+        hypotheses: list[HypothesisOut],
+        report: IterationReport,
+    ) -> None:
+        """One more iteration without progress for each open hypothesis this iteration
+        did not work on; the case's confidence rules turn that into decay."""
+        for h in hypotheses:
+            if h.status.value not in ("captured", "active"):
+                continue
+            if h.hypothesis_id == report.focus_hypothesis_id:
+                continue
+            if h.hypothesis_id in report.created_hypothesis_ids:  # proposed this very turn
+                continue
+            try:
+                self._cases.update_hypothesis(
+                    principal,
+                    case_id,
+                    h.hypothesis_id,
+                    HypothesisUpdate(turns_without_progress=h.turns_without_progress + 1),
+                )
+            except ConflictError:
+                return  # the case was archived meanwhile
+
+    def _stall(self, principal: Principal, case_id: str, reason: str) -> None:
+        case = self._cases.get(principal, case_id)
+        if case.status is CaseStatus.INVESTIGATING:
+            self._cases.change_status(
+                principal,
+                case_id,
+                StatusChange(status=CaseStatus.STALLED, reason=reason[:2000] or "stalled"),
+            )
 
     # -- evidence requests -------------------------------------------------------------------
     def add_requests(
@@ -240,15 +478,19 @@ class InvestigationService:
             principal, case.case_id, PageRequest(page=1, page_size=100)
         ).items
         phase = Phase(row.phase) if row is not None else Phase.INTAKE
-        facts = PhaseFacts(
-            consented=row is not None,
-            problem_statement=row.problem_statement if row is not None else None,
-            hypotheses=tuple(
-                HypothesisFacts(h.hypothesis_id, h.status.value, h.category.value, h.likelihood)
-                for h in hypotheses
-            ),
-        )
         state = dict(row.state) if row is not None else {}
+        solutions = self._cases.solutions(
+            principal, case.case_id, PageRequest(page=1, page_size=100)
+        ).items
+        facts = _facts(
+            row.problem_statement if row is not None else None,
+            dict(state.get("anomaly_frame") or {}),
+            dict(state.get("timeline") or {}),
+            list(hypotheses),
+            [s.status.value for s in solutions],
+            consented=row is not None,
+            fix_verified=bool(state.get("fix_verified")),
+        )
         return InvestigationOut(
             investigation_id=row.investigation_id if row is not None else None,
             case_id=case.case_id,
@@ -273,6 +515,10 @@ class InvestigationService:
                 phase_name=phase_name(phase),
                 missing=list(exit_criteria(phase, facts).missing),
             ),
+            anomaly_frame=dict(state.get("anomaly_frame") or {}),
+            timeline=dict(state.get("timeline") or {}),
+            working_conclusion=state.get("working_conclusion"),
+            transitions=list(state.get("transitions") or []),
             created_at=row.created_at if row is not None else None,
             updated_at=row.updated_at if row is not None else None,
         )
@@ -282,4 +528,47 @@ def _invalid(field: str, message: str) -> ValidationFailedError:
     return ValidationFailedError(
         f"Invalid {field}: {message}",
         details=[{"field": field, "message": message, "type": "value_error"}],
+    )
+
+
+def _when(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _facts(
+    problem_statement: str | None,
+    frame: dict[str, Any],
+    timeline: dict[str, Any],
+    hypotheses: list[HypothesisOut],
+    solution_statuses: list[str],
+    *,
+    consented: bool = True,
+    fix_verified: bool = False,
+    documented: bool = False,
+) -> PhaseFacts:
+    return PhaseFacts(
+        consented=consented,
+        problem_statement=problem_statement,
+        what_is_broken=frame.get("what_is_broken"),
+        expected_behaviour=frame.get("expected_behaviour"),
+        actual_behaviour=frame.get("actual_behaviour"),
+        impact=frame.get("impact"),
+        scope=frame.get("scope"),
+        started_at=_when(timeline.get("started_at")),
+        changes_considered=bool(timeline.get("changes_considered")),
+        timeline_events=len(timeline.get("events") or []),
+        hypotheses=tuple(
+            HypothesisFacts(h.hypothesis_id, h.status.value, h.category.value, h.likelihood)
+            for h in hypotheses
+        ),
+        solution_statuses=tuple(solution_statuses),
+        fix_verified=fix_verified,
+        documented=documented,
     )
