@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from faultmaven.agent.context import SourceRegistry, evidence_units, knowledge_units, terms
+from faultmaven.agent.context import SourceRegistry, evidence_units, knowledge_units
 from faultmaven.agent.models import ResponseType
 from faultmaven.agent.offline import draft
+from faultmaven.core.terms import terms
 from faultmaven.evidence.models import EvidenceOut
 from faultmaven.knowledge.models import SearchHit
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from faultmaven.agent.context import ContextSource, SourceRegistry, overlap, terms
+from faultmaven.agent.context import ContextSource, SourceRegistry
 from faultmaven.agent.memory import cap
 from faultmaven.agent.models import (
     AcquisitionGuidance,
@@ -27,6 +27,7 @@ from faultmaven.agent.models import (
     WorkingConclusion,
 )
 from faultmaven.cases.models import HypothesisCategory, HypothesisOut
+from faultmaven.core.terms import overlap, terms
 from faultmaven.evidence.models import EvidenceOut
 from faultmaven.knowledge.models import SearchHit
 

@@ -36,7 +36,6 @@ from faultmaven.agent.context import (
     hypotheses_unit,
     knowledge_units,
     pack,
-    terms,
 )
 from faultmaven.agent.models import (
     AcquisitionGuidance,
@@ -74,6 +73,7 @@ from faultmaven.core.llm import (
 )
 from faultmaven.core.logging import logger
 from faultmaven.core.pagination import PageRequest
+from faultmaven.core.terms import terms
 from faultmaven.core.tokens import estimate_input_tokens, estimate_text_tokens
 from faultmaven.core.vectors import Scope
 from faultmaven.investigation.models import (

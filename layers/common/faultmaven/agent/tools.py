@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from faultmaven.agent.context import SourceRegistry, evidence_source_type, hit_source, terms
+from faultmaven.agent.context import SourceRegistry, evidence_source_type, hit_source
 from faultmaven.agent.memory import cap
 from faultmaven.core.errors import AppError
 from faultmaven.core.llm import ToolSpec
 from faultmaven.core.logging import logger
 from faultmaven.core.pagination import PageRequest
+from faultmaven.core.terms import terms
 from faultmaven.core.tokens import CHARS_PER_TOKEN, estimate_text_tokens
 from faultmaven.core.vectors import Scope
 from faultmaven.history.recorder import ToolCallRecord, now_us
