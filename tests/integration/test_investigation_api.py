@@ -148,3 +148,25 @@ def test_the_agents_evidence_requests_are_listed_and_not_asked_twice(api: Api) -
         404,
         "EVIDENCE_REQUEST_NOT_FOUND",
     )
+
+
+def test_an_upload_answers_the_request_of_its_kind(api: Api) -> None:
+    from tests.integration.agent_helpers import POOL_LOG
+    from tests.integration.evidence_helpers import upload
+
+    owner = api.user()
+    session_id = session_of(api, owner)
+    case_id = api.case(owner)["case_id"]
+    asked = ask(api, owner, case_id, session_id, "Where do I start?").json()
+    request = asked["evidence_requests"][0]
+    assert request["category"] == "symptoms"
+    evidence = upload(api, owner, case_id, "checkout-api.log", POOL_LOG.encode())
+    listed = api.call("GET", f"/cases/{case_id}/evidence-requests", owner).json()["items"]
+    assert listed[0]["status"] == "received"
+    assert listed[0]["fulfilled_by"] == [evidence["evidence_id"]]
+    assert "checkout-api.log" in listed[0]["status_reason"]
+    # Now it asks for the next kind it lacks (metrics), and not for logs again.
+    after = ask(api, owner, case_id, session_id, "And now?").json()
+    assert [r["category"] for r in after["evidence_requests"]] == ["metrics"]
+    status = after["view_state"]["evidence_status"]
+    assert (status["requests_complete"], status["requests_pending"]) == (1, 1)

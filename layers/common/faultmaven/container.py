@@ -16,6 +16,7 @@ from faultmaven.adapters.postgres import Database
 from faultmaven.adapters.redis import RedisKeyValueStore
 from faultmaven.core.errors import ServiceUnavailableError
 from faultmaven.core.events import Events
+from faultmaven.core.logging import logger
 from faultmaven.core.settings import (
     ANTHROPIC_KEY_PLACEHOLDER,
     Environment,
@@ -38,7 +39,12 @@ if TYPE_CHECKING:
         VectorStore,
         Workflow,
     )
-    from faultmaven.evidence.events import CaseMemoryExpired, EvidenceChunksStored, EvidenceDeleted
+    from faultmaven.evidence.events import (
+        CaseMemoryExpired,
+        EvidenceChunksStored,
+        EvidenceDeleted,
+        EvidenceProcessed,
+    )
     from faultmaven.evidence.service import EvidenceService
     from faultmaven.history.recorder import HistoryRecorder
     from faultmaven.history.service import HistoryService
@@ -72,6 +78,7 @@ class Container:
             CaseMemoryExpired,
             EvidenceChunksStored,
             EvidenceDeleted,
+            EvidenceProcessed,
         )
 
         events.subscribe(CaseDeleted, self._forget_case_memory)
@@ -81,6 +88,7 @@ class Container:
         events.subscribe(EvidenceChunksStored, self._index_evidence_chunks)
         events.subscribe(EvidenceDeleted, self._forget_evidence_chunks)
         events.subscribe(CaseMemoryExpired, self._expire_case_memory)
+        events.subscribe(EvidenceProcessed, self._match_evidence_requests)
 
     def _forget_case_memory(self, event: CaseDeleted) -> None:
         self.knowledge.forget_case(event.case_id)
@@ -93,6 +101,24 @@ class Container:
 
     def _forget_investigation(self, event: CaseDeleted) -> None:
         self.investigation.forget_case(event.case_id)
+
+    def _match_evidence_requests(self, event: EvidenceProcessed) -> None:
+        """Best effort: a failed match must not fail (and so repeat) the pipeline's last
+        step; the request stays open and the user can say it was answered."""
+        try:
+            self.investigation.match_evidence(
+                case_id=event.case_id,
+                evidence_id=event.evidence_id,
+                filename=event.filename,
+                data_type=event.data_type,
+                summary=event.summary,
+                insights=event.insights,
+            )
+        except Exception as exc:
+            logger.warning(
+                "evidence request matching failed",
+                extra={"evidence_id": event.evidence_id, "error": type(exc).__name__},
+            )
 
     def _index_evidence_chunks(self, event: EvidenceChunksStored) -> None:
         self.knowledge.index_case_memory(

@@ -29,6 +29,7 @@ from faultmaven.agent.models import (
 from faultmaven.cases.models import HypothesisCategory, HypothesisOut
 from faultmaven.core.terms import overlap, terms
 from faultmaven.evidence.models import EvidenceOut
+from faultmaven.investigation.models import CATEGORY_OF_DATA_TYPE
 from faultmaven.knowledge.models import SearchHit
 
 NOTICE = (
@@ -42,16 +43,6 @@ RELEVANT_SHARE = 0.45
 # A runbook becomes a hypothesis only when it is nearly as relevant as the best fact.
 RUNBOOK_SHARE = 0.7
 
-CATEGORY_OF_DATA_TYPE: dict[str, EvidenceCategory] = {
-    "logs_and_errors": EvidenceCategory.SYMPTOMS,
-    "trace_data": EvidenceCategory.SYMPTOMS,
-    "visual_evidence": EvidenceCategory.SYMPTOMS,
-    "metrics_and_performance": EvidenceCategory.METRICS,
-    "profiling_data": EvidenceCategory.METRICS,
-    "structured_config": EvidenceCategory.CONFIGURATION,
-    "source_code": EvidenceCategory.CHANGES,
-    "unstructured_text": EvidenceCategory.TIMELINE,
-}
 # What to ask for first when it is missing, and how to get it.
 _WANTED: tuple[tuple[EvidenceCategory, str, str, AcquisitionGuidance], ...] = (
     (

@@ -392,12 +392,10 @@ class AgentService:
         summaries = [_summary(h, created) for h in hypotheses]
         all_hypotheses = hypotheses
         evidence = gathered.evidence
-        open_requests = _request_outs(
-            self._investigation.requests_of(
-                case_id, PageRequest(page=1, page_size=20), open_only=True
-            ).items
+        case_requests = _request_outs(
+            self._investigation.requests_of(case_id, PageRequest(page=1, page_size=100)).items
         )
-        missing = shaping.evidence_status(evidence, open_requests).categories_missing
+        missing = shaping.evidence_status(evidence, case_requests).categories_missing
         can_write = view.role is not ParticipantRole.VIEWER
         answer_for_view = answer.model_copy(update={"response_type": turn_type})
         phase, mode, strategy, status = self._investigation.lifecycle_of(case_id)
@@ -436,7 +434,7 @@ class AgentService:
                 memory_tokens=estimate_text_tokens(memory_text),
                 hypotheses=all_hypotheses,
                 answer=answer_for_view,
-                requests=open_requests,
+                requests=case_requests,
                 conversation_count=updated.turn,
                 lifecycle=(int(phase), phase.name.lower(), mode.value, strategy.value, status),
                 ooda=None

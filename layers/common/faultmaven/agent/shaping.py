@@ -281,7 +281,7 @@ def actions(
                 description="Ask the agent another question about this case",
             )
         )
-    for request in list(requests)[:3]:
+    for request in [r for r in requests if r.status in ("requested", "acknowledged")][:3]:
         found.append(
             AvailableAction(
                 id=f"provide_evidence:{request.request_id}",

@@ -688,6 +688,7 @@ class EvidenceRequest(Base):
     for_hypothesis_id: Mapped[str | None] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(16))
     status_reason: Mapped[str] = mapped_column(Text, server_default="")
+    fulfilled_by: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
     created_at_turn: Mapped[int] = mapped_column(Integer, server_default="0")
     created_at: Mapped[datetime] = mapped_column(TS)
     updated_at: Mapped[datetime] = mapped_column(TS)

@@ -33,3 +33,16 @@ class CaseMemoryExpired:
 
     case_id: str
     indexed_before: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceProcessed:
+    """An evidence finished preprocessing (committed): what it is and what it showed,
+    for the investigation to match against the evidence it asked for."""
+
+    case_id: str
+    evidence_id: str
+    filename: str
+    data_type: str | None
+    summary: str
+    insights: tuple[str, ...]

@@ -28,7 +28,12 @@ from faultmaven.core.ports import Database, ObjectStore, Workflow
 from faultmaven.core.storage import ARTIFACTS, artifact_key, work_prefix
 from faultmaven.db.tables import Evidence, EvidenceChunk
 from faultmaven.evidence import store
-from faultmaven.evidence.events import CaseMemoryExpired, EvidenceChunksStored, EvidenceDeleted
+from faultmaven.evidence.events import (
+    CaseMemoryExpired,
+    EvidenceChunksStored,
+    EvidenceDeleted,
+    EvidenceProcessed,
+)
 from faultmaven.evidence.models import (
     DownloadLink,
     EvidenceAccepted,
@@ -411,6 +416,19 @@ class EvidenceService:
             completed_at=now,
             failure_reason=None,
         )
+        with self._db.session() as session:
+            evidence = store.get(session, evidence_id)
+            if evidence is None:
+                return
+            processed = EvidenceProcessed(
+                case_id=evidence.case_id,
+                evidence_id=evidence_id,
+                filename=evidence.filename,
+                data_type=evidence.data_type,
+                summary=evidence.summary or "",
+                insights=tuple(evidence.insights or ()),
+            )
+        self._events.publish(processed)
 
     def fail(self, evidence_id: str, reason: str) -> None:
         self._update(evidence_id, status=EvidenceStatus.FAILED.value, failure_reason=reason)

@@ -24,6 +24,19 @@ class EvidenceCategory(StrEnum):
     ENVIRONMENT = "environment"
 
 
+# The kind of evidence each preprocessing data type is (what an upload can answer).
+CATEGORY_OF_DATA_TYPE: dict[str, EvidenceCategory] = {
+    "logs_and_errors": EvidenceCategory.SYMPTOMS,
+    "trace_data": EvidenceCategory.SYMPTOMS,
+    "visual_evidence": EvidenceCategory.SYMPTOMS,
+    "metrics_and_performance": EvidenceCategory.METRICS,
+    "profiling_data": EvidenceCategory.METRICS,
+    "structured_config": EvidenceCategory.CONFIGURATION,
+    "source_code": EvidenceCategory.CHANGES,
+    "unstructured_text": EvidenceCategory.TIMELINE,
+}
+
+
 class RequestStatus(StrEnum):
     REQUESTED = "requested"
     ACKNOWLEDGED = "acknowledged"
@@ -61,6 +74,7 @@ class EvidenceRequestRecord(BaseModel):
     for_hypothesis_id: str | None
     status: RequestStatus
     status_reason: str
+    fulfilled_by: list[str] = Field(default_factory=list, description="evidence ids")
     created_at_turn: int
     created_at: datetime
     updated_at: datetime

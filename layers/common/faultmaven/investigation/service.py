@@ -18,10 +18,12 @@ from faultmaven.core.clock import utcnow
 from faultmaven.core.errors import ConflictError, NotFoundError, ValidationFailedError
 from faultmaven.core.ids import looks_like_id, new_id
 from faultmaven.core.pagination import Page, PageRequest
+from faultmaven.core.terms import overlap, terms
 from faultmaven.db.tables import EvidenceRequest
 from faultmaven.investigation import store
 from faultmaven.investigation.models import (
     BLOCKED_STALL,
+    CATEGORY_OF_DATA_TYPE,
     OPEN_REQUEST_STATUSES,
     ConsentRequest,
     EvidenceRequestRecord,
@@ -52,6 +54,8 @@ from faultmaven.investigation.phases import (
 from faultmaven.preprocessing.redact import redact
 
 MAX_ITERATIONS = 50  # kept in the state; older ones are in the history
+# A request whose words are this much in a file is answered by it, whatever its category.
+WORDS_MATCH = 0.5
 
 # Which way a request may move when its user speaks (received and validated are the
 # system's, when evidence arrives).
@@ -395,6 +399,7 @@ class InvestigationService:
                 for_hypothesis_id=r.for_hypothesis_id,
                 status=RequestStatus.REQUESTED.value,
                 status_reason="",
+                fulfilled_by=[],
                 created_at_turn=turn,
                 created_at=now,
                 updated_at=now,
@@ -404,6 +409,55 @@ class InvestigationService:
         with self._db.session() as session:
             store.add_requests(session, rows)
             return [EvidenceRequestRecord.model_validate(r) for r in rows]
+
+    def match_evidence(
+        self,
+        *,
+        case_id: str,
+        evidence_id: str,
+        filename: str,
+        data_type: str | None,
+        summary: str,
+        insights: tuple[str, ...],
+    ) -> list[str]:
+        """An upload finished processing: mark the open requests it answers as received.
+        The deterministic classification — the request's category against the kind of
+        evidence the data type is (only the best-matching request of that category), or
+        the request's own words found in the file's name, summary and insights. Returns
+        the matched request ids."""
+        category = CATEGORY_OF_DATA_TYPE.get(data_type or "")
+        text = " ".join([filename, summary, *insights])
+        with self._db.session() as session:
+            rows, _ = store.requests_of_case(
+                session,
+                case_id,
+                limit=100,
+                offset=0,
+                statuses=frozenset(s.value for s in OPEN_REQUEST_STATUSES),
+                for_update=True,
+            )
+            scored = [(overlap(terms(f"{r.label} {r.description}"), text), r) for r in rows]
+            by_category = sorted(
+                ((score, r) for score, r in scored if category and r.category == category.value),
+                key=lambda pair: -pair[0],
+            )
+            chosen = {r.request_id: (score, "its category") for score, r in by_category[:1]}
+            for score, r in scored:
+                if score >= WORDS_MATCH and r.request_id not in chosen:
+                    chosen[r.request_id] = (score, "its words")
+            now = utcnow()
+            for score, r in scored:
+                if r.request_id not in chosen:
+                    continue
+                why = chosen[r.request_id][1]
+                r.status = RequestStatus.RECEIVED.value
+                r.fulfilled_by = [*r.fulfilled_by, evidence_id]
+                r.status_reason = redact(
+                    f"received {filename} ({evidence_id}): it matches {why}, "
+                    f"{round(score * 100)}% of the request's words"
+                ).text
+                r.updated_at = now
+            return sorted(chosen)
 
     def requests(
         self, principal: Principal, case_id: str, page: PageRequest, *, open_only: bool = False

@@ -40,12 +40,21 @@ def add_requests(session: Session, rows: list[EvidenceRequest]) -> None:
 
 
 def requests_of_case(
-    session: Session, case_id: str, *, limit: int, offset: int, statuses: frozenset[str] | None
+    session: Session,
+    case_id: str,
+    *,
+    limit: int,
+    offset: int,
+    statuses: frozenset[str] | None,
+    for_update: bool = False,
 ) -> tuple[list[EvidenceRequest], int]:
     query = select(EvidenceRequest).where(EvidenceRequest.case_id == case_id)
     if statuses is not None:
         query = query.where(EvidenceRequest.status.in_(sorted(statuses)))
     query = query.order_by(EvidenceRequest.created_at, EvidenceRequest.request_id)
+    if for_update:
+        rows = list(session.scalars(query.limit(limit).offset(offset).with_for_update()).all())
+        return rows, len(rows)
     return page_of(session, query, limit=limit, offset=offset)
 
 

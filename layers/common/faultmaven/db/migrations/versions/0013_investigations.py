@@ -61,6 +61,7 @@ def upgrade() -> None:
         sa.Column("for_hypothesis_id", sa.String(40)),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("status_reason", sa.Text, nullable=False, server_default=""),
+        sa.Column("fulfilled_by", JSONB, nullable=False, server_default="[]"),
         sa.Column("created_at_turn", sa.Integer, nullable=False, server_default="0"),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
