@@ -579,3 +579,162 @@ def test_offline_analyst_on_a_german_log(api: Api) -> None:
     assert f"{evidence['evidence_id']}#digest" in {s["source_id"] for s in body["sources"]}
     print(body["content"][:1500])
     print([h["statement"] for h in body["new_hypotheses"]])
+
+
+# -- every response type -------------------------------------------------------------------
+
+FULL_ANSWER: dict[str, Any] = {
+    "content": "The pool is exhausted [S1].",
+    "confidence": 0.8,
+    "cited_source_ids": ["S1"],
+    "hypotheses": [{"statement": "The pool leaks connections", "category": "data"}],
+    "evidence_requests": [
+        {"label": "DB metrics", "description": "Connections over time", "category": "metrics"}
+    ],
+    "suggested_commands": [{"command": "SELECT count(*) FROM pg_stat_activity"}],
+    "solutions": [{"title": "Close leaked connections", "steps": ["Find the leak"]}],
+    "clarifying_questions": ["When did it start?"],
+    "plan": [{"step_number": 1, "action": "Check the pool"}],
+    "diagram": "graph TD; A-->B",
+    "table": "| a | b |\n|---|---|\n| 1 | 2 |",
+    "escalation_reason": "Needs the DBA",
+    "root_cause": "Leaked connections",
+}
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "ANSWER",
+        "PLAN_PROPOSAL",
+        "CLARIFICATION_REQUEST",
+        "CONFIRMATION_REQUEST",
+        "SOLUTION_READY",
+        "NEEDS_MORE_DATA",
+        "ESCALATION_REQUIRED",
+        "VISUAL_DIAGRAM",
+        "COMPARISON_TABLE",
+        "HYPOTHESIS_PROPOSAL",
+        "EVIDENCE_ANALYSIS",
+        "ROOT_CAUSE_IDENTIFIED",
+        "COMMAND_SUGGESTION",
+        "KNOWLEDGE_REFERENCE",
+        "INVESTIGATION_SUMMARY",
+    ],
+)
+def test_each_response_type_has_its_structured_data(
+    model_api: Factory, api: Api, messages_stub: MessagesStub, kind: str
+) -> None:
+    from faultmaven.agent.models import ResponseType
+    from faultmaven.agent.shaping import STRUCTURED_DATA
+
+    owner, session_id, case_id, _ = prepared(api)
+    add_runbook(api, owner)
+    messages_stub.queue(ToolCall(name="give_answer", input={"response_type": kind, **FULL_ANSWER}))
+    response = ask(model_api(), owner, case_id, session_id, "Why do checkout requests time out?")
+    assert response.status_code == 200, response.text[:500]
+    body = response.json()
+    assert body["response_type"] == kind
+    assert set(body["structured_data"]) == set(STRUCTURED_DATA[ResponseType(kind)].model_fields)
+    view = body["view_state"]
+    for name in (
+        "running_summary",
+        "uploaded_data",
+        "conversation_count",
+        "can_upload_data",
+        "needs_more_info",
+        "available_actions",
+        "progress_indicators",
+        "investigation_progress",
+        "ooda_progress",
+        "evidence_status",
+    ):
+        assert name in view, name
+    assert view["available_actions"] and view["progress_indicators"]
+    assert view["uploaded_data"][0]["processing_status"] == "completed"
+    for name in ("confidence", "input_tokens", "output_tokens", "cost_usd", "provider", "model"):
+        assert name in body["metadata"], name
+    assert body["metadata"]["processing_time_ms"] >= 0 and body["metadata"]["history_session_id"]
+    if kind == "NEEDS_MORE_DATA":
+        assert view["needs_more_info"] is True
+        assert body["structured_data"]["evidence_request_ids"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "missing"),
+    [
+        ("VISUAL_DIAGRAM", "diagram"),
+        ("COMPARISON_TABLE", "table"),
+        ("CLARIFICATION_REQUEST", "clarifying_questions"),
+        ("PLAN_PROPOSAL", "plan"),
+    ],
+)
+def test_a_type_without_its_payload_is_repaired(
+    model_api: Factory, api: Api, messages_stub: MessagesStub, kind: str, missing: str
+) -> None:
+    """A VISUAL_DIAGRAM with no diagram (or a table, questions or plan type without
+    them) shows the client an empty payload: the answer should go back for repair."""
+    owner, session_id, case_id, _ = prepared(api)
+    bare = {k: v for k, v in FULL_ANSWER.items() if k != missing}
+    messages_stub.queue(
+        ToolCall(name="give_answer", input={"response_type": kind, **bare}),
+        ToolCall(name="give_answer", input={"response_type": kind, **FULL_ANSWER}),
+    )
+    body = ask(model_api(), owner, case_id, session_id, "why?").json()
+    assert body["metadata"]["model_calls"] == 2, body["structured_data"]
+
+
+def test_nothing_secret_reaches_the_logs(
+    model_api: Factory,
+    api: Api,
+    messages_stub: MessagesStub,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    owner, session_id, case_id, evidence = prepared(api)
+    messages_stub.queue(
+        ToolCall(name="search_knowledge", input={"query": f"password={SECRET}", "k": "many"}),
+        ToolCall(name="give_answer", input={"response_type": "MAYBE", "content": f"pw={SECRET}"}),
+        ToolCall(name="give_answer", input={"content": f"password={SECRET}", "confidence": 9}),
+    )
+    with caplog.at_level("DEBUG"):
+        response = ask(model_api(), owner, case_id, session_id, f"why? password={SECRET}")
+    assert response.status_code == 200, response.text[:500]
+    assert SECRET not in response.text
+    assert SECRET not in caplog.text
+    assert SECRET not in capsys.readouterr().out
+
+
+def test_redaction_that_lengthens_a_field_does_not_lose_the_hypothesis(
+    model_api: Factory, api: Api, messages_stub: MessagesStub
+) -> None:
+    """An IP address becomes `[REDACTED:IP]` (8 → 13 characters): a statement near its
+    500-character limit must still land in the case, capped, not vanish with the rest
+    of the answer's structure."""
+    owner, session_id, case_id, _ = prepared(api)
+    statement = "The pool is exhausted " + "because of slow queries " * 19 + "10.1.2.3 10.1.2.4"
+    assert len(statement) <= 500
+    proposal = answer(
+        response_type="HYPOTHESIS_PROPOSAL",
+        content="A hypothesis [S1].",
+        hypotheses=[{"statement": statement, "category": "data"}],
+    )
+    messages_stub.queue(proposal, proposal)
+    body = ask(model_api(), owner, case_id, session_id, "why?").json()
+    assert body["response_type"] == "HYPOTHESIS_PROPOSAL", body["structured_data"]
+    stored = api.call("GET", f"/cases/{case_id}/hypotheses", owner).json()["items"]
+    assert len(stored) == 1 and "10.1.2.3" not in stored[0]["statement"]
+
+
+def test_a_case_whose_evidence_failed_or_is_pending_still_answers(api: Api) -> None:
+    owner = api.user()
+    session_id = session_of(api, owner)
+    case = api.case(owner, title="Odd files")
+    from tests.integration.evidence_helpers import request_upload
+
+    pending = request_upload(api, owner, case["case_id"], "later.log", 100)
+    assert pending.status_code == 202, pending.text
+    broken = upload(api, owner, case["case_id"], "blob.bin", bytes(range(256)) * 40)
+    print("statuses", broken["status"])
+    response = ask(api, owner, case["case_id"], session_id, "what do the files show?")
+    assert response.status_code == 200, response.text[:500]
