@@ -19,10 +19,10 @@ from faultmaven.app import create_app
 from faultmaven.container import Container, build_container
 from faultmaven.db.tables import HistoryStage
 from tests.conftest import make_settings
-from tests.helpers import Api, User, assert_envelope
+from tests.helpers import Api, User
 from tests.integration.agent_helpers import add_runbook, ask, case_with_log, session_of
 from tests.integration.evidence_helpers import upload
-from tests.llm_stubs import API_KEY, MessagesStub, Raw, Text, ToolCall
+from tests.llm_stubs import API_KEY, MessagesStub, Raw, ToolCall
 
 Factory = Callable[..., Api]
 SECRET = "hunter2-Sup3rSecret"
@@ -177,7 +177,7 @@ def test_timestamp_formats_are_accepted(api: Api, timestamp: Any) -> None:
 
 
 def test_a_100_kib_query_stays_inside_the_context_budget(api: Api) -> None:
-    owner, session_id, case_id, evidence = prepared(api)
+    owner, session_id, case_id, _evidence = prepared(api)
     words = " ".join(f"word{i} connection pool timeout" for i in range(4_000))
     query = (words * 3)[: 100 * 1024 - 10]
     response = ask(api, owner, case_id, session_id, query)
@@ -269,7 +269,9 @@ def _tool_use_message(tool_input: Any, name: str = "give_answer") -> Raw:
             "type": "message",
             "role": "assistant",
             "model": "claude-sonnet-4-5",
-            "content": [{"type": "tool_use", "id": "toolu_review", "name": name, "input": tool_input}],
+            "content": [
+                {"type": "tool_use", "id": "toolu_review", "name": name, "input": tool_input}
+            ],
             "stop_reason": "tool_use",
             "stop_sequence": None,
             "usage": {"input_tokens": 10, "output_tokens": 5},
@@ -347,12 +349,14 @@ def test_a_model_that_never_answers_still_gets_a_reply(
 def test_a_secret_in_the_models_answer_is_redacted_everywhere(
     model_api: Factory, api: Api, messages_stub: MessagesStub, container: Container
 ) -> None:
-    owner, session_id, case_id, evidence = prepared(api)
+    owner, session_id, case_id, _evidence = prepared(api)
     messages_stub.queue(
         answer(
             response_type="SOLUTION_READY",
             content=f"Use password={SECRET} to log in.",
-            hypotheses=[{"statement": f"The password={SECRET} leaked", "rationale": f"token={SECRET}"}],
+            hypotheses=[
+                {"statement": f"The password={SECRET} leaked", "rationale": f"token={SECRET}"}
+            ],
             solutions=[{"title": "Rotate", "description": f"old password={SECRET}"}],
             suggested_commands=[{"command": f"psql postgres://app:{SECRET}@db/app"}],
         )
@@ -459,7 +463,6 @@ def test_offline_analyst_on_an_empty_case(api: Api) -> None:
     body = response.json()
     assert body["sources"] == [] and body["new_hypotheses"] == []
     assert body["evidence_requests"], body
-    assert_envelope  # imported for the 4xx checks above
 
 
 # -- provider trouble, deadlines, bounded tool use ----------------------------------------
@@ -691,7 +694,7 @@ def test_nothing_secret_reaches_the_logs(
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    owner, session_id, case_id, evidence = prepared(api)
+    owner, session_id, case_id, _evidence = prepared(api)
     messages_stub.queue(
         ToolCall(name="search_knowledge", input={"query": f"password={SECRET}", "k": "many"}),
         ToolCall(name="give_answer", input={"response_type": "MAYBE", "content": f"pw={SECRET}"}),
@@ -738,3 +741,44 @@ def test_a_case_whose_evidence_failed_or_is_pending_still_answers(api: Api) -> N
     print("statuses", broken["status"])
     response = ask(api, owner, case["case_id"], session_id, "what do the files show?")
     assert response.status_code == 200, response.text[:500]
+
+
+def test_offline_analyst_proposes_no_failure_hypothesis_for_a_healthy_log(api: Api) -> None:
+    owner = api.user()
+    session_id = session_of(api, owner)
+    case = api.case(owner, title="Is anything wrong?")
+    log = "".join(
+        f"2026-12-01T10:{m:02d}:00Z INFO web-api request handled path=/health status=200 in 3ms\n"
+        for m in range(40)
+    )
+    evidence = upload(api, owner, case["case_id"], "web.log", log.encode())
+    assert evidence["status"] == "completed", evidence
+    response = ask(api, owner, case["case_id"], session_id, "Is anything failing here?")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    print(body["content"][:1200])
+    print([h["statement"] for h in body["new_hypotheses"]])
+    # The digest itself says "no ERROR or WARN lines": a routine INFO template is not a
+    # failure to build a hypothesis on.
+    assert body["new_hypotheses"] == [], body["new_hypotheses"]
+
+
+def test_a_429_storm_with_a_long_retry_after_ends_inside_the_deadline(
+    model_api: Factory, api: Api, messages_stub: MessagesStub
+) -> None:
+    import time
+
+    from tests.llm_stubs import Fail
+
+    owner, session_id, case_id, _ = prepared(api)
+    messages_stub.queue(*[Fail(429, "rate_limit_error", retry_after="60") for _ in range(10)])
+    model = model_api(agent_turn_deadline_seconds=6)
+    started = time.monotonic()
+    response = ask(model, owner, case_id, session_id, "why?")
+    print(
+        f"429 storm with retry-after 60 took {time.monotonic() - started:.1f} s: "
+        f"{response.status_code} {response.headers.get('retry-after')}"
+    )
+    assert response.status_code in (200, 503), response.text[:500]
+    if response.status_code == 503:
+        assert int(response.headers["retry-after"]) >= 1
