@@ -348,6 +348,8 @@ class Container:
                 context_budget_tokens=s.agent_context_budget_tokens,
                 memory_budget_tokens=s.agent_memory_budget_tokens,
                 max_rounds=s.agent_max_rounds,
+                max_tool_calls_per_round=s.agent_max_tool_calls_per_round,
+                max_tool_calls_per_turn=s.agent_max_tool_calls_per_turn,
                 tool_result_tokens=s.agent_tool_result_tokens,
                 max_answer_tokens=s.agent_max_answer_tokens,
                 retrieval_k=s.agent_retrieval_k,

@@ -151,6 +151,12 @@ def hit_source(registry: SourceRegistry, hit: SearchHit) -> ContextSource:
             "kind": kind,
             "score": hit.score,
             "heading_path": hit.heading_path,
+            # The embedding similarity when the vector half found it; a keyword-only hit
+            # (RRF score only) is scored as its share of the best fused score, 2 / (60 + 1).
+            "confidence": round(
+                hit.similarity if hit.similarity is not None else min(1.0, hit.score / (2 / 61)),
+                3,
+            ),
         },
     )
 
@@ -229,6 +235,7 @@ def evidence_units(
                 "evidence_id": item.evidence_id,
                 "filename": item.filename,
                 "data_type": item.data_type.value if item.data_type else None,
+                "confidence": 0.9,  # the analyzer's digest of the file, not the file itself
             },
         )
         head = (

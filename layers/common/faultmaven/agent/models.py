@@ -18,7 +18,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from faultmaven.cases.models import (
     CaseOut,
@@ -253,6 +260,23 @@ class AgentAnswer(BaseModel):
         if value in TURN_ONLY_TYPES:
             raise ValueError(f"{value.value} is not a type the answer may take")
         return value
+
+    @model_validator(mode="after")
+    def _payload(self) -> AgentAnswer:
+        """A type whose point is its payload must carry it (the repair round asks)."""
+        needed = _PAYLOADS.get(self.response_type)
+        if needed is not None and not getattr(self, needed):
+            raise ValueError(f"{self.response_type.value} needs {needed}")
+        return self
+
+
+_PAYLOADS: dict[ResponseType, str] = {
+    ResponseType.VISUAL_DIAGRAM: "diagram",
+    ResponseType.COMPARISON_TABLE: "table",
+    ResponseType.CLARIFICATION_REQUEST: "clarifying_questions",
+    ResponseType.PLAN_PROPOSAL: "plan",
+    ResponseType.COMMAND_SUGGESTION: "suggested_commands",
+}
 
 
 # -- the response ----------------------------------------------------------------------

@@ -140,11 +140,24 @@ _CATEGORY_WORDS: tuple[tuple[HypothesisCategory, tuple[str, ...]], ...] = (
         ),
     ),
 )
-_ERRORISH = re.compile(
-    r"error|exception|fail|timeout|timed out|refused|denied|exhaust|oom|killed|expired|"
-    r"no space|lag|panic|fatal|critical|5\d\d|unavailable|rejected",
+_ERROR_WORDS = re.compile(
+    r"\b(?:errors?|exceptions?|fail(?:ed|ure|s|ing)?|timeouts?|timed out|refused|denied|"
+    r"exhaust(?:ed|ion)?|oom(?:killed)?|killed|expired|no space|lag|panic|fatal|critical|"
+    r"unavailable|rejected|(?:status|code|http)[=: ]?5\d\d|5\d\d (?:from|error|response))\b",
     re.IGNORECASE,
 )
+# "no ERROR or WARN lines", "0 errors", "without failures": a healthy file says so.
+_NEGATED = re.compile(
+    r"\b(?:no|zero|0|without|none of the)\s+(?:\w+\s+){0,2}?"
+    r"(?:errors?|error|warn\w*|failures?|exceptions?|timeouts?)\b",
+    re.IGNORECASE,
+)
+
+
+def _errorish(text: str) -> bool:
+    """Whether `text` reports a failure: an error word that is not negated."""
+    stripped = _NEGATED.sub(" ", text)
+    return bool(_ERROR_WORDS.search(stripped))
 
 
 _QUOTED = re.compile(r"['\"“]([^'\"”]{12,})['\"”]")
@@ -209,7 +222,7 @@ def ranked_facts(
         if source is None:
             continue
         for rank, insight in enumerate(item.insights or ([item.summary] if item.summary else [])):
-            errorish = bool(_ERRORISH.search(insight))
+            errorish = _errorish(insight)
             if errorish:
                 seen_words |= terms(insight)
             score = (
@@ -277,7 +290,7 @@ def draft(
                 continue
             statement = f'The incident matches the runbook "{cap(fact.source.title, 200)}"'
             likelihood = 0.4
-        elif _ERRORISH.search(fact.text):
+        elif _errorish(fact.text):
             quoted = _QUOTED.search(fact.text)
             symptom = quoted.group(1) if quoted else fact.text
             statement = (
@@ -328,7 +341,7 @@ def draft(
     if lead:
         # As lead investigator it also frames what it can and states where things stand;
         # what only the user knows (impact, scope) stays for the user to say.
-        symptom = next((f.text for f in facts if _ERRORISH.search(f.text)), None)
+        symptom = next((f.text for f in facts if _errorish(f.text)), None)
         lead_fields = {
             "anomaly_frame": AnomalyFrameDraft(
                 what_is_broken=cap(case_title, 480) or None,

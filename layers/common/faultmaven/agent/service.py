@@ -108,6 +108,8 @@ CHAIN_DEFINITION: dict[str, Any] = {
 }
 # Below this much time left, no new model round starts.
 MIN_ROUND_SECONDS = 2.5
+# A tool result is never cut below this, however many calls share the round.
+MIN_TOOL_RESULT_TOKENS = 300
 # Below this much time left, a tool the model asked for is not started.
 MIN_TOOL_SECONDS = 1.0
 # Kept back from the model calls for storing the turn and answering.
@@ -122,6 +124,8 @@ class AgentConfig:
     context_budget_tokens: int = 8_000
     memory_budget_tokens: int = 1_200
     max_rounds: int = 4
+    max_tool_calls_per_round: int = 4
+    max_tool_calls_per_turn: int = 10
     tool_result_tokens: int = 1_500
     max_answer_tokens: int = 2_048
     retrieval_k: int = 8
@@ -229,7 +233,7 @@ class AgentService:
         cleaned = redact(body.query)
         query = cleaned.text
         memory = self._load_memory(case_id)
-        turn_number = memory.turn + 1
+        turn_number = self._reserve_turn(case_id)
         history_id = recorder.open_session(
             session_id=f"hist_{case_id.split('_', 1)[-1]}",
             agent_type=AGENT_TYPE,
@@ -348,7 +352,7 @@ class AgentService:
                 "session_id": body.session_id,
                 "turn": turn_number,
                 "priority": body.priority,
-                "context": body.context or {},
+                "context": _clean_json(body.context or {}),
                 "asked_at": body.timestamp.isoformat() if body.timestamp else None,
                 "redactions": cleaned.counts,
             },
@@ -385,9 +389,10 @@ class AgentService:
             deadline,
         )
         recorder.close_session(history_id, status="completed", final_analysis=answer_text[:2000])
-        # Two turns of one case at once are numbered one after the other by the memory's
-        # lock: the response says which this one became.
-        metadata = metadata.model_copy(update={"turn": updated.turn})
+        # The whole turn, storing and the memory's compression included.
+        metadata = metadata.model_copy(
+            update={"processing_time_ms": int((self._clock() - started) * 1000)}
+        )
         memory_text = mem.render(updated, self._config.memory_budget_tokens)
         summaries = [_summary(h, created) for h in hypotheses]
         all_hypotheses = hypotheses
@@ -637,7 +642,7 @@ class AgentService:
             answer_use = next((u for u in uses if u.name == ANSWER_TOOL), None)
             if answer_use is not None:
                 try:
-                    result.answer = AgentAnswer.model_validate(answer_use.input)
+                    result.answer = _validated_answer(answer_use.input)
                     return result
                 except ValidationError as exc:
                     result.validation_errors = _problems(exc)
@@ -663,6 +668,13 @@ class AgentService:
                 ]
                 continue
             results: list[ToolResultBlock] = []
+            # The round's calls share its tool budget; beyond the caps they are refused.
+            runnable = [u for u in uses if u.name != ANSWER_TOOL][
+                : self._config.max_tool_calls_per_round
+            ]
+            tools.result_tokens = max(
+                MIN_TOOL_RESULT_TOKENS, self._config.tool_result_tokens // max(1, len(runnable))
+            )
             for use in uses:
                 if use.name == ANSWER_TOOL:
                     results.append(
@@ -679,6 +691,16 @@ class AgentService:
                         ToolResultBlock(
                             tool_use_id=use.id,
                             content="Not run: an answer was given in the same message.",
+                            is_error=True,
+                        )
+                    )
+                elif use not in runnable or tools.calls >= self._config.max_tool_calls_per_turn:
+                    results.append(
+                        ToolResultBlock(
+                            tool_use_id=use.id,
+                            content=f"Not run: at most {self._config.max_tool_calls_per_round} "
+                            f"tool calls a round and {self._config.max_tool_calls_per_turn} a "
+                            "turn. Ask for what matters most, or answer.",
                             is_error=True,
                         )
                     )
@@ -760,7 +782,7 @@ class AgentService:
         for reference in references:
             found = registry.resolve(reference)
             if found is None:
-                if reference not in hallucinated:
+                if reference[:200] not in hallucinated:
                     hallucinated.append(reference[:200])
                 continue
             if found.source_id in sources:
@@ -770,6 +792,7 @@ class AgentService:
                 source_id=found.source_id,
                 content=found.snippet,
                 snippet=found.snippet,
+                confidence=found.metadata.get("confidence"),
                 metadata={**found.metadata, "handle": found.handle, "title": found.title},
             )
         return list(sources.values()), hallucinated
@@ -900,6 +923,12 @@ class AgentService:
         return _request_outs(stored)
 
     # -- memory ----------------------------------------------------------------------------
+    def _reserve_turn(self, case_id: str) -> int:
+        from faultmaven.agent import store
+
+        with self._db.session() as session:
+            return store.reserve_turn(session, case_id)
+
     def _load_memory(self, case_id: str) -> mem.HierarchicalMemory:
         from faultmaven.agent import store
 
@@ -920,7 +949,6 @@ class AgentService:
 
         with self._db.session() as session:
             current = _memory_of(store.locked(session, case_id))
-            record = record.model_copy(update={"turn": max(record.turn, current.turn + 1)})
             updated = mem.add_turn(current, record, cited_snippets=cited)
             if updated.should_compress(self._config.compression_every):
                 updated = mem.apply_compression(updated, mem.compress_deterministic(updated))
@@ -990,6 +1018,50 @@ class AgentService:
 # -- helpers -------------------------------------------------------------------------------
 
 
+def _validated_answer(data: Any) -> AgentAnswer:
+    """The answer, validated; strings that are too long only because redaction put a
+    longer placeholder in (or the model overshot a limit by a little) are shortened at a
+    word rather than costing the whole answer."""
+    try:
+        return AgentAnswer.model_validate(data)
+    except ValidationError as exc:
+        fitted = _fit_lengths(data, exc)
+        if fitted is None:
+            raise
+        return AgentAnswer.model_validate(fitted)
+
+
+def _fit_lengths(data: Any, exc: ValidationError) -> Any | None:
+    """`data` with each too-long string capped to its limit, or None when some other
+    error is among them (then the model must repair its answer)."""
+    import copy
+
+    errors = exc.errors()
+    if not errors or any(e["type"] != "string_too_long" for e in errors):
+        return None
+    fitted = copy.deepcopy(data)
+    for error in errors:
+        limit = int((error.get("ctx") or {}).get("max_length", 0))
+        *path, last = error["loc"]
+        target = fitted
+        for key in path:
+            target = target[key]
+        if limit > 0 and isinstance(target[last], str):
+            target[last] = mem.cap(target[last], limit)
+    return fitted
+
+
+def _clean_json(value: Any) -> Any:
+    """Every string of a client's JSON (keys too) through the redactor."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, list):
+        return [_clean_json(v) for v in value]
+    if isinstance(value, dict):
+        return {redact_text(str(k)): _clean_json(v) for k, v in value.items()}
+    return value
+
+
 def _redacted(answer: AgentAnswer) -> AgentAnswer:
     """Every string of the answer through the redactor before anything is stored or
     shown: the model's answer was redacted by the gateway already, but the offline
@@ -1006,10 +1078,10 @@ def _redacted(answer: AgentAnswer) -> AgentAnswer:
 
     cleaned = clean(answer.model_dump(mode="json"))
     try:
-        return AgentAnswer.model_validate(cleaned)
-    except ValidationError:  # a placeholder made a field too long: keep the content safe
+        return _validated_answer(cleaned)
+    except ValidationError:  # not a length problem: keep at least the content, safe
         return AgentAnswer(
-            response_type=answer.response_type,
+            response_type=ResponseType.ANSWER,
             content=mem.cap(redact_text(answer.content), 7900),
             confidence=answer.confidence,
             cited_source_ids=answer.cited_source_ids,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -22,13 +22,29 @@ def locked(session: Session, case_id: str) -> dict[str, Any] | None:
     two turns of one case add to the memory one after the other."""
     session.execute(
         insert(AgentMemory)
-        .values(case_id=case_id, turn=0, state={}, updated_at=utcnow())
+        .values(case_id=case_id, turn=0, reserved_turn=0, state={}, updated_at=utcnow())
         .on_conflict_do_nothing(index_elements=["case_id"])
     )
     row = session.scalars(
         select(AgentMemory).where(AgentMemory.case_id == case_id).with_for_update()
     ).one()
     return dict(row.state) if row.state else None
+
+
+def reserve_turn(session: Session, case_id: str) -> int:
+    """The next turn number of the case, atomically (a row lock held for one statement)."""
+    session.execute(
+        insert(AgentMemory)
+        .values(case_id=case_id, turn=0, reserved_turn=0, state={}, updated_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["case_id"])
+    )
+    number = session.scalar(
+        update(AgentMemory)
+        .where(AgentMemory.case_id == case_id)
+        .values(reserved_turn=func.greatest(AgentMemory.reserved_turn, AgentMemory.turn) + 1)
+        .returning(AgentMemory.reserved_turn)
+    )
+    return int(number or 1)
 
 
 def save(session: Session, case_id: str, turn: int, state: dict[str, Any]) -> None:

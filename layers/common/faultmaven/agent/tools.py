@@ -254,6 +254,7 @@ class TurnTools:
                 "filename": detail.filename,
                 "offset": args.offset,
                 "end": end,
+                "confidence": 1.0,
             },
         )
         more = f"; next offset {end}" if end < len(body) else "; end of the extraction"

@@ -187,6 +187,9 @@ class Settings(BaseSettings):
     agent_memory_budget_tokens: int = Field(default=1_200, ge=200, le=1_600)
     # Model rounds in one turn (each may call tools); the last one must answer.
     agent_max_rounds: int = Field(default=4, ge=1, le=10)
+    # Tool calls the turn runs: in one model message, and in all.
+    agent_max_tool_calls_per_round: int = Field(default=4, ge=1, le=20)
+    agent_max_tool_calls_per_turn: int = Field(default=10, ge=1, le=50)
     # The share of the budget one tool result may take before it is cut.
     agent_tool_result_tokens: int = Field(default=1_500, ge=200, le=20_000)
     agent_max_answer_tokens: int = Field(default=2_048, ge=256, le=16_000)

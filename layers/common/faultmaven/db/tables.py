@@ -645,6 +645,9 @@ class AgentMemory(Base):
         ForeignKey("cases.case_id", ondelete="CASCADE"), primary_key=True
     )
     turn: Mapped[int] = mapped_column(Integer, server_default="0")
+    # The last turn number handed out: two turns at once get their own numbers (a turn
+    # that failed leaves a gap).
+    reserved_turn: Mapped[int] = mapped_column(Integer, server_default="0")
     state: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     updated_at: Mapped[datetime] = mapped_column(TS)
 

@@ -30,6 +30,7 @@ def upgrade() -> None:
             primary_key=True,
         ),
         sa.Column("turn", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("reserved_turn", sa.Integer, nullable=False, server_default="0"),
         sa.Column("state", JSONB, nullable=False, server_default="{}"),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
