@@ -605,62 +605,75 @@ FULL_ANSWER: dict[str, Any] = {
 }
 
 
-@pytest.mark.parametrize(
-    "kind",
-    [
-        "ANSWER",
-        "PLAN_PROPOSAL",
-        "CLARIFICATION_REQUEST",
-        "CONFIRMATION_REQUEST",
-        "SOLUTION_READY",
-        "NEEDS_MORE_DATA",
-        "ESCALATION_REQUIRED",
-        "VISUAL_DIAGRAM",
-        "COMPARISON_TABLE",
-        "HYPOTHESIS_PROPOSAL",
-        "EVIDENCE_ANALYSIS",
-        "ROOT_CAUSE_IDENTIFIED",
-        "COMMAND_SUGGESTION",
-        "KNOWLEDGE_REFERENCE",
-        "INVESTIGATION_SUMMARY",
-    ],
-)
+KINDS = [
+    "ANSWER",
+    "PLAN_PROPOSAL",
+    "CLARIFICATION_REQUEST",
+    "CONFIRMATION_REQUEST",
+    "SOLUTION_READY",
+    "NEEDS_MORE_DATA",
+    "ESCALATION_REQUIRED",
+    "VISUAL_DIAGRAM",
+    "COMPARISON_TABLE",
+    "HYPOTHESIS_PROPOSAL",
+    "EVIDENCE_ANALYSIS",
+    "ROOT_CAUSE_IDENTIFIED",
+    "COMMAND_SUGGESTION",
+    "KNOWLEDGE_REFERENCE",
+    "INVESTIGATION_SUMMARY",
+]
+
+
 def test_each_response_type_has_its_structured_data(
-    model_api: Factory, api: Api, messages_stub: MessagesStub, kind: str
+    model_api: Factory, api: Api, messages_stub: MessagesStub
 ) -> None:
+    """Every type the model may give, one turn each on one case (one upload)."""
     from faultmaven.agent.models import ResponseType
     from faultmaven.agent.shaping import STRUCTURED_DATA
 
     owner, session_id, case_id, _ = prepared(api)
     add_runbook(api, owner)
-    messages_stub.queue(ToolCall(name="give_answer", input={"response_type": kind, **FULL_ANSWER}))
-    response = ask(model_api(), owner, case_id, session_id, "Why do checkout requests time out?")
-    assert response.status_code == 200, response.text[:500]
-    body = response.json()
-    assert body["response_type"] == kind
-    assert set(body["structured_data"]) == set(STRUCTURED_DATA[ResponseType(kind)].model_fields)
-    view = body["view_state"]
-    for name in (
-        "running_summary",
-        "uploaded_data",
-        "conversation_count",
-        "can_upload_data",
-        "needs_more_info",
-        "available_actions",
-        "progress_indicators",
-        "investigation_progress",
-        "ooda_progress",
-        "evidence_status",
-    ):
-        assert name in view, name
-    assert view["available_actions"] and view["progress_indicators"]
-    assert view["uploaded_data"][0]["processing_status"] == "completed"
-    for name in ("confidence", "input_tokens", "output_tokens", "cost_usd", "provider", "model"):
-        assert name in body["metadata"], name
-    assert body["metadata"]["processing_time_ms"] >= 0 and body["metadata"]["history_session_id"]
-    if kind == "NEEDS_MORE_DATA":
-        assert view["needs_more_info"] is True
-        assert body["structured_data"]["evidence_request_ids"]
+    model = model_api()
+    for kind in KINDS:
+        messages_stub.queue(
+            ToolCall(name="give_answer", input={"response_type": kind, **FULL_ANSWER})
+        )
+        response = ask(model, owner, case_id, session_id, "Why do checkout requests time out?")
+        assert response.status_code == 200, (kind, response.text[:500])
+        body = response.json()
+        assert body["response_type"] == kind
+        assert set(body["structured_data"]) == set(
+            STRUCTURED_DATA[ResponseType(kind)].model_fields
+        ), kind
+        view = body["view_state"]
+        for name in (
+            "running_summary",
+            "uploaded_data",
+            "conversation_count",
+            "can_upload_data",
+            "needs_more_info",
+            "available_actions",
+            "progress_indicators",
+            "investigation_progress",
+            "ooda_progress",
+            "evidence_status",
+        ):
+            assert name in view, name
+        assert view["available_actions"] and view["progress_indicators"]
+        assert view["uploaded_data"][0]["processing_status"] == "completed"
+        for name in (
+            "confidence",
+            "input_tokens",
+            "output_tokens",
+            "cost_usd",
+            "provider",
+            "model",
+        ):
+            assert name in body["metadata"], name
+        assert body["metadata"]["processing_time_ms"] >= 0
+        assert body["metadata"]["history_session_id"]
+        if kind == "NEEDS_MORE_DATA":
+            assert view["needs_more_info"] is True
 
 
 @pytest.mark.parametrize(
