@@ -51,7 +51,7 @@ from faultmaven.agent.models import (
     ViewUser,
 )
 from faultmaven.agent.prompts import ANSWER_TOOL, COMPRESSION_SYSTEM, SYSTEM_PROMPT
-from faultmaven.agent.tools import BUILT_IN, TurnTools
+from faultmaven.agent.tools import BUILT_IN, TurnTools, compact_schema
 from faultmaven.cases.access import Access
 from faultmaven.cases.models import (
     HypothesisCreate,
@@ -157,8 +157,7 @@ class Gathered:
 
 
 def answer_tool() -> ToolSpec:
-    schema = AgentAnswer.model_json_schema()
-    schema.pop("title", None)
+    schema = compact_schema(AgentAnswer.model_json_schema())
     return ToolSpec(
         name=ANSWER_TOOL,
         description="Give the turn's answer to the engineer. Call it exactly once, last.",

@@ -76,9 +76,34 @@ class Tool:
     args: type[_Args]
 
     def spec(self) -> ToolSpec:
-        schema = self.args.model_json_schema()
-        schema.pop("title", None)
-        return ToolSpec(name=self.name, description=self.description, input_schema=schema)
+        return ToolSpec(
+            name=self.name,
+            description=self.description,
+            input_schema=compact_schema(self.args.model_json_schema()),
+        )
+
+
+def compact_schema(schema: Any) -> Any:
+    """A pydantic JSON schema without what costs tokens and tells a model nothing: the
+    `title` of every property, and `anyOf: [X, null]` for optional fields (a field not in
+    `required` may be left out; the answer's validation still takes a null). The tool
+    definitions are sent with every call, so this is paid on every round."""
+    if isinstance(schema, list):
+        return [compact_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {
+        k: compact_schema(v) for k, v in schema.items() if k != "title" or not isinstance(v, str)
+    }
+    options = out.get("anyOf")
+    if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+        other = next(o for o in options if o != {"type": "null"})
+        if isinstance(other, dict):
+            del out["anyOf"]
+            if out.get("default", "missing") is None:
+                del out["default"]
+            out = {**other, **out}
+    return out
 
 
 BUILT_IN: tuple[Tool, ...] = (
