@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import pytest
 from fastapi.testclient import TestClient
@@ -27,13 +28,18 @@ from faultmaven.container import Container, build_container
 from tests.conftest import make_settings
 from tests.helpers import Api
 from tests.llm_stubs import API_KEY, MessagesStub
-from tests.scenarios.agent.runner import Scenario, Turn, load_all, model_requests, run
+from tests.scenarios.agent.runner import Turn, load_all, model_requests, run
 
 SCENARIOS = load_all()
 IDS = [s.slug for s in SCENARIOS]
 BY_SLUG = {s.slug: s for s in SCENARIOS}
 MIN_FACTS_EACH = 0.75
 MIN_FACTS_MEAN = 0.9
+
+
+class Turns(NamedTuple):
+    scripted: Turn
+    offline: Turn
 
 
 @pytest.fixture(scope="module")
@@ -70,25 +76,30 @@ def offline_api(container: Container) -> Iterator[Api]:
         yield Api(client)
 
 
-def _memo(runner: Callable[[Scenario], Turn]) -> Callable[[str], Turn]:
-    done: dict[str, Turn] = {}
+@pytest.fixture(scope="module")
+def turns(model_api: Api, offline_api: Api, stub: MessagesStub) -> Callable[[str], Turns]:
+    """Both turns of a scenario, each on a case of its own, run together the first time
+    a test asks for either: inside one test Redis is not flushed, so the second upload
+    of the same files finds their chunks' vectors in the embedding cache."""
+    done: dict[str, Turns] = {}
 
-    def get(slug: str) -> Turn:
+    def get(slug: str) -> Turns:
         if slug not in done:
-            done[slug] = runner(BY_SLUG[slug])
+            scenario = BY_SLUG[slug]
+            done[slug] = Turns(run(model_api, scenario, stub), run(offline_api, scenario))
         return done[slug]
 
     return get
 
 
 @pytest.fixture(scope="module")
-def scripted(model_api: Api, stub: MessagesStub) -> Callable[[str], Turn]:
-    return _memo(lambda scenario: run(model_api, scenario, stub))
+def scripted(turns: Callable[[str], Turns]) -> Callable[[str], Turn]:
+    return lambda slug: turns(slug).scripted
 
 
 @pytest.fixture(scope="module")
-def offline(offline_api: Api) -> Callable[[str], Turn]:
-    return _memo(lambda scenario: run(offline_api, scenario))
+def offline(turns: Callable[[str], Turns]) -> Callable[[str], Turn]:
+    return lambda slug: turns(slug).offline
 
 
 @pytest.mark.parametrize("slug", IDS)
