@@ -12,7 +12,14 @@ import pytest
 from faultmaven.agent.models import AgentAnswer
 from tests.llm_stubs import ToolCall
 from tests.scenarios.agent import generate
-from tests.scenarios.agent.runner import KNOWLEDGE_DIR, Scenario, load_all
+from tests.scenarios.agent.runner import (
+    KNOWLEDGE_DIR,
+    Scenario,
+    facts_found,
+    load_all,
+    prompt_text,
+    substitute,
+)
 
 SCENARIOS = load_all()
 IDS = [s.slug for s in SCENARIOS]
@@ -35,10 +42,12 @@ def test_the_suite_has_at_least_twelve_incidents_of_different_kinds() -> None:
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=IDS)
-def test_the_question_gives_no_fact_away(scenario: Scenario) -> None:
+def test_neither_the_question_nor_the_case_gives_a_fact_away(scenario: Scenario) -> None:
+    """The question and the case header are in every prompt: a fact they carry would be
+    "in context" whatever retrieval did."""
     assert len(scenario.facts) >= 4
-    question = scenario.question.lower()
-    assert [f for f in scenario.facts if f.lower() in question] == []
+    given = f"{scenario.question}\n{scenario.title}\n{scenario.description}".lower()
+    assert [f for f in scenario.facts if f.lower() in given] == []
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=IDS)
@@ -89,3 +98,45 @@ def test_the_committed_evidence_is_what_the_generator_writes(tmp_path: Path) -> 
         committed = {p.name: p.read_bytes() for p in scenario.evidence if p.name in written}
         assert written, scenario.slug
         assert written == committed, scenario.slug
+
+
+def test_the_prompt_text_is_the_system_and_every_message_block() -> None:
+    body = {
+        "system": [{"type": "text", "text": "You are FaultMaven.", "cache_control": {}}],
+        "messages": [
+            {"role": "user", "content": "<evidence>HikariPool-1 exhausted</evidence>"},
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": "t1", "input": {"query": "pool"}}],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "t1",
+                        "content": [{"type": "text", "text": "leak-detection-threshold"}],
+                    }
+                ],
+            },
+        ],
+        "tools": [{"name": "give_answer", "description": "maximum-pool-size"}],
+    }
+    text = prompt_text(body)
+    found = facts_found(
+        ["you are faultmaven", "HIKARIPOOL-1", "leak-detection-threshold", "maximum-pool-size"],
+        text,
+    )
+    # Tool definitions are not context: a fact only they mention was not retrieved.
+    assert found == {
+        "you are faultmaven": True,
+        "HIKARIPOOL-1": True,
+        "leak-detection-threshold": True,
+        "maximum-pool-size": False,
+    }
+
+
+def test_a_script_citing_a_file_the_scenario_does_not_upload_is_refused() -> None:
+    with pytest.raises(KeyError, match=r"missing\.log"):
+        substitute({"cited_source_ids": ["{evidence:missing.log}#digest"]}, {"a.log": "evd_1"})
+    assert substitute(["{evidence:a.log}#digest", 3], {"a.log": "evd_1"}) == ["evd_1#digest", 3]

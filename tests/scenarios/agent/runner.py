@@ -295,15 +295,14 @@ def ask(
     seconds = time.perf_counter() - started
     hypotheses = api.call("GET", f"/cases/{prepared.case_id}/hypotheses", prepared.owner)
     assert hypotheses.status_code == 200, hypotheses.text
-    listed = hypotheses.json()
-    items = listed.get("items", listed) if isinstance(listed, dict) else listed
+    items = hypotheses.json()["items"]
     requests = list(stub.requests[seen:]) if stub is not None else []
     turn = Turn(
         prepared=prepared,
         status=response.status_code,
         body=response.json() if response.content else {},
         requests=requests,
-        hypotheses=list(items),
+        hypotheses=items,
         seconds=seconds,
     )
     if stub is not None:
