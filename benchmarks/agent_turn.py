@@ -76,7 +76,7 @@ def documents() -> list[dict[str, Any]]:
 def row(label: str, values_ms: list[float]) -> None:
     ordered = sorted(values_ms)
     p50, p95, p99 = (percentile(ordered, f) for f in (0.5, 0.95, 0.99))
-    print(f"{label:52} {p50:8.1f} {p95:8.1f} {p99:8.1f} {statistics.fmean(ordered):8.1f}")
+    print(f"{label:46} {p50:8.1f} {p95:8.1f} {p99:8.1f} {statistics.fmean(ordered):8.1f}")
 
 
 def main() -> None:
@@ -188,15 +188,15 @@ def main() -> None:
             f"warm-up ({len(EVIDENCE)} evidence files, {DOCUMENTS} KB documents)"
         )
         print(f"(load average {load} on {os.cpu_count()} cores; in-process app, TestClient)")
-        print(f"{'part':52} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean':>8}")
+        print(f"{'part':46} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean':>8}")
         row("whole POST /cases/{id}/query", walls)
         row("  the turn (metadata.processing_time_ms)", processing)
-        row("    history stage (context, model, validation, case writes)", stage_ms)
-        row("      retrieval before the first call (search_knowledge)", retrieval_ms)
+        row("    its history stage", stage_ms)
+        row("      retrieval before the first call", retrieval_ms)
         row("      the offline analyst's call", model_ms)
-        row("      the rest: packing, validation, hypotheses, history", rest_ms)
-        row("    after the stage: messages, memory, response", after_ms)
-        row("  outside the turn: HTTP, auth, session, JSON", http_ms)
+        row("      packing, validation, case writes, history", rest_ms)
+        row("    after the stage: messages, memory", after_ms)
+        row("  outside the turn: HTTP, auth, session", http_ms)
         p95 = percentile(sorted(walls), 0.95)
         verdict = "ok" if p95 <= TARGET_P95_MS else "OVER"
         print(f"\nwhole-turn p95 {p95:.1f} ms against the {TARGET_P95_MS:g} ms target: {verdict}")
