@@ -29,6 +29,8 @@ SCRIPTS = (
     "llm_calls.py",
     "llm_adapters.py",
     "history_recorder.py",
+    "agent_context.py",
+    "agent_turn.py",
     # Last and longest: two scenarios of `--load-duration` seconds each.
     "load.py",
 )
