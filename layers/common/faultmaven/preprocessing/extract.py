@@ -1,5 +1,6 @@
 """Extraction for every data type: the log analyzer for logs, a generic description
-(size, lines, head and tail) for the rest until their dedicated analyzers arrive.
+(size, lines, head and tail, and the lines that signal trouble wherever they are) for the
+rest until their dedicated analyzers arrive.
 
 `extract(data_type, data)` is the step's whole contract: the artifact is decoded by the one
 text/binary rule (artifacts.sniff_encoding), the FULL text is redacted, and every analyzer
@@ -10,6 +11,7 @@ instead would let most of it through (a GitHub token templated as `ghp_abc...<*>
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from faultmaven.preprocessing.artifacts import decode_text, sniff_encoding
@@ -19,6 +21,19 @@ MAX_EXTRACTION_BYTES = 8192
 MAX_SUMMARY_CHARS = 500
 SAMPLE_LINES = 15
 SAMPLE_LINE_CHARS = 300
+NOTABLE_LINES = 40
+NOTABLE_INSIGHTS = 6
+# Words that mark a line worth reading in any text evidence (a `kubectl describe`, an
+# `openssl` dump, a config, a report): what failed, what was refused or exhausted.
+_NOTABLE = re.compile(
+    r"\b(?:error|errors|err|fail(?:ed|ure|ing|s)?|fatal|panic|exception|oomkilled|oom|"
+    r"killed|evicted|backoff|crashloop\w*|unhealthy|not ready|denied|refused|forbidden|"
+    r"unauthori[sz]ed|expired|exceeded|exhausted|timeout|timed out|unreachable|"
+    r"no space|full|throttl\w*|reject\w*|invalid|mismatch|warn(?:ing)?|critical|"
+    r"lag|deadlock|unavailable|limit)\b",
+    re.IGNORECASE,
+)
+_DIGITS = re.compile(r"\d+")
 
 
 @dataclass
@@ -118,16 +133,49 @@ def extract_generic(data_type: DataType, text: str | None, size: int) -> Extract
         + ". Starts with: "
         + " / ".join(line.strip() for line in head[:3] if line.strip())
     )
-    body = [f"type: {data_type.value}", f"bytes: {size}", f"lines: {line_count}", "", "head:"]
-    body += head
+    notable = _notable_lines(text, skip=(0, 0))
+    if notable:
+        summary += f". {len(notable)} lines signal trouble, first: {notable[0][1].strip()}"
+    body = [f"type: {data_type.value}", f"bytes: {size}", f"lines: {line_count}"]
+    if notable:
+        # First, so the 8 KB cap never cuts them: they are why the file was uploaded.
+        body += ["", f"notable lines ({len(notable)}):"]
+        body += [f"{number}: {line}" for number, line in notable]
+    body += ["", "head:", *head]
     if tail:
         body += ["", f"tail (last {len(tail)} lines):", *tail]
     return Extraction(
         kind="generic",
         summary=cap_chars(summary, MAX_SUMMARY_CHARS),
         extraction=cap_bytes("\n".join(body), MAX_EXTRACTION_BYTES),
-        stats={"bytes": size, "lines": line_count},
+        insights=[
+            cap_chars(f"line {number}: {line.strip()}", 300)
+            for number, line in notable[:NOTABLE_INSIGHTS]
+        ],
+        stats={"bytes": size, "lines": line_count, "notable_lines": len(notable)},
     )
+
+
+def _notable_lines(text: str, *, skip: tuple[int, int]) -> list[tuple[int, str]]:
+    """Up to 40 lines (1-based numbers) that name a failure, except those in `skip`'s
+    head and tail ranges (0, 0: none skipped); a line that differs from an earlier one
+    only in its numbers is left out. Scans at most the first 4 MiB."""
+    head_end, tail_start = skip
+    found: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for number, line in enumerate(text[: 4 * 1024 * 1024].split("\n"), start=1):
+        if number <= head_end or (tail_start and number > tail_start):
+            continue
+        if not _NOTABLE.search(line):
+            continue
+        shape = _DIGITS.sub("#", line.strip().lower())
+        if shape in seen:
+            continue
+        seen.add(shape)
+        found.append((number, _clip(line.rstrip())))
+        if len(found) >= NOTABLE_LINES:
+            break
+    return found
 
 
 def chunk_text(text: str, *, size: int = 1200, overlap: int = 150) -> list[str]:
