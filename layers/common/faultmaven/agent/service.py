@@ -115,6 +115,11 @@ MIN_TOOL_SECONDS = 1.0
 # Kept back from the model calls for storing the turn and answering.
 RESERVE_SECONDS = 1.5
 SEARCH_QUERY_CHARS = 1_000
+# Retrieval asks for twice the chunks it keeps, then keeps at most this many per file or
+# document: three chunks of one metrics dump must not push out the one log line that
+# matters.
+PER_DOCUMENT = 2
+MAX_SEARCH_K = 50
 _HANDLE = re.compile(r"\[(S\d{1,3})\]")
 
 
@@ -156,8 +161,23 @@ class Gathered:
     lead: bool = False
 
 
-def answer_tool() -> ToolSpec:
+LEAD_FIELDS = (
+    "anomaly_frame",
+    "timeline",
+    "working_conclusion",
+    "focus_hypothesis_id",
+    "fix_verified",
+)
+LEAD_DEFS = ("AnomalyFrameDraft", "TimelineDraft", "WorkingConclusion")
+
+
+def answer_tool(*, lead: bool = True) -> ToolSpec:
     schema = compact_schema(AgentAnswer.model_json_schema())
+    if not lead:
+        for name in LEAD_FIELDS:
+            schema["properties"].pop(name, None)
+        for name in LEAD_DEFS:
+            schema.get("$defs", {}).pop(name, None)
     return ToolSpec(
         name=ANSWER_TOOL,
         description="Give the turn's answer to the engineer. Call it exactly once, last.",
@@ -190,7 +210,13 @@ class AgentService:
         self._recorder = recorder
         self._config = config
         self._clock = clock
-        self._tools = [tool.spec() for tool in BUILT_IN] + [answer_tool()]
+        built_in = [tool.spec() for tool in BUILT_IN]
+        # Consultant turns are offered the answer without the investigation's fields:
+        # the definitions are paid on every call, and those fields would stay empty.
+        self._tools = {
+            False: [*built_in, answer_tool(lead=False)],
+            True: [*built_in, answer_tool(lead=True)],
+        }
 
     # -- health ----------------------------------------------------------------------------
     def health(self) -> AgentHealth:
@@ -272,6 +298,7 @@ class AgentService:
                 stage.execution_id,
                 deadline,
                 turn_number,
+                lead=gathered.lead,
             )
             answer, fallback_reason, turn_type = self._settle(loop, gathered, query, tools)
             answer = _redacted(answer)
@@ -499,10 +526,10 @@ class AgentService:
                     query=search_text,
                     scopes=[Scope.CASE, Scope.USER, Scope.GLOBAL],
                     case_id=case_id,
-                    k=self._config.retrieval_k,
+                    k=min(MAX_SEARCH_K, self._config.retrieval_k * 2),
                 ),
             )
-            hits = list(found.items)
+            hits = _diverse(list(found.items), self._config.retrieval_k)
         except AppError as exc:
             # Without retrieval the turn still answers from the digest; the history says so.
             error = f"{exc.error_code}: {exc.message}"
@@ -541,7 +568,12 @@ class AgentService:
         briefing = self._investigation.briefing(principal, case_id)
         memory_text = mem.render(memory, self._config.memory_budget_tokens)
         fixed = estimate_input_tokens(
-            LLMRequest(system=SYSTEM_PROMPT, messages=[], tools=self._tools, max_tokens=1)
+            LLMRequest(
+                system=SYSTEM_PROMPT,
+                messages=[],
+                tools=self._tools[briefing is not None],
+                max_tokens=1,
+            )
         )
         query_terms = terms(query)
         context = pack(
@@ -581,6 +613,7 @@ class AgentService:
         stage_execution_id: str,
         deadline: Deadline,
         turn_number: int,
+        lead: bool = False,
     ) -> LoopResult:
         from faultmaven.llm.retry import Deadline as DeadlineType
         from faultmaven.llm.service import CallScope
@@ -604,7 +637,7 @@ class AgentService:
             request = LLMRequest(
                 system=SYSTEM_PROMPT,
                 messages=messages,
-                tools=self._tools,
+                tools=self._tools[lead],
                 tool_choice=ToolChoice(type="tool", name=ANSWER_TOOL)
                 if final
                 else ToolChoice(type="any"),
@@ -1015,6 +1048,25 @@ class AgentService:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _diverse(hits: list[SearchHit], k: int) -> list[SearchHit]:
+    """The best `k` hits, at most `PER_DOCUMENT` from any one document, in rank order;
+    when fewer documents than that exist, the remaining places go to the next best."""
+    kept: list[SearchHit] = []
+    per: dict[str, int] = {}
+    spare: list[SearchHit] = []
+    for hit in hits:
+        if per.get(hit.document_id, 0) < PER_DOCUMENT:
+            kept.append(hit)
+            per[hit.document_id] = per.get(hit.document_id, 0) + 1
+        else:
+            spare.append(hit)
+    chosen = kept[:k]
+    if len(chosen) < k:
+        chosen += spare[: k - len(chosen)]
+    order = {id(h): i for i, h in enumerate(hits)}
+    return sorted(chosen, key=lambda h: order[id(h)])
 
 
 def _validated_answer(data: Any) -> AgentAnswer:
