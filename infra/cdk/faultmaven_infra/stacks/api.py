@@ -35,8 +35,16 @@ class ApiFunction:
 # The agent's chat turn. Timeout 29 s: API Gateway's integration timeout, the most a
 # synchronous turn can have; the turn's own deadline (FAULTMAVEN_AGENT_TURN_DEADLINE_SECONDS,
 # 25 s by default) ends it first so it answers with what it has and stores the answer.
-# Memory: MEMORY_NOTE below, from `benchmarks/cold_start.py` (README, Deploy to AWS).
 AGENT_TIMEOUT_SECONDS = 29
+# Memory, from `benchmarks/cold_start.py --only agent` (README, Deploy to AWS): the peak
+# RSS is 103 MiB serving health, 131 MiB through a whole turn and 168 MiB after a
+# SnapStart init (the `anthropic` SDK and its client), so 512 MB would hold it. Memory
+# buys CPU on Lambda, though, and a turn's own work is CPU-bound Python on one thread:
+# 0.1 s warm and 0.5 s for the first turn after a restore here, on one core, beside the
+# model's wait. 1769 MB is where a function gets a whole vCPU (1024 MB: 0.58 of one, so
+# that work takes 1.7x as long); more adds a second vCPU a single-threaded turn cannot
+# use. The price is small beside the model's: a 10 s turn costs 17.3 GB-s ≈ $0.00023 on
+# arm64, against ≈ $0.03 for the 8,000-token prompt it sends to Claude Sonnet.
 AGENT_MEMORY_MB = 1769
 
 
