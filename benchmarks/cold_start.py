@@ -543,7 +543,7 @@ def report_agent(variants: list[Variant]) -> None:
     )
     baseline = median([r["first_response_s"] for r in variants[0].runs])
     print(
-        f"{'variant':36} {'init ms':>8} {'1st inv':>8} {'warm':>8} {'1st resp':>9} "
+        f"{'variant':40} {'init ms':>8} {'1st inv':>8} {'warm':>8} {'1st resp':>9} "
         f"{'/hello':>7} {'RSS init':>9} {'RSS peak':>9}  SDK after init"
     )
     peaks = []
@@ -554,7 +554,7 @@ def report_agent(variants: list[Variant]) -> None:
         peaks.append(peak)
         sdk = "anthropic" if "anthropic" in runs[-1]["after_import"] else "not imported"
         print(
-            f"{variant.name:36} {_ms(median([r['import_s'] for r in runs]))} "
+            f"{variant.name:40} {_ms(median([r['import_s'] for r in runs]))} "
             f"{_ms(median([r['invoke_s'] for r in runs]))} "
             f"{_ms(median([r['warm_s'] for r in runs]))} {_ms(first):>9} "
             f"{first / baseline:7.2f} {_mib(median([r['rss_import_kib'] for r in runs])):>9} "
