@@ -506,7 +506,7 @@ def report_priming(variants: list[Variant]) -> None:
     baseline = median([r["first_response_s"] for r in variants[0].runs])
     by_name = {variant.name: variant for variant in variants}
     print(
-        f"{'handler':24} {'init ms':>9} {'1st inv':>9} {'primed init':>12} "
+        f"{'handler':32} {'init ms':>9} {'1st inv':>9} {'primed init':>12} "
         f"{'primed 1st':>11} {'1st inv gain':>13} {'primed 1st / hello':>19}"
     )
     for primed in (variant for variant in variants if variant.primed):
@@ -514,7 +514,7 @@ def report_priming(variants: list[Variant]) -> None:
         lazy_first = median([r["invoke_s"] for r in lazy.runs])
         primed_first = median([r["invoke_s"] for r in primed.runs])
         print(
-            f"{lazy.name:24} {_ms(median([r['import_s'] for r in lazy.runs])):>9} "
+            f"{lazy.name:32} {_ms(median([r['import_s'] for r in lazy.runs])):>9} "
             f"{_ms(lazy_first):>9} {_ms(median([r['import_s'] for r in primed.runs])):>12} "
             f"{_ms(primed_first):>11} {lazy_first / primed_first:12.1f}x "
             f"{primed_first / baseline:19.2f}"
