@@ -51,7 +51,7 @@ AGENT_MEMORY_MB = 1769
 API_FUNCTIONS = (
     ApiFunction("api_auth", "Auth", "auth, organizations and teams API", ("auth", "organizations")),
     ApiFunction("api_sessions", "Sessions", "sessions API and health", ("sessions", "health")),
-    ApiFunction("api_cases", "Cases", "cases API", ("cases",)),
+    ApiFunction("api_cases", "Cases", "cases and investigation API", ("cases", "investigation")),
     ApiFunction("api_evidence", "Evidence", "evidence and jobs API", ("evidence", "jobs")),
     ApiFunction("api_knowledge", "Knowledge", "knowledge bases API", ("knowledge",)),
     ApiFunction("api_history", "History", "investigation history API", ("history",)),
