@@ -6,12 +6,19 @@ PostgreSQL and Redis, first route compilation). Each repetition therefore runs i
 interpreter that times itself from the top of a tiny driver script, imports the handler by
 file path like the Lambda runtime does, and answers one API Gateway HTTP API (v2) event.
 
+The agent function (`functions/api_agent/handler.py`) gets its own section: init and
+first `GET /api/v1/agent/health` on demand and as a SnapStart version (whose init also
+imports the model SDK and builds its client), a first chat turn with the offline analyst,
+and each process's peak RSS, the figure its Lambda memory is sized from
+(`--only agent` runs just hello-world and these).
+
 Figures are printed, never asserted: machines differ, and a benchmark that fails a build
 on a noisy laptop teaches people to ignore it. Target: first response <= 2x hello-world.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import shutil
@@ -44,6 +51,12 @@ CHEAP_HASH = {
 }
 WATCHED_MODULES = ("boto3", "anthropic", "zxcvbn")
 
+# The Lambda memory of the agent function (infra/cdk/faultmaven_infra/stacks/api.py),
+# printed beside the peak RSS measured here.
+AGENT_MEMORY_MB = 1769
+# Where Lambda gives a function one whole vCPU (CPU share grows with memory).
+FULL_VCPU_MB = 1769
+
 # Runs in the fresh interpreter. The clock starts on its first line, so interpreter
 # start-up and `site` are excluded here and reported separately ("spawn" column).
 DRIVER = """\
@@ -51,7 +64,21 @@ import time
 T0 = time.perf_counter()
 import importlib.util
 import json
+import resource
 import sys
+
+
+# This image's high-water RSS: VmHWM belongs to the memory map exec created, while
+# ru_maxrss keeps the forking parent's peak across exec on Linux.
+def peak_rss_kib():
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 WATCHED = {watched!r}
 
@@ -82,6 +109,7 @@ module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 T1 = time.perf_counter()
 after_import = loaded()
+rss_after_import = peak_rss_kib()
 if mode == "import-only":
     sys.exit(0)
 first = module.handler(event, LambdaContext())
@@ -100,6 +128,8 @@ print(json.dumps({{
     "first_at_monotonic": first_at,
     "after_import": after_import,
     "after_invoke": loaded(),
+    "rss_import_kib": rss_after_import,
+    "rss_peak_kib": peak_rss_kib(),
 }}), flush=True)
 """
 
@@ -135,6 +165,18 @@ IMPORT_PROBES: dict[str, str] = {
     "aws_xray_sdk.core (Tracer on)": "import aws_xray_sdk.core",
 }
 SNAP_START_ENV = {"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"}
+AGENT_PREFIX = "api_agent"
+# The agent as deployed by default: the Anthropic API, its SDK imported and its client
+# built at a SnapStart init. The key is a dummy and the base URL a port nothing listens
+# on: no variant below sends a request to a model.
+AGENT_ANTHROPIC_ENV = {
+    "FAULTMAVEN_LLM_PROVIDER": "anthropic",
+    "FAULTMAVEN_ANTHROPIC_API_KEY": "sk-ant-bench-never-sent",
+    "FAULTMAVEN_ANTHROPIC_BASE_URL": "http://127.0.0.1:9",
+}
+# A whole turn without a model: the offline analyst over the same context build. The
+# repeated turns of one user would hit the agent route's rate limit otherwise.
+AGENT_OFFLINE_ENV = {"FAULTMAVEN_LLM_PROVIDER": "offline", "FAULTMAVEN_RATE_LIMIT_SCALE": "1000"}
 
 
 @dataclass
@@ -259,7 +301,48 @@ def prepare_data(stores: Stores) -> dict[str, str]:
     return ids
 
 
-def build_variants(stores: Stores, ids: dict[str, str], work: Path) -> list[Variant]:
+def agent_variants(base_env: dict[str, str], ids: dict[str, str], functions: Path) -> list[Variant]:
+    handler = functions / "api_agent" / "handler.py"
+    health = http_api_event("GET", "/api/v1/agent/health", token=ids["token"])
+    anthropic_env = clean_env({**base_env, **AGENT_ANTHROPIC_ENV})
+    turn = http_api_event(
+        "POST",
+        f"/api/v1/cases/{ids['case_id']}/query",
+        token=ids["token"],
+        body={
+            "session_id": ids["session_id"],
+            "query": "Why is checkout slow since the last deploy?",
+        },
+    )
+    return [
+        Variant(f"{AGENT_PREFIX}   GET health", handler, health, anthropic_env),
+        Variant(
+            f"{AGENT_PREFIX}   GET health, primed",
+            handler,
+            health,
+            {**anthropic_env, **SNAP_START_ENV},
+            primed=True,
+        ),
+        Variant(
+            f"{AGENT_PREFIX}   POST query, offline",
+            handler,
+            turn,
+            clean_env({**base_env, **AGENT_OFFLINE_ENV}),
+        ),
+        # Priming sends GETs only, so this is what the first turn after a restore pays.
+        Variant(
+            f"{AGENT_PREFIX}   POST query, offline, primed",
+            handler,
+            turn,
+            clean_env({**base_env, **AGENT_OFFLINE_ENV, **SNAP_START_ENV}),
+            primed=True,
+        ),
+    ]
+
+
+def build_variants(
+    stores: Stores, ids: dict[str, str], work: Path, *, only_agent: bool = False
+) -> list[Variant]:
     base = {
         "FAULTMAVEN_ENVIRONMENT": "test",
         "DATABASE_URL": stores.database_url,
@@ -276,8 +359,12 @@ def build_variants(stores: Stores, ids: dict[str, str], work: Path) -> list[Vari
     token = ids["token"]
     functions = ROOT / "functions"
     login = {"username": "benchcheap", "password": STRONG_PASSWORD}
+    hello_world = Variant("hello-world", hello, http_api_event("GET", "/hello"), cheap_env)
+    agent = agent_variants({**base, **CHEAP_HASH}, ids, functions)
+    if only_agent:
+        return [hello_world, *agent]
     measured = [
-        Variant("hello-world", hello, http_api_event("GET", "/hello"), cheap_env),
+        hello_world,
         Variant(
             "api_auth    POST login",
             functions / "api_auth" / "handler.py",
@@ -323,7 +410,7 @@ def build_variants(stores: Stores, ids: dict[str, str], work: Path) -> list[Vari
         )
         for variant in measured[1:4]
     ]
-    return measured + primed
+    return measured + primed + agent
 
 
 def run_once(variant: Variant, driver: Path, event_file: Path) -> None:
@@ -419,7 +506,7 @@ def report_priming(variants: list[Variant]) -> None:
     baseline = median([r["first_response_s"] for r in variants[0].runs])
     by_name = {variant.name: variant for variant in variants}
     print(
-        f"{'handler':24} {'init ms':>9} {'1st inv':>9} {'primed init':>12} "
+        f"{'handler':32} {'init ms':>9} {'1st inv':>9} {'primed init':>12} "
         f"{'primed 1st':>11} {'1st inv gain':>13} {'primed 1st / hello':>19}"
     )
     for primed in (variant for variant in variants if variant.primed):
@@ -427,7 +514,7 @@ def report_priming(variants: list[Variant]) -> None:
         lazy_first = median([r["invoke_s"] for r in lazy.runs])
         primed_first = median([r["invoke_s"] for r in primed.runs])
         print(
-            f"{lazy.name:24} {_ms(median([r['import_s'] for r in lazy.runs])):>9} "
+            f"{lazy.name:32} {_ms(median([r['import_s'] for r in lazy.runs])):>9} "
             f"{_ms(lazy_first):>9} {_ms(median([r['import_s'] for r in primed.runs])):>12} "
             f"{_ms(primed_first):>11} {lazy_first / primed_first:12.1f}x "
             f"{primed_first / baseline:19.2f}"
@@ -436,6 +523,54 @@ def report_priming(variants: list[Variant]) -> None:
         "columns: init = exec of the handler module (with priming when primed); 1st inv = "
         "first handler() call;\n         primed 1st / hello = the first invocation after "
         "a primed init over hello-world's whole cold first response."
+    )
+
+
+def _mib(kib: float) -> str:
+    return f"{kib / 1024:8.1f}"
+
+
+def report_agent(variants: list[Variant]) -> None:
+    """The agent function's cold start and memory. Peak RSS is the process's high-water
+    mark (VmHWM) after its second invocation: what the Lambda memory setting must hold,
+    with room for a long turn's context and answer."""
+    agent = [variant for variant in variants if variant.name.startswith(AGENT_PREFIX)]
+    if not agent:
+        return
+    header(
+        f"Agent function (functions/api_agent/handler.py), median of {REPETITIONS} "
+        "fresh interpreters"
+    )
+    baseline = median([r["first_response_s"] for r in variants[0].runs])
+    print(
+        f"{'variant':40} {'init ms':>8} {'1st inv':>8} {'warm':>8} {'1st resp':>9} "
+        f"{'/hello':>7} {'RSS init':>9} {'RSS peak':>9}  SDK after init"
+    )
+    peaks = []
+    for variant in agent:
+        runs = variant.runs
+        first = median([r["first_response_s"] for r in runs])
+        peak = median([r["rss_peak_kib"] for r in runs])
+        peaks.append(peak)
+        sdk = "anthropic" if "anthropic" in runs[-1]["after_import"] else "not imported"
+        print(
+            f"{variant.name:40} {_ms(median([r['import_s'] for r in runs]))} "
+            f"{_ms(median([r['invoke_s'] for r in runs]))} "
+            f"{_ms(median([r['warm_s'] for r in runs]))} {_ms(first):>9} "
+            f"{first / baseline:7.2f} {_mib(median([r['rss_import_kib'] for r in runs])):>9} "
+            f"{_mib(peak):>9}  {sdk}"
+        )
+    print(
+        "columns: init = exec of the handler module (primed: + priming + SDK import and "
+        "client);\n         1st inv / warm = first / second handler() call; RSS in MiB "
+        "(VmHWM: the process's high-water mark)."
+    )
+    highest = max(peaks) / 1024
+    print(
+        f"Lambda memory of api_agent: {AGENT_MEMORY_MB} MB = {AGENT_MEMORY_MB / highest:.1f}x "
+        f"the highest peak RSS here ({highest:.0f} MiB); {FULL_VCPU_MB} MB is one whole "
+        "vCPU, which the\nturn's CPU-bound part (context build, validation, redaction) and "
+        "the first invocation after a restore run on."
     )
 
 
@@ -500,16 +635,25 @@ def importtime_top(variants: list[Variant], work: Path, top: int = 10) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--only", choices=["agent"], help="measure only hello-world and the agent function"
+    )
+    args = parser.parse_args()
+    only_agent = args.only == "agent"
     work = Path(tempfile.mkdtemp(prefix="fmbcold"))
     try:
         with embedded_stores() as stores:
             ids = prepare_data(stores)
-            variants = build_variants(stores, ids, work)
+            variants = build_variants(stores, ids, work, only_agent=only_agent)
             measure_handlers(variants, work)
-            report_handlers(variants)
-            report_priming(variants)
-            importtime_top(variants, work)
-            measure_imports(variants[1].env)
+            if not only_agent:
+                report_handlers(variants)
+                report_priming(variants)
+            report_agent(variants)
+            if not only_agent:
+                importtime_top(variants, work)
+                measure_imports(variants[1].env)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

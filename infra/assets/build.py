@@ -5,11 +5,11 @@ machines that build this project. pip can resolve for another platform when it i
 the target's wheel tags and forbidden to build anything (`--only-binary=:all:`), so the
 layers are assembled here and CDK only zips directories (`Code.from_asset`).
 
-Three layers, so the heavy preprocessing libraries reach only the function that uses them
-and our own code can change without re-uploading 40 MB of dependencies:
+Three layers, so the log miner reaches only the function that uses it and our own code
+can change without re-uploading 40 MB of dependencies:
 
     OUT/layers/core/python/           runtime dependencies from pyproject.toml
-    OUT/layers/preprocessing/python/  drain3 + detect-secrets, minus what core ships
+    OUT/layers/preprocessing/python/  drain3, minus what core ships
     OUT/layers/faultmaven/python/     the faultmaven package (not its local/ runtime)
     OUT/manifest.json                 sizes, platform, compile state, input fingerprint
 
@@ -51,7 +51,10 @@ DEFAULT_OUT = ROOT / "build" / "assets"
 PYTHON_VERSION = "3.12"
 LAYERS = ("core", "preprocessing", "faultmaven")
 # Only the preprocess function imports these; they stay out of every other function.
-PREPROCESSING_ONLY = frozenset({"drain3", "detect-secrets"})
+# detect-secrets is not one of them: redaction (preprocessing/redact.py) uses its patterns
+# for everything sent to a language model or recorded in the history, from any function
+# (the agent's turns, and whatever calls the model next), so it ships in core.
+PREPROCESSING_ONLY = frozenset({"drain3"})
 # Published as sdist only: built into a local wheel once (it is pure Python).
 SDIST_ONLY = frozenset({"drain3"})
 # opensearch-py (if it comes back) pulls python-dateutil 4, which botocore rejects.
@@ -346,8 +349,8 @@ def function_asset_sizes(functions_dir: Path = FUNCTIONS_DIR) -> dict[str, TreeS
 
 
 def layers_for_function(name: str) -> tuple[str, ...]:
-    """Only `preprocess` needs drain3/detect-secrets; any other function, including one
-    added after this was written, gets the shared dependencies and our package."""
+    """Only `preprocess` needs drain3; any other function, including one added after
+    this was written, gets the shared dependencies and our package."""
     if name == "preprocess":
         return ("core", "preprocessing", "faultmaven")
     return ("core", "faultmaven")

@@ -21,6 +21,11 @@ EXPECTED_FUNCTION = {
     "/health": "api_sessions",
     "/api/v1/cases/{case_id}": "api_cases",
     "/api/v1/cases/{case_id}/hypotheses/{hypothesis_id}": "api_cases",
+    "/api/v1/cases/{case_id}/investigation": "api_cases",
+    "/api/v1/cases/{case_id}/investigation/consent": "api_cases",
+    "/api/v1/cases/{case_id}/query": "api_agent",
+    "/api/v1/agent/chat/{case_id}": "api_agent",
+    "/api/v1/agent/health": "api_agent",
     "/api/v1/cases/{case_id}/evidence": "api_evidence",
     "/api/v1/cases/{case_id}/evidence/text": "api_evidence",
     "/api/v1/evidence/{evidence_id}/download": "api_evidence",
@@ -118,8 +123,10 @@ def test_api_roles_reach_only_what_their_domain_needs(
     deployment: Deployment, templates: dict[str, Template]
 ) -> None:
     # Knowledge embeds documents and queries; deleting a case or a piece of evidence
-    # deletes its case-memory vectors; auth and sessions never touch vectors.
-    uses_vectors = {"api_knowledge", "api_cases", "api_evidence"}
+    # deletes its case-memory vectors; the agent embeds its query and searches (read
+    # only: tests/infra/test_agent.py); auth and sessions never touch vectors.
+    uses_vectors = {"api_knowledge", "api_cases", "api_evidence", "api_agent"}
+    embeds = {"api_knowledge", "api_agent"}
     prefixes = {
         "api_evidence": {"artifacts", "work"},
         "api_knowledge": {"knowledge"},
@@ -131,7 +138,7 @@ def test_api_roles_reach_only_what_their_domain_needs(
         assert "rds-db:connect" in actions
         assert "secretsmanager:GetSecretValue" in actions
         assert ("states:StartExecution" in actions) is (source == "api_evidence"), source
-        assert ("bedrock:InvokeModel" in actions) is (source == "api_knowledge"), source
+        assert ("bedrock:InvokeModel" in actions) is (source in embeds), source
         assert ("aoss:APIAccessAll" in actions) is (source in uses_vectors), source
         assert ("lambda:InvokeFunction" in actions) is (source == "api_auth"), source
         assert any(a.startswith("s3:") for a in actions) is (source in prefixes), source

@@ -36,7 +36,7 @@ def _properties(templates: dict[str, Template], function: ServiceFunction) -> di
 def test_every_function_is_covered(deployment: Deployment) -> None:
     sources = {Path(str(f.function.node.path)).parts[0] for f in _functions(deployment)}
     # api, background tasks, steps, upload trigger, retention, migrate, knowledge seed
-    assert len(_functions(deployment)) == 6 + 1 + 8 + 1 + 1 + 1 + 1
+    assert len(_functions(deployment)) == 7 + 1 + 8 + 1 + 1 + 1 + 1
     assert sources == {
         "FaultMaven-Api",
         "FaultMaven-Pipelines",
@@ -91,7 +91,8 @@ def test_api_functions_answer_within_the_gateway_timeout_with_snapstart(
 ) -> None:
     for function in deployment.api.functions.values():
         properties = _properties(templates, function)
-        assert properties["Timeout"] < API_TIMEOUT_LIMIT
+        # The agent has all of it (tests/infra/test_agent.py); the others stay under it.
+        assert properties["Timeout"] <= API_TIMEOUT_LIMIT
         assert properties["SnapStart"] == {"ApplyOn": "PublishedVersions"}
     aliases = resources(templates["api"], "AWS::Lambda::Alias")
     assert len(aliases) == len(deployment.api.functions)

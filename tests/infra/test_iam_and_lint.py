@@ -89,12 +89,14 @@ TITAN_V2 = "arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-
 def test_only_the_functions_that_embed_may_invoke_the_embedding_model(
     deployment: Deployment, templates: dict[str, Template]
 ) -> None:
-    """The knowledge API, the background tasks (documents handed over by a deleted
-    account are re-indexed), the Index step (case memory), the upload trigger (large
-    knowledge documents) and the seed; each on the one model, in the stack's region."""
+    """The knowledge API, the agent (its retrieval embeds the query), the background
+    tasks (documents handed over by a deleted account are re-indexed), the Index step
+    (case memory), the upload trigger (large knowledge documents) and the seed; each on
+    the one model, in the stack's region."""
     expected = {
         "api": {
             logical_id(deployment.api.functions["api_knowledge"].role),
+            logical_id(deployment.api.functions["api_agent"].role),
             logical_id(deployment.api.tasks.role),
         },
         "pipelines": {

@@ -139,33 +139,42 @@ def test_the_vector_collection_is_private_and_encrypted(
 def test_only_the_roles_that_use_vectors_get_data_access(
     deployment: Deployment, templates: dict[str, Template]
 ) -> None:
-    """One data access policy per stack, naming exactly the roles of that stack that
-    read or write vectors, each of which may also call the collection's API."""
+    """Per stack, one data access policy for the roles that write vectors (the agent's
+    read-only one is apart: tests/infra/test_agent.py), naming exactly them, each of which
+    may also call the collection's API."""
     api = deployment.api.functions
     granted = {
-        "data": [deployment.data.kb_seed.role],
+        "data": [[deployment.data.kb_seed.role]],
         "pipelines": [
-            deployment.pipelines.steps["IndexFunctionArn"].role,
-            deployment.pipelines.upload_trigger.role,
+            [
+                deployment.pipelines.steps["IndexFunctionArn"].role,
+                deployment.pipelines.upload_trigger.role,
+            ]
         ],
         "api": [
-            api["api_knowledge"].role,
-            api["api_cases"].role,
-            api["api_evidence"].role,
-            deployment.api.tasks.role,
+            [
+                api["api_knowledge"].role,
+                api["api_cases"].role,
+                api["api_evidence"].role,
+                deployment.api.tasks.role,
+            ],
+            [api["api_agent"].role],
         ],
-        "schedules": [deployment.schedules.retention.role],
+        "schedules": [[deployment.schedules.retention.role]],
     }
-    for stack_name, roles in granted.items():
+    for stack_name, groups in granted.items():
         template = templates[stack_name]
         policies = resources(template, "AWS::OpenSearchServerless::AccessPolicy")
-        assert len(policies) == 1, stack_name
-        text = json.dumps(next(iter(policies.values()))["Properties"]["Policy"])
-        for role in roles:
-            assert logical_id(role) in text
-        assert text.count("Role") == len(roles)
+        assert len(policies) == len(groups), stack_name
+        texts = [json.dumps(policy["Properties"]["Policy"]) for policy in policies.values()]
+        for roles in groups:
+            [text] = [t for t in texts if logical_id(roles[0]) in t]
+            for role in roles:
+                assert logical_id(role) in text
+            assert text.count("Role") == len(roles)
         callers = roles_granted(template, "aoss:APIAccessAll")
-        assert set(callers) == {logical_id(role) for role in roles}, stack_name
+        expected = {logical_id(role) for roles in groups for role in roles}
+        assert set(callers) == expected, stack_name
         for resources_ in callers.values():
             [collection] = resources_
             assert "VectorsCollection" in json.dumps(collection)  # that one collection only

@@ -58,8 +58,9 @@ def test_with_pgvector_the_seed_needs_only_the_migrations(variant: Deployment) -
     assert set(roles_granted(data, "bedrock:InvokeModel")) == {seed}
     api = Template.from_stack(variant.api)
     knowledge = logical_id(variant.api.functions["api_knowledge"].role)
+    agent = logical_id(variant.api.functions["api_agent"].role)
     tasks = logical_id(variant.api.tasks.role)
-    assert set(roles_granted(api, "bedrock:InvokeModel")) == {knowledge, tasks}
+    assert set(roles_granted(api, "bedrock:InvokeModel")) == {knowledge, agent, tasks}
 
 
 def test_without_snapstart_the_api_invokes_the_functions(variant: Deployment) -> None:
@@ -132,3 +133,38 @@ def test_with_bedrock_the_summarize_step_may_invoke_exactly_that_model(
 def test_llm_context_typos_fail_the_synth_by_name(context: dict[str, str], message: str) -> None:
     with pytest.raises(ContextError, match=message):
         build_app(context, nag=False)
+
+
+def test_with_bedrock_the_agent_may_invoke_exactly_that_model_and_reads_no_api_key(
+    variant: Deployment,
+) -> None:
+    """The agent's chat model on Bedrock: invoke and stream on the inference profile and
+    its one foundation model, never Resource "*"; the Anthropic key's secret is not
+    readable (only the JWT signing key is), and the query embedding stays on Titan."""
+    template = Template.from_stack(variant.api)
+    agent = logical_id(variant.api.functions["api_agent"].role)
+    for action in ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"):
+        granted = roles_granted(template, action)
+        chat = [r for r in granted[agent] if "claude" in json.dumps(r)]
+        assert len(chat) == 2, action  # the profile and its model, nothing else
+        text = json.dumps(chat)
+        assert "inference-profile/eu.anthropic.claude-haiku-4-5-20251001-v1:0" in text
+        assert ":bedrock:*::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0" in text
+        assert "*" not in granted[agent], action
+        # No other API function may call the chat model.
+        others = {role for role, found in granted.items() if "claude" in json.dumps(found)}
+        assert others == {agent}, action
+    embedding = [
+        r for r in roles_granted(template, "bedrock:InvokeModel")[agent] if "titan" in str(r)
+    ]
+    assert embedding == ["arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v2:0"]
+    secrets = json.dumps(roles_granted(template, "secretsmanager:GetSecretValue")[agent])
+    assert "JwtSigningKey" in secrets and "AnthropicApiKey" not in secrets
+    function = resources(template, "AWS::Lambda::Function")[
+        logical_id(variant.api.functions["api_agent"].function)
+    ]
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert variables["FAULTMAVEN_LLM_PROVIDER"] == "bedrock"
+    assert (
+        variables["FAULTMAVEN_BEDROCK_LLM_MODEL"] == "eu.anthropic.claude-haiku-4-5-20251001-v1:0"
+    )

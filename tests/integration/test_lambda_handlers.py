@@ -15,7 +15,8 @@ import pytest
 
 from faultmaven.core.settings import Settings, get_settings
 from tests.conftest import ROOT, TEST_JWT_SECRET
-from tests.helpers import STRONG_PASSWORD, Api
+from tests.helpers import ENVELOPE_KEYS, STRONG_PASSWORD, Api
+from tests.llm_stubs import API_KEY
 
 EVENTS = ROOT / "events" / "apigw"
 
@@ -190,3 +191,87 @@ def test_login_limits_use_api_gateways_source_ip_not_forwarded_headers(
         statuses.append(invoke(handler, event)[0])
     assert statuses[:MAX_FAILURES_PER_ADDRESS] == [401] * MAX_FAILURES_PER_ADDRESS
     assert set(statuses[MAX_FAILURES_PER_ADDRESS:]) == {429}
+
+
+# --- the agent function ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["offline", "anthropic"])
+def test_agent_health_event_names_the_configured_provider(
+    provider: str,
+    api: Api,
+    load_handler: Callable[[str], ModuleType],
+    monkeypatch: pytest.MonkeyPatch,
+    messages_stub: Any,
+) -> None:
+    """The health route answers from the function's own configuration, as Lambda gives
+    it: environment variables only."""
+    if provider == "anthropic":
+        monkeypatch.setenv("FAULTMAVEN_LLM_PROVIDER", "anthropic")
+        monkeypatch.setenv("FAULTMAVEN_ANTHROPIC_API_KEY", API_KEY)
+        monkeypatch.setenv("FAULTMAVEN_ANTHROPIC_BASE_URL", messages_stub.base_url)
+    user = api.user()
+    status, body, headers = invoke(
+        load_handler("api_agent"), load_event("agent_health", ACCESS_TOKEN=user.token)
+    )
+    assert status == 200, body
+    assert body["provider"] == provider
+    assert headers["x-request-id"] == "KpT3rgAgentH0E="
+    assert messages_stub.requests == []  # health calls no model
+
+
+def test_agent_query_event_without_a_token_is_401_with_the_envelope(
+    api: Api, load_handler: Callable[[str], ModuleType]
+) -> None:
+    owner = api.user()
+    case_id = api.case(owner)["case_id"]
+    event = load_event(
+        "agent_query", ACCESS_TOKEN="unused", CASE_ID=case_id, SESSION_ID="ses_" + "1" * 32
+    )
+    del event["headers"]["authorization"]
+    status, body, headers = invoke(load_handler("api_agent"), event)
+    assert status == 401
+    assert set(body) == ENVELOPE_KEYS
+    assert body["error_code"] == "UNAUTHORIZED"
+    assert body["trace_id"] == headers["x-request-id"] == "KpT3rgQuery00E="
+    assert headers["www-authenticate"] == "Bearer"
+    # Nothing was stored for the case.
+    assert api.call("GET", f"/cases/{case_id}/messages", owner).json()["total"] == 0
+
+
+def test_agent_query_event_runs_a_turn_and_stores_both_messages(
+    api: Api, load_handler: Callable[[str], ModuleType]
+) -> None:
+    """A whole turn through the real handler with the offline analyst (no key in the
+    environment): the contract's answer, and the question and answer in the case."""
+    user = api.user()
+    case_id = api.case(user)["case_id"]
+    session_id = api.call("POST", "/sessions", user, json={}).json()["session_id"]
+    status, body, _ = invoke(
+        load_handler("api_agent"),
+        load_event("agent_query", ACCESS_TOKEN=user.token, CASE_ID=case_id, SESSION_ID=session_id),
+    )
+    assert status == 200, body
+    assert body["schema_version"] == "3.1.0"
+    assert body["metadata"]["provider"] == "offline"
+    assert body["content"]
+    messages = api.call("GET", f"/cases/{case_id}/messages", user).json()
+    assert messages["total"] == 2
+
+
+def test_a_snapstart_init_of_the_agent_builds_its_model_client(
+    load_handler: Callable[[str], ModuleType],
+    monkeypatch: pytest.MonkeyPatch,
+    messages_stub: Any,
+) -> None:
+    """The agent is the API function that calls the model: its snapshot must hold the
+    SDK and the client (≈ 2 s of import otherwise paid by the first turn after a
+    restore), and warming it must send nothing."""
+    monkeypatch.setenv("FAULTMAVEN_LLM_PROVIDER", "anthropic")
+    monkeypatch.setenv("FAULTMAVEN_ANTHROPIC_API_KEY", API_KEY)
+    monkeypatch.setenv("FAULTMAVEN_ANTHROPIC_BASE_URL", messages_stub.base_url)
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
+    container = load_handler("api_agent").app.state.container
+    assert "language_models" in container.__dict__
+    assert container.language_models.primary._client is not None
+    assert messages_stub.requests == []

@@ -169,12 +169,18 @@ class Runtime:
         )
 
     def grant_vectors(
-        self, scope: Construct, construct_id: str, roles: list[iam.IRole]
+        self,
+        scope: Construct,
+        construct_id: str,
+        roles: list[iam.IRole],
+        *,
+        read_only: bool = False,
     ) -> VectorAccess | None:
-        """Read and write the knowledge and case-memory vectors. With OpenSearch: the
-        collection's data access policy for these roles (created in `scope`, the stack
-        that owns them) and aoss:APIAccessAll on it. With pgvector the vectors live in
-        the database, which `grant_stores` already reaches: nothing to add."""
+        """Read and write (or, `read_only`, only search) the knowledge and case-memory
+        vectors. With OpenSearch: the collection's data access policy for these roles
+        (created in `scope`, the stack that owns them) and aoss:APIAccessAll on it. With
+        pgvector the vectors live in the database, which `grant_stores` already reaches:
+        nothing to add."""
         if self.vectors is None:
             return None
         return VectorAccess(
@@ -183,6 +189,7 @@ class Runtime:
             collection_name=self.vectors.name,
             collection_arn=self.vectors.arn,
             roles=roles,
+            read_only=read_only,
         )
 
     def grant_api(self, role: iam.IRole) -> None:

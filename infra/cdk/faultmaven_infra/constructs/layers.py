@@ -1,6 +1,7 @@
 """The Lambda layers, built without Docker by `infra/assets/build.py` (`make assets`):
-`core` (web, database, cache, AWS), `preprocessing` (the log miner and secret scanner,
-which only the pipeline pays for) and `faultmaven` (our package, compiled for 3.12).
+`core` (web, database, cache, AWS, the secret scanner redaction uses), `preprocessing`
+(the log miner, which only the pipeline pays for) and `faultmaven` (our package, compiled
+for 3.12).
 
 Each function stack makes its own layer versions from the same assets (uploaded once):
 a layer version ARN changes on every code change, and a cross-stack export of it would
@@ -49,5 +50,5 @@ class Layers(Construct):
 
     @property
     def pipeline(self) -> list[lambda_.ILayerVersion]:
-        """The preprocessing steps also need the log miner and the secret scanner."""
+        """The preprocessing steps also need the log miner."""
         return [self.by_name["core"], self.by_name["preprocessing"], self.by_name["faultmaven"]]

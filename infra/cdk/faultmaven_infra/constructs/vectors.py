@@ -76,9 +76,24 @@ class VectorCollection(Construct):
         self.arn = self.collection.attr_arn
 
 
+# What a role that only searches needs: the index's mapping (the store checks the model
+# and dimension it records) and its documents. Writers also create and update indices:
+# the index exists from the first deploy on (the knowledge seed writes the global KB).
+READ_PERMISSIONS = ["aoss:DescribeIndex", "aoss:ReadDocument"]
+READ_WRITE_PERMISSIONS = [
+    "aoss:CreateIndex",
+    "aoss:UpdateIndex",
+    "aoss:DescribeIndex",
+    "aoss:ReadDocument",
+    "aoss:WriteDocument",
+]
+
+
 class VectorAccess(Construct):
     """Index and document access to one collection for the given roles: the collection's
-    data-access policy plus the IAM permission to call it."""
+    data-access policy plus the IAM permission to call it. `read_only` leaves out every
+    index and document write (OpenSearch Serverless authorizes data access by this policy
+    alone; aoss:APIAccessAll only lets the role call the collection)."""
 
     def __init__(
         self,
@@ -88,8 +103,10 @@ class VectorAccess(Construct):
         collection_name: str,
         collection_arn: str,
         roles: list[iam.IRole],
+        read_only: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
+        index_permissions = READ_PERMISSIONS if read_only else READ_WRITE_PERMISSIONS
         digest = hashlib.sha256(self.node.path.encode()).hexdigest()[:8]
         aoss.CfnAccessPolicy(
             self,
@@ -108,13 +125,7 @@ class VectorAccess(Construct):
                             {
                                 "ResourceType": "index",
                                 "Resource": [f"index/{collection_name}/*"],
-                                "Permission": [
-                                    "aoss:CreateIndex",
-                                    "aoss:UpdateIndex",
-                                    "aoss:DescribeIndex",
-                                    "aoss:ReadDocument",
-                                    "aoss:WriteDocument",
-                                ],
+                                "Permission": index_permissions,
                             },
                         ],
                         "Principal": [role.role_arn for role in roles],

@@ -25,15 +25,45 @@ class ApiFunction:
     construct_id: str
     description: str
     tags: tuple[str, ...]
+    timeout_seconds: int = 25
+    memory_mb: int = 1024
+    # Calls the language model on a request: gets the model grant (Anthropic key's
+    # secret or Bedrock on exactly the configured model).
+    language_model: bool = False
+
+
+# The agent's chat turn. Timeout 29 s: API Gateway's integration timeout, the most a
+# synchronous turn can have; the turn's own deadline (FAULTMAVEN_AGENT_TURN_DEADLINE_SECONDS,
+# 25 s by default) ends it first so it answers with what it has and stores the answer.
+AGENT_TIMEOUT_SECONDS = 29
+# Memory, from `benchmarks/cold_start.py --only agent` (README, Deploy to AWS): the peak
+# RSS is 103 MiB serving health, 131 MiB through a whole turn and 168 MiB after a
+# SnapStart init (the `anthropic` SDK and its client), so 512 MB would hold it. Memory
+# buys CPU on Lambda, though, and a turn's own work is CPU-bound Python on one thread:
+# 0.1 s warm and 0.5 s for the first turn after a restore here, on one core, beside the
+# model's wait. 1769 MB is where a function gets a whole vCPU (1024 MB: 0.58 of one, so
+# that work takes 1.7x as long); more adds a second vCPU a single-threaded turn cannot
+# use. The price is small beside the model's: a 10 s turn costs 17.3 GB-s ≈ $0.00023 on
+# arm64, against ≈ $0.03 for the 8,000-token prompt it sends to Claude Sonnet.
+AGENT_MEMORY_MB = 1769
 
 
 API_FUNCTIONS = (
     ApiFunction("api_auth", "Auth", "auth, organizations and teams API", ("auth", "organizations")),
     ApiFunction("api_sessions", "Sessions", "sessions API and health", ("sessions", "health")),
-    ApiFunction("api_cases", "Cases", "cases API", ("cases",)),
+    ApiFunction("api_cases", "Cases", "cases and investigation API", ("cases", "investigation")),
     ApiFunction("api_evidence", "Evidence", "evidence and jobs API", ("evidence", "jobs")),
     ApiFunction("api_knowledge", "Knowledge", "knowledge bases API", ("knowledge",)),
     ApiFunction("api_history", "History", "investigation history API", ("history",)),
+    ApiFunction(
+        "api_agent",
+        "Agent",
+        "agent chat turns API",
+        ("agent",),
+        timeout_seconds=AGENT_TIMEOUT_SECONDS,
+        memory_mb=AGENT_MEMORY_MB,
+        language_model=True,
+    ),
 )
 DEFAULT_FUNCTION = "api_sessions"  # the lightest: answers unknown routes with a 404 envelope
 
@@ -86,9 +116,13 @@ class ApiStack(Stack):
                     FAULTMAVEN_TASK_FUNCTION_NAME=self.tasks.function.function_name,
                 ),
                 log_retention_days=config.log_retention_days,
+                timeout=Duration.seconds(spec.timeout_seconds),
+                memory_size=spec.memory_mb,
                 snap_start=config.snap_start,
             )
             runtime.grant_api(function.role)
+            if spec.language_model:
+                runtime.grant_llm(function.role)
             self.functions[spec.source] = function
 
         evidence = self.functions["api_evidence"].role
@@ -115,6 +149,12 @@ class ApiStack(Stack):
             "VectorAccess",
             [knowledge, self.functions["api_cases"].role, evidence, tasks],
         )
+        agent = self.functions["api_agent"].role
+        # A turn retrieves from case memory, the user's and the global KB before the first
+        # model call: it embeds the query and reads vectors, and writes none (evidence
+        # extractions and case state are read from PostgreSQL; no S3 object at all).
+        runtime.grant_embedding(agent)
+        runtime.grant_vectors(self, "AgentVectorAccess", [agent], read_only=True)
 
         self.http_api = HttpApi(
             self,
