@@ -35,16 +35,25 @@ def fingerprint(container: Container, case_id: str) -> tuple[Any, ...]:
         )
         hypotheses = tuple(
             (h.statement, h.likelihood, len(h.supporting_evidence))
-            for h in session.scalars(select(Hypothesis).where(Hypothesis.case_id == case_id))
+            for h in session.scalars(
+                select(Hypothesis)
+                .where(Hypothesis.case_id == case_id)
+                .order_by(Hypothesis.hypothesis_id)
+            )
         )
         solutions = tuple(
             (s.title, s.status)
-            for s in session.scalars(select(Solution).where(Solution.case_id == case_id))
+            for s in session.scalars(
+                select(Solution).where(Solution.case_id == case_id).order_by(Solution.solution_id)
+            )
         )
         participants = tuple(
             (p.user_id, p.role)
             for p in session.scalars(
-                select(CaseParticipant).where(CaseParticipant.case_id == case_id)
+                select(CaseParticipant)
+                .where(CaseParticipant.case_id == case_id)
+                # Heap order is no contract: a row lock or a vacuum may change it.
+                .order_by(CaseParticipant.user_id)
             )
         )
         return (
