@@ -395,6 +395,8 @@ def leaked_pieces(secrets: tuple[str, ...] | list[str], haystack: str, size: int
     for secret in secrets:
         for start in range(max(1, len(secret) - size + 1)):
             piece = secret[start : start + size]
-            if len(piece) == size and piece in haystack:
+            # A run of one character ("00000000") is no fragment of a secret: any number
+            # or padding stored beside it has one, and a generated secret may be mostly one.
+            if len(piece) == size and len(set(piece)) > 1 and piece in haystack:
                 found.append(piece)
     return found
