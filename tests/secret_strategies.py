@@ -389,14 +389,21 @@ def log_with_secrets(
     return "\n".join(lines) + "\n", planted
 
 
+def _mixed(piece: str) -> bool:
+    return any(c.isdigit() for c in piece) and any(c.isalpha() for c in piece)
+
+
 def leaked_pieces(secrets: tuple[str, ...] | list[str], haystack: str, size: int = 8) -> list[str]:
     """Every `size`-character piece of a secret that occurs in `haystack`."""
     found = []
     for secret in secrets:
         for start in range(max(1, len(secret) - size + 1)):
             piece = secret[start : start + size]
-            # A run of one character ("00000000") is no fragment of a secret: any number
-            # or padding stored beside it has one, and a generated secret may be mostly one.
-            if len(piece) == size and len(set(piece)) > 1 and piece in haystack:
+            # A piece counts when it mixes letters and digits, as every fragment of a real
+            # key or token does: a generated near-constant secret ("0000000000AAA000") or
+            # one made of words ("…insights.") otherwise matches the floats, numbers and
+            # field names stored beside it by chance. A whole leaked secret still has
+            # mixed pieces.
+            if len(piece) == size and _mixed(piece) and piece in haystack:
                 found.append(piece)
     return found

@@ -34,6 +34,16 @@ _NOTABLE = re.compile(
     re.IGNORECASE,
 )
 _DIGITS = re.compile(r"\d+")
+# In a notable line (a file's middle, stored verbatim), a long token with digits in it is
+# an id, a hash or a credential the detectors may not know (a low-entropy one): it is
+# masked, keeping the words and short values ("512Mi", "OOMKilled", a count) that say
+# what went wrong. Dates and times are kept.
+_LONG_TOKEN = re.compile(r"(?<![\w+/=-])(?=[\w+/=-]*\d)[\w+/=-]{12,}(?![\w+/=-])")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _masked(line: str) -> str:
+    return _LONG_TOKEN.sub(lambda m: m.group(0) if _DATE.match(m.group(0)) else "<token>", line)
 
 
 @dataclass
@@ -172,7 +182,7 @@ def _notable_lines(text: str, *, skip: tuple[int, int]) -> list[tuple[int, str]]
         if shape in seen:
             continue
         seen.add(shape)
-        found.append((number, _clip(line.rstrip())))
+        found.append((number, _clip(_masked(line.rstrip()))))
         if len(found) >= NOTABLE_LINES:
             break
     return found
