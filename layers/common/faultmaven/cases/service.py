@@ -294,7 +294,7 @@ class CaseService(CaseOwners):
     # -- messages --------------------------------------------------------------------
     def add_message(self, principal: Principal, case_id: str, body: MessageCreate) -> MessageOut:
         with self._db.session() as session:
-            case = self._open_case(session, principal, case_id)
+            case = self._open_case(session, principal, case_id, touch=True)
             message = CaseMessage(
                 message_id=new_id("msg"),
                 case_id=case_id,
@@ -324,7 +324,7 @@ class CaseService(CaseOwners):
         """An agent turn's question (by the caller) and answer (by no user: the agent),
         stored together so a conversation never shows one without the other."""
         with self._db.session() as session:
-            case = self._open_case(session, principal, case_id)
+            case = self._open_case(session, principal, case_id, touch=True)
             asked = utcnow()
             question = CaseMessage(
                 message_id=new_id("msg"),
@@ -672,10 +672,15 @@ class CaseService(CaseOwners):
         assert role is not None
         return case, role
 
-    def _open_case(self, session: Session, principal: Principal, case_id: str) -> Case:
-        """A case the caller may write to and that still accepts new content. Share-locked
-        until the transaction ends, so it cannot be archived halfway through a write."""
-        case, _ = self._authorize(session, principal, case_id, Access.WRITE, lock="share")
+    def _open_case(
+        self, session: Session, principal: Principal, case_id: str, *, touch: bool = False
+    ) -> Case:
+        """A case the caller may write to and that still accepts new content, locked until
+        the transaction ends so it cannot be archived halfway through a write. `touch`:
+        the transaction will update the case row too (its `updated_at`), so the lock is
+        taken for writing at once rather than upgraded from a shared one later."""
+        lock = "write" if touch else "share"
+        case, _ = self._authorize(session, principal, case_id, Access.WRITE, lock=lock)
         if CaseStatus(case.status) in lifecycle.CLOSED:
             raise ConflictError("The case is archived and read-only", error_code="CASE_CLOSED")
         return case

@@ -37,9 +37,16 @@ SORTABLE: dict[str, Any] = {
 
 
 def live_case(session: Session, case_id: str, *, lock: str | None = None) -> Case | None:
-    """The case unless soft-deleted; `lock` is "update" (exclusive) or "share"."""
+    """The case unless soft-deleted. `lock` is "update" (exclusive), "write" (FOR NO KEY
+    UPDATE: the transaction will change the row's columns, but children may still be
+    added to the case by others) or "share".
+
+    A transaction that will write the row must take "write" up front: two that both hold
+    "share" and then update the row wait for each other, and PostgreSQL kills one."""
     query = select(Case).where(Case.case_id == case_id, Case.deleted_at.is_(None))
-    if lock is not None:
+    if lock == "write":
+        query = query.with_for_update(key_share=True)
+    elif lock is not None:
         query = query.with_for_update(read=lock == "share")
     return session.scalars(query).first()
 

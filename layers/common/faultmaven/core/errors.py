@@ -253,6 +253,11 @@ _UNAVAILABLE = {
 # SQLAlchemy's pool raises `sqlalchemy.exc.TimeoutError` when every connection is checked
 # out past `pool_timeout`: the database is fine but this process is saturated.
 _SATURATED = {"sqlalchemy.exc": {"TimeoutError"}}
+# PostgreSQL gave up on a transaction because another one touched the same rows (SQLSTATE
+# class 40: a deadlock, a serialization failure). psycopg raises them as subclasses of
+# OperationalError, but the database is up: the request lost a race and may be retried.
+_ROLLED_BACK_SQLSTATE_CLASS = "40"
+CONFLICT_RETRY_AFTER_SECONDS = 1
 OUTAGE_RETRY_AFTER_SECONDS = 5
 SATURATION_RETRY_AFTER_SECONDS = 2
 
@@ -298,6 +303,22 @@ def dependency_unavailable(exc: BaseException) -> ServiceUnavailableError | None
     return None
 
 
+def concurrent_update(exc: BaseException) -> ConflictError | None:
+    """The 409 to answer when PostgreSQL rolled the transaction back to resolve a race with
+    another one (checked before `dependency_unavailable`, which would call it an outage)."""
+    if any(
+        str(getattr(link, "sqlstate", "") or "").startswith(_ROLLED_BACK_SQLSTATE_CLASS)
+        for link in _causes(exc)
+    ):
+        return ConflictError(
+            "Another request changed the same data at the same time; retry",
+            error_code="CONCURRENT_UPDATE",
+            details={"dependency": "database", "reason": "concurrent update"},
+            headers={"Retry-After": str(CONFLICT_RETRY_AFTER_SECONDS)},
+        )
+    return None
+
+
 def _database_error_kind(exc: Exception) -> str | None:
     """The SQLAlchemy error class an exception is, found by name so this module does not
     import SQLAlchemy (functions that never use the database should not load it)."""
@@ -310,10 +331,10 @@ def _database_error_kind(exc: Exception) -> str | None:
 def unexpected_error_response(exc: Exception) -> JSONResponse:
     """The answer to an exception nothing else handled. Called by the request middleware,
     inside the request's context, so even a 500 carries its trace id."""
-    unavailable = dependency_unavailable(exc)
+    unavailable: AppError | None = concurrent_update(exc) or dependency_unavailable(exc)
     if unavailable is not None:
         logger.warning(
-            "dependency unavailable",
+            "data store refused the request",
             extra={"error_type": type(exc).__name__, **unavailable.details},
         )
         return error_response(
