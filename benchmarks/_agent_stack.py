@@ -75,8 +75,8 @@ def agent_stack() -> Iterator[AgentStack]:
     with embedded_stores() as stores:
         server, url = start_moto(free_port())
         try:
-            arn = provision(bench_settings(stores, aws_endpoint_url=url))
-            base = {"aws_endpoint_url": url, "preprocessing_state_machine_arn": arn}
+            machines = provision(bench_settings(stores, aws_endpoint_url=url))
+            base = {"aws_endpoint_url": url, **machines}
             # The pipeline's handlers read their settings from the environment, as on
             # Lambda; they summarise offline whatever the API process talks to.
             export_environment(bench_settings(stores, **base))

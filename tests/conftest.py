@@ -93,6 +93,9 @@ def moto_endpoint() -> Iterator[str]:
     server.stop()
 
 
+INVESTIGATION_WAIT_SECONDS = 20
+
+
 def make_settings(database_url: str, redis_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "environment": "test",
@@ -121,9 +124,14 @@ def settings(database_url: str, redis_url: str, moto_endpoint: str) -> Settings:
     from faultmaven.local.aws import export_environment, provision
 
     base = make_settings(database_url, redis_url, aws_endpoint_url=moto_endpoint)
-    arn = provision(base)
+    machines = provision(base)
     configured = make_settings(
-        database_url, redis_url, aws_endpoint_url=moto_endpoint, preprocessing_state_machine_arn=arn
+        database_url,
+        redis_url,
+        aws_endpoint_url=moto_endpoint,
+        # A run waits briefly for evidence here; the timeout test relies on it.
+        investigation_evidence_wait_seconds=INVESTIGATION_WAIT_SECONDS,
+        **machines,
     )
     export_environment(configured)  # the functions' own settings, as on Lambda
     return configured

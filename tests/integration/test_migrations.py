@@ -186,7 +186,7 @@ def test_the_history_revision_goes_down_and_up_on_its_own(scratch_database: str)
         engine.dispose()
         without = _schema(engine)
         # 0011 (above 0010) adds the running totals of the history's spend, 0012 the
-        # agent's memory, 0013 the investigations.
+        # agent's memory, 0013 the investigations (0014 adds a column to one).
         assert set(before) - set(without) == {
             *HISTORY_TABLES,
             "history_spend",

@@ -26,6 +26,7 @@ from faultmaven.core.settings import (
 )
 
 if TYPE_CHECKING:
+    from faultmaven.agent.autonomous import InvestigationRunner
     from faultmaven.agent.service import AgentService
     from faultmaven.auth.service import AuthService
     from faultmaven.auth.tokens import Tokens
@@ -326,7 +327,38 @@ class Container:
     def investigation(self) -> InvestigationService:
         from faultmaven.investigation.service import InvestigationService
 
-        return InvestigationService(self.database, self.cases)
+        return InvestigationService(
+            self.database, self.cases, jobs=self.jobs, workflow=self.investigation_workflow
+        )
+
+    def investigation_workflow(self) -> Workflow:
+        """The autonomous investigation's state machine; unset, runs cannot start (503)."""
+        from faultmaven.adapters.stepfunctions import StepFunctionsWorkflow
+
+        arn = self.settings.investigation_state_machine_arn
+        if arn is None:
+            raise ServiceUnavailableError("Autonomous investigations are not configured")
+        return StepFunctionsWorkflow(self.settings, arn)
+
+    @cached_property
+    def investigation_runner(self) -> InvestigationRunner:
+        """The tasks of the investigation state machine (functions/investigate)."""
+        from faultmaven.agent.autonomous import InvestigationRunner, RunnerConfig
+
+        s = self.settings
+        return InvestigationRunner(
+            agent=self.agent,
+            investigation=self.investigation,
+            cases=self.cases,
+            jobs=self.jobs,
+            auth=self.auth,
+            recorder=lambda: self.history_recorder,
+            config=RunnerConfig(
+                evidence_wait_seconds=s.investigation_evidence_wait_seconds,
+                iterations_per_phase=s.investigation_iterations_per_phase,
+                max_steps=s.investigation_max_steps,
+            ),
+        )
 
     @cached_property
     def agent(self) -> AgentService:

@@ -22,3 +22,27 @@ class StepFunctionsWorkflow:
         except sfn.exceptions.ExecutionAlreadyExists:
             return False
         return True
+
+    def resume(self, token: str, output: Mapping[str, Any]) -> bool:
+        sfn = client("stepfunctions", self._settings)
+        try:
+            sfn.send_task_success(taskToken=token, output=json.dumps(output))
+        except (
+            sfn.exceptions.TaskTimedOut,
+            sfn.exceptions.TaskDoesNotExist,
+            sfn.exceptions.InvalidToken,
+        ):
+            return False
+        return True
+
+    def abandon(self, token: str, error: str, cause: str) -> bool:
+        sfn = client("stepfunctions", self._settings)
+        try:
+            sfn.send_task_failure(taskToken=token, error=error[:256], cause=cause[:32768])
+        except (
+            sfn.exceptions.TaskTimedOut,
+            sfn.exceptions.TaskDoesNotExist,
+            sfn.exceptions.InvalidToken,
+        ):
+            return False
+        return True

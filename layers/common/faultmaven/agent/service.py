@@ -147,6 +147,19 @@ class LoopResult:
     offline: bool = False
 
 
+@dataclass(frozen=True)
+class Autonomy:
+    """A turn the autonomous investigation takes by itself (a state of its state
+    machine): no user session is involved, the question is the investigation's own
+    instruction (stored as a system event), and the turn is a stage of the
+    investigation's history session instead of the case's chat session."""
+
+    history_id: str
+    stage_id: str
+    stage_name: str
+    run_label: str  # stands in for the chat session id in the answer and its messages
+
+
 @dataclass
 class Gathered:
     """What the turn read before the first model call."""
@@ -238,12 +251,23 @@ class AgentService:
             return store.delete(session, case_id)
 
     # -- the turn --------------------------------------------------------------------------
-    def turn(self, principal: Principal, case_id: str, body: QueryRequest) -> AgentResponse:
+    def turn(
+        self,
+        principal: Principal,
+        case_id: str,
+        body: QueryRequest,
+        *,
+        autonomy: Autonomy | None = None,
+    ) -> AgentResponse:
         from faultmaven.llm.retry import Deadline
 
         started = self._clock()
         deadline = Deadline.within(self._config.turn_deadline_seconds)
-        session = self._sessions.get(principal, body.session_id)
+        session_id = (
+            autonomy.run_label
+            if autonomy is not None
+            else self._sessions.get(principal, body.session_id).session_id
+        )
         if body.consent_to_investigate:
             self._investigation.consent(
                 principal,
@@ -259,20 +283,23 @@ class AgentService:
         query = cleaned.text
         memory = self._load_memory(case_id)
         turn_number = self._reserve_turn(case_id)
-        history_id = recorder.open_session(
-            session_id=f"hist_{case_id.split('_', 1)[-1]}",
-            agent_type=AGENT_TYPE,
-            chain_id=CHAIN_ID,
-            chain_definition=CHAIN_DEFINITION,
-            case_id=case_id,
-            owner_id=view.case.owner_id,
-            metadata={"mode": "consultant"},
-        )
+        if autonomy is not None:
+            history_id = autonomy.history_id
+        else:
+            history_id = recorder.open_session(
+                session_id=f"hist_{case_id.split('_', 1)[-1]}",
+                agent_type=AGENT_TYPE,
+                chain_id=CHAIN_ID,
+                chain_definition=CHAIN_DEFINITION,
+                case_id=case_id,
+                owner_id=view.case.owner_id,
+                metadata={"mode": "consultant"},
+            )
         with recorder.stage(
             history_id,
-            stage_id=f"turn-{turn_number}",
-            stage_name=f"Chat turn {turn_number}",
-            agent="consultant",
+            stage_id=autonomy.stage_id if autonomy else f"turn-{turn_number}",
+            stage_name=autonomy.stage_name if autonomy else f"Chat turn {turn_number}",
+            agent="lead_investigator" if autonomy else "consultant",
         ) as stage:
             gathered = self._gather(
                 principal, view, query, memory, recorder, history_id, stage.execution_id
@@ -374,8 +401,9 @@ class AgentService:
             principal,
             case_id,
             query=query,
+            asked_by_system=autonomy is not None,
             query_metadata={
-                "session_id": body.session_id,
+                "session_id": session_id,
                 "turn": turn_number,
                 "priority": body.priority,
                 "context": _clean_json(body.context or {}),
@@ -414,7 +442,10 @@ class AgentService:
             history_id,
             deadline,
         )
-        recorder.close_session(history_id, status="completed", final_analysis=answer_text[:2000])
+        if autonomy is None:  # the investigation's session closes when its run ends
+            recorder.close_session(
+                history_id, status="completed", final_analysis=answer_text[:2000]
+            )
         # The whole turn, storing and the memory's compression included.
         metadata = metadata.model_copy(
             update={"processing_time_ms": int((self._clock() - started) * 1000)}
@@ -433,7 +464,7 @@ class AgentService:
         return AgentResponse(
             response_type=turn_type,
             content=answer_text,
-            session_id=session.session_id,
+            session_id=session_id,
             case_id=case_id,
             message_id=reply.message_id,
             query_message_id=question.message_id,
@@ -456,7 +487,7 @@ class AgentService:
             ),
             next_action_hint=_hint(answer, requests),
             view_state=shaping.view_state(
-                session_id=session.session_id,
+                session_id=session_id,
                 user=ViewUser(user_id=principal.user_id),
                 case=view.case,
                 can_write=can_write,

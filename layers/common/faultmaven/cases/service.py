@@ -320,17 +320,22 @@ class CaseService(CaseOwners):
         query_metadata: dict[str, Any],
         answer: str,
         answer_metadata: dict[str, Any],
+        asked_by_system: bool = False,
     ) -> tuple[MessageOut, MessageOut]:
         """An agent turn's question (by the caller) and answer (by no user: the agent),
-        stored together so a conversation never shows one without the other."""
+        stored together so a conversation never shows one without the other.
+        `asked_by_system`: the question is the autonomous investigation's own instruction,
+        a system event by nobody, not something the caller typed."""
         with self._db.session() as session:
             case = self._open_case(session, principal, case_id, touch=True)
             asked = utcnow()
             question = CaseMessage(
                 message_id=new_id("msg"),
                 case_id=case_id,
-                author_id=principal.user_id,
-                type=MessageType.USER_QUERY.value,
+                author_id=None if asked_by_system else principal.user_id,
+                type=(
+                    MessageType.SYSTEM_EVENT if asked_by_system else MessageType.USER_QUERY
+                ).value,
                 content=query,
                 metadata_=query_metadata,
                 created_at=asked,

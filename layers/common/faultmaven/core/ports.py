@@ -129,6 +129,16 @@ class Workflow(Protocol):
         which makes a duplicated trigger a no-op."""
         ...
 
+    def resume(self, token: str, output: Mapping[str, Any]) -> bool:
+        """Complete the callback task parked on `token` with `output`; False when the
+        token no longer waits (timed out, already answered, execution stopped)."""
+        ...
+
+    def abandon(self, token: str, error: str, cause: str) -> bool:
+        """Fail the callback task parked on `token` with the error name `error` (the
+        state machine's Catch decides what that means); False as for `resume`."""
+        ...
+
 
 class TaskQueue(Protocol):
     """Work too long for a request (a user's data export), run elsewhere: a Lambda

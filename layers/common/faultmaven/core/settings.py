@@ -198,6 +198,14 @@ class Settings(BaseSettings):
     # Compress the memory with the model every this many turns (deterministic otherwise).
     agent_compression_every: int = Field(default=3, ge=1, le=50)
 
+    # The autonomous investigation (Step Functions): the state machine, how long a run
+    # waits for evidence it asked for before it stalls, how many agent iterations one
+    # phase state may take, and the most one run may take in all.
+    investigation_state_machine_arn: str | None = None
+    investigation_evidence_wait_seconds: int = Field(default=86_400, ge=1, le=7 * 86_400)
+    investigation_iterations_per_phase: int = Field(default=3, ge=1, le=10)
+    investigation_max_steps: int = Field(default=24, ge=1, le=200)
+
     # Local runtime.
     state_dir: Path = Path(".faultmaven")
     host: str = "127.0.0.1"

@@ -693,7 +693,17 @@ class EvidenceRequest(Base):
     status_reason: Mapped[str] = mapped_column(Text, server_default="")
     fulfilled_by: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
     created_at_turn: Mapped[int] = mapped_column(Integer, server_default="0")
+    # The Step Functions task token of the autonomous run waiting for this evidence
+    # (never shown: whoever holds it can resume the execution).
+    task_token: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(TS)
     updated_at: Mapped[datetime] = mapped_column(TS)
 
-    __table_args__ = (Index("ix_evidence_requests_case", "case_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_evidence_requests_case", "case_id", "created_at"),
+        Index(
+            "ix_evidence_requests_waiting",
+            "case_id",
+            postgresql_where=text("task_token IS NOT NULL"),
+        ),
+    )

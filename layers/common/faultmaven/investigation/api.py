@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from faultmaven.auth.dependencies import ContainerDep, PrincipalDep
 from faultmaven.core.openapi import ERROR_RESPONSES
@@ -15,6 +15,7 @@ from faultmaven.investigation.models import (
     EvidenceRequestRecord,
     InvestigationOut,
     RequestStatusChange,
+    RunOut,
 )
 
 router = APIRouter(prefix="/api/v1/cases", tags=["investigation"], responses=ERROR_RESPONSES)
@@ -35,6 +36,26 @@ def consent(
     """Let the agent lead: the investigation starts in phase 1 (blast radius) and the case
     moves to `investigating`. Consenting again changes nothing."""
     return container.investigation.consent(principal, case_id, body)
+
+
+@router.post(
+    "/{case_id}/investigation/run",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RunOut,
+    summary="Run the investigation autonomously",
+    description="Starts the investigation's state machine: the agent works phase after "
+    "phase by itself, parks when it needs evidence (an upload or answer that satisfies a "
+    "request resumes it) and stops when done, stalled or out of budget. Poll `Location` "
+    "(the job); the run's outcome is also in `GET …/investigation` (`runs`). Starting "
+    "again while a run is going returns that run.",
+)
+def run_investigation(
+    case_id: str, principal: PrincipalDep, container: ContainerDep, response: Response
+) -> RunOut:
+    run = container.investigation.start_run(principal, case_id)
+    response.headers["Location"] = f"/api/v1/jobs/{run.job_id}"
+    response.headers["Retry-After"] = "5"
+    return run
 
 
 @router.get("/{case_id}/evidence-requests", response_model=Page[EvidenceRequestRecord])

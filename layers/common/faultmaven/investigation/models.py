@@ -134,6 +134,10 @@ class InvestigationOut(BaseModel):
     transitions: list[dict[str, Any]] = Field(
         default_factory=list, description="phase moves and loop-backs with their reasons"
     )
+    runs: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="the autonomous runs on Step Functions, newest last (RunOut)",
+    )
     created_at: datetime | None
     updated_at: datetime | None
 
@@ -167,3 +171,76 @@ class IterationOutcome(BaseModel):
     stalled: bool
     anchored_on: str | None
     status: str
+
+
+# -- the autonomous run on Step Functions ----------------------------------------------------
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+    STALLED = "stalled"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    FAILED = "failed"
+
+
+class RunStep(StrEnum):
+    """What the state machine does next: its Choice states route on these values."""
+
+    BLAST_RADIUS = "blast_radius"
+    TIMELINE = "timeline"
+    HYPOTHESIS = "hypothesis"
+    VALIDATION = "validation"
+    SOLUTION = "solution"
+    DOCUMENT = "document"
+    AWAIT_EVIDENCE = "await_evidence"
+    STALLED = "stalled"
+    DONE = "done"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+
+
+STEP_OF_PHASE: dict[Phase, RunStep] = {
+    Phase.BLAST_RADIUS: RunStep.BLAST_RADIUS,
+    Phase.TIMELINE: RunStep.TIMELINE,
+    Phase.HYPOTHESIS: RunStep.HYPOTHESIS,
+    Phase.VALIDATION: RunStep.VALIDATION,
+    Phase.SOLUTION: RunStep.SOLUTION,
+    Phase.DOCUMENT: RunStep.DOCUMENT,
+}
+FINAL_STEPS = frozenset({RunStep.STALLED, RunStep.DONE, RunStep.BUDGET_EXHAUSTED})
+
+
+class RunPayload(BaseModel):
+    """The state machine's state between tasks: ids and counters only, never case text
+    (Step Functions keeps every state's input in its execution history)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    investigation_id: str
+    case_id: str
+    run: int = Field(ge=1)
+    job_id: str
+    user_id: str
+    history_id: str = ""
+    phase: int = 1
+    next: RunStep = RunStep.BLAST_RADIUS
+    steps: int = Field(default=0, ge=0, description="agent iterations so far in this run")
+    hypotheses: list[str] = Field(default_factory=list, description="to validate (the Map)")
+    reason: str = ""
+    wait_seconds: int = Field(default=86_400, ge=1, description="the evidence wait's timeout")
+
+
+class RunOut(BaseModel):
+    """One run of the autonomous investigation."""
+
+    run: int
+    execution_name: str
+    job_id: str
+    status: RunStatus
+    reason: str = ""
+    phase_at_start: int
+    phase: int | None = None
+    steps: int = 0
+    started_by: str
+    started_at: datetime
+    finished_at: datetime | None = None

@@ -15,8 +15,14 @@ from faultmaven.cases.access import Access
 from faultmaven.cases.lifecycle import can_transition
 from faultmaven.cases.models import CaseStatus, HypothesisOut, HypothesisUpdate, StatusChange
 from faultmaven.core.clock import utcnow
-from faultmaven.core.errors import ConflictError, NotFoundError, ValidationFailedError
+from faultmaven.core.errors import (
+    ConflictError,
+    NotFoundError,
+    ServiceUnavailableError,
+    ValidationFailedError,
+)
 from faultmaven.core.ids import looks_like_id, new_id
+from faultmaven.core.logging import logger
 from faultmaven.core.pagination import Page, PageRequest
 from faultmaven.core.terms import overlap, terms
 from faultmaven.db.tables import EvidenceRequest
@@ -34,6 +40,9 @@ from faultmaven.investigation.models import (
     PhaseRequirement,
     RequestStatus,
     RequestStatusChange,
+    RunOut,
+    RunPayload,
+    RunStatus,
     phase_name,
 )
 from faultmaven.investigation.phases import (
@@ -54,6 +63,10 @@ from faultmaven.investigation.phases import (
 from faultmaven.preprocessing.redact import redact
 
 MAX_ITERATIONS = 50  # kept in the state; older ones are in the history
+MAX_RUNS = 20
+INVESTIGATION_JOB = "investigation"
+# The error name a blocked request fails the waiting task with (the ASL catches it).
+EVIDENCE_BLOCKED = "EvidenceBlocked"
 # A request whose words are this much in a file is answered by it, whatever its category.
 WORDS_MATCH = 0.5
 
@@ -68,17 +81,29 @@ _USER_MOVES: dict[RequestStatus, frozenset[RequestStatus]] = {
 }
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from faultmaven.auth.principal import Principal
     from faultmaven.cases.models import CaseOut
     from faultmaven.cases.service import CaseService
-    from faultmaven.core.ports import Database
+    from faultmaven.core.ports import Database, Workflow
     from faultmaven.db.tables import Investigation
+    from faultmaven.jobs.service import JobService
 
 
 class InvestigationService:
-    def __init__(self, database: Database, cases: CaseService) -> None:
+    def __init__(
+        self,
+        database: Database,
+        cases: CaseService,
+        *,
+        jobs: JobService | None = None,
+        workflow: Callable[[], Workflow] | None = None,
+    ) -> None:
         self._db = database
         self._cases = cases
+        self._jobs = jobs
+        self._workflow = workflow
 
     def get(self, principal: Principal, case_id: str) -> InvestigationOut:
         case = self._cases.get(principal, case_id)
@@ -374,6 +399,159 @@ class InvestigationService:
                 StatusChange(status=CaseStatus.STALLED, reason=reason[:2000] or "stalled"),
             )
 
+    # -- the autonomous run ----------------------------------------------------------------
+    def start_run(self, principal: Principal, case_id: str) -> RunOut:
+        """Start the investigation's autonomous run on Step Functions (202 and a job to
+        poll). One execution per run, named `<investigation id>-r<n>`: while a run is
+        going, starting again returns it; a new run starts only after the last ended."""
+        if self._jobs is None or self._workflow is None:
+            raise ServiceUnavailableError("Autonomous investigations are not configured")
+        self._cases.require_access(principal, case_id, Access.WRITE, open_case=True)
+        with self._db.session() as session:
+            row = store.of_case(session, case_id, for_update=True)
+            if row is None:
+                raise ConflictError(
+                    "The case has no investigation: consent to one first",
+                    error_code="INVESTIGATION_NOT_CONSENTED",
+                )
+            if row.status == "done":
+                raise ConflictError("The investigation is done", error_code="INVESTIGATION_DONE")
+            state = dict(row.state or {})
+            runs = list(state.get("runs") or [])
+            if runs and runs[-1]["status"] == RunStatus.RUNNING.value:
+                return RunOut.model_validate(runs[-1])
+            number = len(runs) + 1
+            job = self._jobs.create_for_case(
+                kind=INVESTIGATION_JOB, case_id=case_id, stage="starting"
+            )
+            run = RunOut(
+                run=number,
+                execution_name=f"{row.investigation_id}-r{number}",
+                job_id=job.job_id,
+                status=RunStatus.RUNNING,
+                phase_at_start=row.phase,
+                phase=row.phase,
+                started_by=principal.user_id,
+                started_at=utcnow(),
+            )
+            row.state = {**state, "runs": [*runs, run.model_dump(mode="json")][-MAX_RUNS:]}
+            if row.status == "stalled":
+                row.status = "investigating"  # the user asked the agent to try again
+            row.updated_at = utcnow()
+            payload = RunPayload(
+                investigation_id=row.investigation_id,
+                case_id=case_id,
+                run=number,
+                job_id=job.job_id,
+                user_id=principal.user_id,
+                phase=row.phase,
+            )
+        try:
+            self._workflow().start(run.execution_name, {"run": payload.model_dump(mode="json")})
+        except Exception as exc:
+            self.finish_run(
+                case_id, number, RunStatus.FAILED, "the run could not be started", steps=0
+            )
+            raise ServiceUnavailableError(
+                "The investigation could not be started; retry shortly",
+                details={"dependency": "workflow"},
+                headers={"Retry-After": "5"},
+            ) from exc
+        return run
+
+    def current_run(self, case_id: str, run: int) -> tuple[RunOut, Phase, str] | None:
+        """The run as recorded, the investigation's phase and status; None when the
+        run is not the case's latest (a stale execution must do nothing)."""
+        with self._db.session() as session:
+            row = store.of_case(session, case_id)
+            if row is None:
+                return None
+            runs = list((row.state or {}).get("runs") or [])
+            if not runs or runs[-1]["run"] != run:
+                return None
+            return RunOut.model_validate(runs[-1]), Phase(row.phase), row.status
+
+    def finish_run(
+        self, case_id: str, run: int, status: RunStatus, reason: str, *, steps: int
+    ) -> RunOut | None:
+        """Record how a run ended, once: the first end recorded wins (a retried task)."""
+        with self._db.session() as session:
+            row = store.of_case(session, case_id, for_update=True)
+            if row is None:
+                return None
+            state = dict(row.state or {})
+            runs = list(state.get("runs") or [])
+            if not runs or runs[-1]["run"] != run:
+                return None
+            current = RunOut.model_validate(runs[-1])
+            if current.status is not RunStatus.RUNNING:
+                return current
+            ended = current.model_copy(
+                update={
+                    "status": status,
+                    "reason": redact(reason).text[:500],
+                    "phase": row.phase,
+                    "steps": steps,
+                    "finished_at": utcnow(),
+                }
+            )
+            row.state = {**state, "runs": [*runs[:-1], ended.model_dump(mode="json")]}
+            if status is RunStatus.STALLED and row.status == "investigating":
+                row.status = "stalled"
+            row.updated_at = utcnow()
+            store.release_case(session, case_id)
+        return ended
+
+    def park(self, case_id: str, token: str) -> int:
+        """The run waits for evidence: its task token goes with every open request of
+        the case, so whichever is answered first resumes it. Returns how many."""
+        with self._db.session() as session:
+            return store.park(
+                session, case_id, token, frozenset(s.value for s in OPEN_REQUEST_STATUSES)
+            )
+
+    def stall(self, principal: Principal, case_id: str, reason: str) -> None:
+        """The run could not go on (evidence never came, iterations ran out): the
+        investigation and the case are stalled, with the reason."""
+        with self._db.session() as session:
+            row = store.of_case(session, case_id, for_update=True)
+            if row is not None and row.status == "investigating":
+                row.status = "stalled"
+                row.updated_at = utcnow()
+        self._stall(principal, case_id, reason)
+
+    def stall_reason(self, case_id: str) -> str | None:
+        """Why the investigation stalled, as its last iterations and requests say."""
+        with self._db.session() as session:
+            row = store.of_case(session, case_id)
+            if row is None or row.status != "stalled":
+                return None
+            blocked = store.blocked_count(session, case_id)
+            iterations = list((row.state or {}).get("iterations") or [])
+        if blocked >= BLOCKED_STALL:
+            return f"{blocked} evidence requests are blocked"
+        stalls = [i for i in iterations[-3:] if not i.get("made_progress")]
+        if stalls:
+            return f"{len(stalls)} iterations in a row made no progress"
+        return None
+
+    def resume_now(self, token: str, output: dict[str, Any]) -> None:
+        """Resume a waiting run at once (nothing is left to wait for)."""
+        self._resume(token, output)
+
+    def _resume(self, token: str, output: dict[str, Any]) -> None:
+        self._release(token)
+        if self._workflow is None:
+            return
+        try:
+            self._workflow().resume(token, output)
+        except Exception as exc:  # the upload is stored; the run times out as stalled
+            logger.warning("waiting investigation not resumed", extra={"error": type(exc).__name__})
+
+    def _release(self, token: str) -> None:
+        with self._db.session() as session:
+            store.release(session, token)
+
     # -- evidence requests -------------------------------------------------------------------
     def add_requests(
         self,
@@ -457,7 +635,11 @@ class InvestigationService:
                     f"{round(score * 100)}% of the request's words"
                 ).text
                 r.updated_at = now
-            return sorted(chosen)
+            tokens = {r.task_token for r in rows if r.request_id in chosen and r.task_token}
+            matched = sorted(chosen)
+        for token in tokens:
+            self._resume(token, {"evidence_id": evidence_id, "request_ids": matched})
+        return matched
 
     def requests(
         self, principal: Principal, case_id: str, page: PageRequest, *, open_only: bool = False
@@ -512,6 +694,13 @@ class InvestigationService:
                 row.updated_at = utcnow()
             record = EvidenceRequestRecord.model_validate(row)
             blocked = store.blocked_count(session, case_id)
+            token = row.task_token if record.status is RequestStatus.BLOCKED else None
+        if token:
+            # The run waiting for it learns now, not at its timeout: the state machine
+            # takes the failure as "blocked" and the agent plans without that evidence.
+            self._release(token)
+            if self._workflow is not None:
+                self._workflow().abandon(token, EVIDENCE_BLOCKED, record.status_reason[:500])
         if record.status is RequestStatus.BLOCKED and blocked >= BLOCKED_STALL:
             case = self._cases.get(principal, case_id)
             if case.status is CaseStatus.INVESTIGATING:
@@ -573,6 +762,7 @@ class InvestigationService:
             timeline=dict(state.get("timeline") or {}),
             working_conclusion=state.get("working_conclusion"),
             transitions=list(state.get("transitions") or []),
+            runs=list(state.get("runs") or []),
             created_at=row.created_at if row is not None else None,
             updated_at=row.updated_at if row is not None else None,
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -77,3 +77,30 @@ def blocked_count(session: Session, case_id: str) -> int:
         )
         or 0
     )
+
+
+def park(session: Session, case_id: str, token: str, statuses: frozenset[str]) -> int:
+    """Attach a waiting execution's task token to the case's open requests."""
+    result = session.execute(
+        update(EvidenceRequest)
+        .where(EvidenceRequest.case_id == case_id, EvidenceRequest.status.in_(sorted(statuses)))
+        .values(task_token=token)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def release(session: Session, token: str) -> int:
+    """No request waits on `token` any more (it was answered, failed or timed out)."""
+    result = session.execute(
+        update(EvidenceRequest).where(EvidenceRequest.task_token == token).values(task_token=None)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def release_case(session: Session, case_id: str) -> int:
+    result = session.execute(
+        update(EvidenceRequest)
+        .where(EvidenceRequest.case_id == case_id, EvidenceRequest.task_token.is_not(None))
+        .values(task_token=None)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -34,6 +34,21 @@ class JobService:
         self._store.save(job)
         return job
 
+    def create_for_case(self, *, kind: str, case_id: str, stage: str) -> Job:
+        """A job of a case that is not an upload (an investigation's run): whoever may
+        read the case may poll it."""
+        now = utcnow()
+        job = Job(
+            job_id=new_id("job"),
+            kind=kind,
+            case_id=case_id,
+            stage=stage,
+            created_at=now,
+            updated_at=now,
+        )
+        self._store.save(job)
+        return job
+
     def create_for_user(self, *, kind: str, owner_id: str) -> Job:
         """A job only its owner may poll (and nobody else learns it exists)."""
         now = utcnow()

@@ -1,7 +1,7 @@
 """The AWS side of the local runtime and the tests, on a moto server: the evidence bucket
-with its S3 → Lambda notification, the Lambda functions, and the preprocessing state
-machine from the very ASL file CDK deploys, executed by moto with every Lambda task
-dispatched in-process to our real handlers in `functions/`.
+with its S3 → Lambda notification, the Lambda functions, and the preprocessing and
+investigation state machines from the very ASL files CDK deploys, executed by moto with
+every Lambda task dispatched in-process to our real handlers in `functions/`.
 
 moto can run Lambda code only in Docker; we replace `LambdaFunction._invoke_lambda` (a
 private API: moto is pinned and `tests/integration/test_local_aws.py` covers the patch).
@@ -28,6 +28,10 @@ from urllib.request import Request, urlopen
 from faultmaven.core.logging import logger
 from faultmaven.core.settings import Settings
 from faultmaven.core.storage import UPLOAD_PREFIXES
+from faultmaven.investigation.statemachine import STATE_MACHINE_NAME as INVESTIGATION_STATE_MACHINE
+from faultmaven.investigation.statemachine import TASK_HANDLERS as INVESTIGATION_HANDLERS
+from faultmaven.investigation.statemachine import definition_path as investigation_definition_path
+from faultmaven.investigation.statemachine import function_name as investigation_function_name
 from faultmaven.preprocessing.statemachine import TASK_HANDLERS, definition_path, render
 
 ACCOUNT = "123456789012"
@@ -86,6 +90,9 @@ class HandlerRegistry:
         for attr in TASK_HANDLERS.values():
             if function_name == step_function_name(attr):
                 return self._attr("preprocess", attr)
+        for attr in INVESTIGATION_HANDLERS.values():
+            if function_name == investigation_function_name(attr):
+                return self._attr("investigate", attr)
         return None
 
     def _attr(self, function_dir: str, attr: str) -> LambdaCallable:
@@ -213,9 +220,10 @@ def _zip() -> bytes:
 
 def provision(
     settings: Settings, *, mirror: S3Mirror | None = None, root: Path | None = None
-) -> str:
-    """Create the bucket, functions, notification and state machine on the moto server at
-    `settings.aws_endpoint_url`; return the state machine's ARN."""
+) -> dict[str, str]:
+    """Create the bucket, functions, notification and both state machines on the moto
+    server at `settings.aws_endpoint_url`; return the settings that name the machines
+    (`preprocessing_state_machine_arn`, `investigation_state_machine_arn`)."""
     from faultmaven.adapters.aws import client
 
     root = root or repo_root()
@@ -289,18 +297,40 @@ def provision(
         NotificationConfiguration={"LambdaFunctionConfigurations": configurations},
     )
 
-    definition = render(definition_path(root).read_text(), substitutions)
+    preprocessing = _state_machine(
+        sfn,
+        STATE_MACHINE_NAME,
+        render(definition_path(root).read_text(), substitutions),
+        role_arn,
+    )
+    investigation = _state_machine(
+        sfn,
+        INVESTIGATION_STATE_MACHINE,
+        render(
+            investigation_definition_path(root).read_text(),
+            {
+                placeholder: function(investigation_function_name(attr), f"handler.{attr}")
+                for placeholder, attr in INVESTIGATION_HANDLERS.items()
+            },
+        ),
+        role_arn,
+    )
+    return {
+        "preprocessing_state_machine_arn": preprocessing,
+        "investigation_state_machine_arn": investigation,
+    }
+
+
+def _state_machine(sfn: Any, name: str, definition: str, role_arn: str) -> str:
     existing = [
         machine["stateMachineArn"]
         for machine in sfn.list_state_machines()["stateMachines"]
-        if machine["name"] == STATE_MACHINE_NAME
+        if machine["name"] == name
     ]
     if existing:
         sfn.update_state_machine(stateMachineArn=existing[0], definition=definition)
         return str(existing[0])
-    created = sfn.create_state_machine(
-        name=STATE_MACHINE_NAME, definition=definition, roleArn=role_arn
-    )
+    created = sfn.create_state_machine(name=name, definition=definition, roleArn=role_arn)
     return str(created["stateMachineArn"])
 
 
@@ -347,6 +377,14 @@ def export_environment(settings: Settings) -> None:
         f"{ENV_PREFIX}AWS_REGION": settings.aws_region,
         f"{ENV_PREFIX}EVIDENCE_BUCKET": settings.evidence_bucket,
         f"{ENV_PREFIX}PREPROCESSING_STATE_MACHINE_ARN": settings.preprocessing_state_machine_arn,
+        f"{ENV_PREFIX}INVESTIGATION_STATE_MACHINE_ARN": settings.investigation_state_machine_arn,
+        f"{ENV_PREFIX}INVESTIGATION_EVIDENCE_WAIT_SECONDS": str(
+            settings.investigation_evidence_wait_seconds
+        ),
+        f"{ENV_PREFIX}INVESTIGATION_ITERATIONS_PER_PHASE": str(
+            settings.investigation_iterations_per_phase
+        ),
+        f"{ENV_PREFIX}INVESTIGATION_MAX_STEPS": str(settings.investigation_max_steps),
         f"{ENV_PREFIX}MAX_UPLOAD_BYTES": str(settings.max_upload_bytes),
         f"{ENV_PREFIX}LOG_LEVEL": settings.log_level,
         # The functions protect themselves with the same budgets as the API process.

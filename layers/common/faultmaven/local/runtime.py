@@ -239,10 +239,8 @@ def start_embedded(settings: Settings) -> tuple[Settings, EmbeddedServices]:
             # Our own moto server: build the bucket, functions and state machine on it.
             from faultmaven.local.aws import S3Mirror, export_environment, provision
 
-            arn = provision(resolved, mirror=S3Mirror(state_dir / "s3"))
-            resolved = load_settings(
-                **{**settings_values(resolved), "preprocessing_state_machine_arn": arn}
-            )
+            machines = provision(resolved, mirror=S3Mirror(state_dir / "s3"))
+            resolved = load_settings(**{**settings_values(resolved), **machines})
             export_environment(resolved)
     except BaseException:
         services.stop()
