@@ -104,10 +104,16 @@ class Container:
         self.investigation.forget_case(event.case_id)
 
     def _match_evidence_requests(self, event: EvidenceProcessed) -> None:
-        """Best effort: a failed match must not fail (and so repeat) the pipeline's last
-        step; the request stays open and the user can say it was answered."""
+        """Best effort: a failed classification must not fail (and so repeat) the
+        pipeline's last step; the request stays open and the user can say it was answered."""
         try:
-            self.investigation.match_evidence(
+            uploader = (
+                self.auth.principal_of(event.uploaded_by, acting_as="evidence-classification")
+                if event.uploaded_by
+                else None
+            )
+            self.agent.classify_upload(
+                uploader,
                 case_id=event.case_id,
                 evidence_id=event.evidence_id,
                 filename=event.filename,

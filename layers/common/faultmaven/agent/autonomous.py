@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from faultmaven.agent.models import QueryRequest
 from faultmaven.agent.service import AGENT_TYPE, Autonomy
-from faultmaven.auth.principal import Principal, Role
 from faultmaven.core.errors import AppError, LLMBudgetExhaustedError
 from faultmaven.core.logging import logger
 from faultmaven.core.pagination import PageRequest
@@ -41,6 +40,7 @@ from faultmaven.investigation.phases import PHASE_GOALS, Phase
 if TYPE_CHECKING:
     from faultmaven.agent.models import AgentResponse
     from faultmaven.agent.service import AgentService
+    from faultmaven.auth.principal import Principal
     from faultmaven.auth.service import AuthService
     from faultmaven.cases.service import CaseService
     from faultmaven.history.recorder import HistoryRecorder
@@ -157,6 +157,10 @@ class InvestigationRunner:
         hypothesis_id = str(event["hypothesis_id"])
         principal = self._principal(run)
         if principal is None or run.steps >= self._config.max_steps:
+            return {"hypothesis_id": hypothesis_id, "status": "skipped", "steps": 0}
+        current = self._investigation.current_run(run.case_id, run.run)
+        if current is None or current[1] is not Phase.VALIDATION or current[2] != "investigating":
+            # An earlier item validated a cause (or the run ended): the rest wait.
             return {"hypothesis_id": hypothesis_id, "status": "skipped", "steps": 0}
         hypothesis = next(
             (h for h in self._open_hypotheses(principal, run.case_id) if h[0] == hypothesis_id),
@@ -397,16 +401,10 @@ class InvestigationRunner:
         }
 
     def _principal(self, run: RunPayload) -> Principal | None:
-        """The user who started the run, with their roles as they are now: the run acts
-        with their authority, and a user deactivated meanwhile stops it."""
-        user = self._auth.active_user(run.user_id)
-        if user is None:
-            return None
-        return Principal(
-            user_id=user.user_id,
-            roles=frozenset(Role(r) for r in user.roles),
-            token_id=f"run-{run.investigation_id}-{run.run}",
-            token_expires_at=0,
+        """The user who started the run: the run acts with their authority, and a user
+        deactivated meanwhile stops it."""
+        return self._auth.principal_of(
+            run.user_id, acting_as=f"run-{run.investigation_id}-{run.run}"
         )
 
     def _open_hypotheses(self, principal: Principal, case_id: str) -> list[tuple[str, str]]:

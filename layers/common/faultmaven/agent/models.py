@@ -34,6 +34,7 @@ from faultmaven.cases.models import (
     SolutionCategory,
 )
 from faultmaven.core.models import Metadata, RequestModel, StrictBool, Text
+from faultmaven.investigation.classify import EvidenceClassification
 from faultmaven.investigation.models import EvidenceCategory
 
 __all__ = ["EvidenceCategory"]  # re-exported: part of the answer's schema
@@ -253,6 +254,11 @@ class AgentAnswer(BaseModel):
         default=None, max_length=40, description="the hypothesis this turn worked on"
     )
     fix_verified: bool = False
+    evidence_classification: EvidenceClassification | None = Field(
+        default=None,
+        description="when the engineer's message answers open evidence requests: which, "
+        "how completely, supportive/refuting/absence, what they meant",
+    )
 
     @field_validator("response_type")
     @classmethod

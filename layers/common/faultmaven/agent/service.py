@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from faultmaven.agent import memory as mem
 from faultmaven.agent import offline, shaping
+from faultmaven.agent.classification import EvidenceClassifier
 from faultmaven.agent.context import (
     BuiltContext,
     SourceRegistry,
@@ -93,6 +94,7 @@ if TYPE_CHECKING:
     from faultmaven.evidence.models import EvidenceOut
     from faultmaven.evidence.service import EvidenceService
     from faultmaven.history.recorder import HistoryRecorder
+    from faultmaven.investigation.classify import EvidenceClassification
     from faultmaven.investigation.service import InvestigationService
     from faultmaven.knowledge.service import KnowledgeService
     from faultmaven.llm.retry import Deadline
@@ -223,6 +225,9 @@ class AgentService:
         self._recorder = recorder
         self._config = config
         self._clock = clock
+        self._classifier = EvidenceClassifier(
+            cases=cases, investigation=investigation, models=models, recorder=recorder
+        )
         built_in = [tool.spec() for tool in BUILT_IN]
         # Consultant turns are offered the answer without the investigation's fields:
         # the definitions are paid on every call, and those fields would stay empty.
@@ -241,6 +246,28 @@ class AgentService:
             model=providers[0].model,
             offline=models.offline,
             fallback=[p.provider for p in providers[1:]],
+        )
+
+    def classify_upload(
+        self,
+        uploader: Principal | None,
+        *,
+        case_id: str,
+        evidence_id: str,
+        filename: str,
+        data_type: str | None,
+        summary: str,
+        insights: Sequence[str],
+    ) -> EvidenceClassification | None:
+        """A processed upload against the open requests and hypotheses (classification.py)."""
+        return self._classifier.upload(
+            uploader,
+            case_id=case_id,
+            evidence_id=evidence_id,
+            filename=filename,
+            data_type=data_type,
+            summary=summary,
+            insights=insights,
         )
 
     def forget_case(self, case_id: str) -> int:
@@ -330,6 +357,16 @@ class AgentService:
             answer, fallback_reason, turn_type = self._settle(loop, gathered, query, tools)
             answer = _redacted(answer)
             sources, hallucinated = self._citations(answer, gathered.registry)
+            classified = (
+                None
+                if autonomy is not None  # the investigation's own instruction answers nothing
+                else self._classifier.chat(
+                    case_id,
+                    query,
+                    from_model=answer.evidence_classification,
+                    message_label=f"chat turn {turn_number}",
+                )
+            )
             created, hypotheses = self._apply_hypotheses(
                 principal, case_id, answer, gathered.view.hypotheses, gathered.registry
             )
@@ -368,6 +405,9 @@ class AgentService:
                 "fallback_reason": fallback_reason,
                 "validation_errors": loop.validation_errors[:10],
                 "hypotheses_created": [h.hypothesis_id for h in created],
+                "evidence_classification": classified.model_dump(mode="json")
+                if classified
+                else None,
                 "investigation": progress.model_dump(mode="json") if progress else None,
             }
         last = loop.completions[-1].response if loop.completions else None

@@ -232,6 +232,21 @@ class AuthService:
             user = store.live_user(session, user_id)
             return UserOut.model_validate(user) if user is not None and user.is_active else None
 
+    def principal_of(self, user_id: str, *, acting_as: str) -> Principal | None:
+        """The user as background work acts for them (an investigation run, the linking
+        of their upload): their roles as they are now, no token; None once the account
+        is inactive, so work on behalf of a departed user stops. `acting_as` names the
+        work (it stands where a token id would, in audit trails)."""
+        user = self.active_user(user_id)
+        if user is None:
+            return None
+        return Principal(
+            user_id=user.user_id,
+            roles=frozenset(user.roles),
+            token_id=acting_as,
+            token_expires_at=0,
+        )
+
     def deactivate_for_deletion(self, user_id: str, *, successor_id: str | None) -> None:
         """Stop the account now (no login, every token revoked) and mark it for erasing."""
         with self._db.session() as session:

@@ -93,7 +93,9 @@ def _terms(text: str) -> frozenset[str]:
     """Cached: a turn scores the same insights and chunks against several word sets,
     and the next turn of the case sees most of them again."""
     found: set[str] = set()
-    for word in _WORD.findall(text.lower()):
+    for found_word in _WORD.findall(text.lower()):
+        # "billing-worker:" or "pool.size." at a sentence's end is the compound itself.
+        word = found_word.rstrip("_.:/-")
         for part in {word, *_PARTS.split(word)}:
             if len(part) >= 3 and part not in _STOP:
                 found.add(_stem(part))

@@ -46,3 +46,4 @@ class EvidenceProcessed:
     data_type: str | None
     summary: str
     insights: tuple[str, ...]
+    uploaded_by: str | None = None

@@ -427,6 +427,7 @@ class EvidenceService:
                 data_type=evidence.data_type,
                 summary=evidence.summary or "",
                 insights=tuple(evidence.insights or ()),
+                uploaded_by=evidence.uploaded_by,
             )
         self._events.publish(processed)
 

@@ -134,6 +134,10 @@ class InvestigationOut(BaseModel):
     transitions: list[dict[str, Any]] = Field(
         default_factory=list, description="phase moves and loop-backs with their reasons"
     )
+    classifications: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="how the latest arriving evidence was classified (the five dimensions)",
+    )
     runs: list[dict[str, Any]] = Field(
         default_factory=list,
         description="the autonomous runs on Step Functions, newest last (RunOut)",

@@ -24,12 +24,11 @@ from faultmaven.core.errors import (
 from faultmaven.core.ids import looks_like_id, new_id
 from faultmaven.core.logging import logger
 from faultmaven.core.pagination import Page, PageRequest
-from faultmaven.core.terms import overlap, terms
 from faultmaven.db.tables import EvidenceRequest
 from faultmaven.investigation import store
+from faultmaven.investigation.classify import EvidenceClassification, OpenRequest
 from faultmaven.investigation.models import (
     BLOCKED_STALL,
-    CATEGORY_OF_DATA_TYPE,
     OPEN_REQUEST_STATUSES,
     ConsentRequest,
     EvidenceRequestRecord,
@@ -67,8 +66,6 @@ MAX_RUNS = 20
 INVESTIGATION_JOB = "investigation"
 # The error name a blocked request fails the waiting task with (the ASL catches it).
 EVIDENCE_BLOCKED = "EvidenceBlocked"
-# A request whose words are this much in a file is answered by it, whatever its category.
-WORDS_MATCH = 0.5
 
 # Which way a request may move when its user speaks (received and validated are the
 # system's, when evidence arrives).
@@ -588,24 +585,37 @@ class InvestigationService:
             store.add_requests(session, rows)
             return [EvidenceRequestRecord.model_validate(r) for r in rows]
 
-    def match_evidence(
-        self,
-        *,
-        case_id: str,
-        evidence_id: str,
-        filename: str,
-        data_type: str | None,
-        summary: str,
-        insights: tuple[str, ...],
-    ) -> list[str]:
-        """An upload finished processing: mark the open requests it answers as received.
-        The deterministic classification — the request's category against the kind of
-        evidence the data type is (only the best-matching request of that category), or
-        the request's own words found in the file's name, summary and insights. Returns
-        the matched request ids."""
-        category = CATEGORY_OF_DATA_TYPE.get(data_type or "")
-        text = " ".join([filename, summary, *insights])
+    def open_requests(self, case_id: str) -> list[OpenRequest]:
+        """The requests still waiting for evidence (the consultant asks for evidence too),
+        for a caller that already authorized the case (classification)."""
         with self._db.session() as session:
+            rows, _ = store.requests_of_case(
+                session,
+                case_id,
+                limit=100,
+                offset=0,
+                statuses=frozenset(s.value for s in OPEN_REQUEST_STATUSES),
+            )
+            return [OpenRequest(r.request_id, r.label, r.description, r.category) for r in rows]
+
+    def has_investigation(self, case_id: str) -> bool:
+        with self._db.session() as session:
+            return store.of_case(session, case_id) is not None
+
+    def apply_classification(
+        self,
+        case_id: str,
+        classification: EvidenceClassification,
+        *,
+        evidence_id: str | None,
+        source: str,
+    ) -> list[str]:
+        """Arriving evidence classified: the open requests it answers become received
+        (with the rationale), a run waiting for one of them resumes, and the
+        classification is kept in the investigation's state. Returns the request ids."""
+        chosen = set(classification.matched_request_ids)
+        with self._db.session() as session:
+            row = store.of_case(session, case_id, for_update=True)
             rows, _ = store.requests_of_case(
                 session,
                 case_id,
@@ -614,32 +624,43 @@ class InvestigationService:
                 statuses=frozenset(s.value for s in OPEN_REQUEST_STATUSES),
                 for_update=True,
             )
-            scored = [(overlap(terms(f"{r.label} {r.description}"), text), r) for r in rows]
-            by_category = sorted(
-                ((score, r) for score, r in scored if category and r.category == category.value),
-                key=lambda pair: -pair[0],
-            )
-            chosen = {r.request_id: (score, "its category") for score, r in by_category[:1]}
-            for score, r in scored:
-                if score >= WORDS_MATCH and r.request_id not in chosen:
-                    chosen[r.request_id] = (score, "its words")
             now = utcnow()
-            for score, r in scored:
-                if r.request_id not in chosen:
-                    continue
-                why = chosen[r.request_id][1]
+            matched = [r for r in rows if r.request_id in chosen]
+            for r in matched:
                 r.status = RequestStatus.RECEIVED.value
-                r.fulfilled_by = [*r.fulfilled_by, evidence_id]
+                if evidence_id:
+                    r.fulfilled_by = [*r.fulfilled_by, evidence_id]
                 r.status_reason = redact(
-                    f"received {filename} ({evidence_id}): it matches {why}, "
-                    f"{round(score * 100)}% of the request's words"
-                ).text
+                    f"received {source}: {classification.completeness.value} "
+                    f"({classification.completeness_score:.2f}), "
+                    f"{classification.stance.value}, by {classification.classified_by}: "
+                    f"{classification.rationale}"
+                ).text[:2000]
                 r.updated_at = now
-            tokens = {r.task_token for r in rows if r.request_id in chosen and r.task_token}
-            matched = sorted(chosen)
+            tokens = {r.task_token for r in matched if r.task_token}
+            ids = sorted(r.request_id for r in matched)
+            state = dict(row.state or {}) if row is not None else {}
+            record = {
+                "at": now.isoformat(),
+                "evidence_id": evidence_id,
+                "source": redact(source).text[:200],
+                **classification.model_dump(mode="json"),
+                "rationale": redact(classification.rationale).text,
+                "follow_up": redact(classification.follow_up).text
+                if classification.follow_up
+                else None,
+            }
+            if row is not None:
+                row.state = {
+                    **state,
+                    "classifications": [*state.get("classifications", []), record][
+                        -MAX_ITERATIONS:
+                    ],
+                }
+                row.updated_at = now
         for token in tokens:
-            self._resume(token, {"evidence_id": evidence_id, "request_ids": matched})
-        return matched
+            self._resume(token, {"evidence_id": evidence_id, "request_ids": ids})
+        return ids
 
     def requests(
         self, principal: Principal, case_id: str, page: PageRequest, *, open_only: bool = False
@@ -763,6 +784,7 @@ class InvestigationService:
             working_conclusion=state.get("working_conclusion"),
             transitions=list(state.get("transitions") or []),
             runs=list(state.get("runs") or []),
+            classifications=list(state.get("classifications") or [])[-10:],
             created_at=row.created_at if row is not None else None,
             updated_at=row.updated_at if row is not None else None,
         )
