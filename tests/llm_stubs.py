@@ -217,6 +217,11 @@ class _StubServer:
         with self._lock:
             self._answers.extend(answers)
 
+    def pending(self) -> int:
+        """Queued answers not asked for yet (a script that ran as planned leaves none)."""
+        with self._lock:
+            return len(self._answers)
+
     def next_answer(self, body: Any) -> Answer:
         with self._lock:
             if self._answers:

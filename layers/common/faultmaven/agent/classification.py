@@ -101,32 +101,30 @@ class EvidenceClassifier:
             self._link(uploader, case_id, classification, f"{evidence_id} ({filename})")
         return classification
 
-    def chat(
-        self,
-        case_id: str,
-        query: str,
-        *,
-        from_model: EvidenceClassification | None,
-        message_label: str,
+    def classify_message(
+        self, case_id: str, query: str, *, from_model: EvidenceClassification | None
     ) -> EvidenceClassification | None:
-        """Classify what the user typed in a turn. The model's own classification (part
-        of its answer) is kept to the ids it was shown; the rules decide otherwise.
-        Hypotheses are left to the answer itself, which already weighs the message."""
+        """What the user typed in a turn, against the requests open now. The model's own
+        classification (part of its answer) is kept to the ids it was shown; the rules
+        decide otherwise. Hypotheses are left to the answer itself, which already weighs
+        the message. None when no request is open."""
         requests = self._investigation.open_requests(case_id)
         if not requests:
             return None
         if from_model is not None:
-            classification = sanitized(
+            return sanitized(
                 from_model, requests=requests, hypotheses=[], form=EvidenceForm.USER_INPUT
             )
-        else:
-            classification = classify_by_rules(
-                query, form=EvidenceForm.USER_INPUT, requests=requests, hypotheses=[]
-            )
-        self._investigation.apply_classification(
+        return classify_by_rules(
+            query, form=EvidenceForm.USER_INPUT, requests=requests, hypotheses=[]
+        )
+
+    def apply_message(
+        self, case_id: str, classification: EvidenceClassification, *, message_label: str
+    ) -> list[str]:
+        return self._investigation.apply_classification(
             case_id, classification, evidence_id=None, source=message_label
         )
-        return classification
 
     # -- helpers ---------------------------------------------------------------------------
     def _hypotheses(self, principal: Principal | None, case_id: str) -> list[OpenHypothesis]:

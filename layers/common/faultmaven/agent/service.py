@@ -357,14 +357,13 @@ class AgentService:
             answer, fallback_reason, turn_type = self._settle(loop, gathered, query, tools)
             answer = _redacted(answer)
             sources, hallucinated = self._citations(answer, gathered.registry)
+            # Against the requests open before this turn asks for more; applied after the
+            # iteration is recorded, so a run it resumes sees this turn's phase move.
             classified = (
                 None
                 if autonomy is not None  # the investigation's own instruction answers nothing
-                else self._classifier.chat(
-                    case_id,
-                    query,
-                    from_model=answer.evidence_classification,
-                    message_label=f"chat turn {turn_number}",
+                else self._classifier.classify_message(
+                    case_id, query, from_model=answer.evidence_classification
                 )
             )
             created, hypotheses = self._apply_hypotheses(
@@ -380,6 +379,10 @@ class AgentService:
                 hypotheses_after=hypotheses,
                 solution_statuses=[s.status.value for s in [*view.solutions, *solutions]],
             )
+            if classified is not None:
+                self._classifier.apply_message(
+                    case_id, classified, message_label=f"chat turn {turn_number}"
+                )
             if progress is not None and progress.phase_to != progress.phase_from:
                 with recorder.stage(
                     history_id,

@@ -369,7 +369,7 @@ def export_environment(settings: Settings) -> None:
     from faultmaven.core.settings import ENV_PREFIX, get_settings
     from faultmaven.lambda_entry import container_from_env
 
-    values = {
+    values: dict[str, str | None] = {
         "DATABASE_URL": settings.database_url,
         "REDIS_URL": settings.redis_url,
         f"{ENV_PREFIX}ENVIRONMENT": settings.environment.value,
@@ -377,20 +377,17 @@ def export_environment(settings: Settings) -> None:
         f"{ENV_PREFIX}AWS_REGION": settings.aws_region,
         f"{ENV_PREFIX}EVIDENCE_BUCKET": settings.evidence_bucket,
         f"{ENV_PREFIX}PREPROCESSING_STATE_MACHINE_ARN": settings.preprocessing_state_machine_arn,
-        f"{ENV_PREFIX}INVESTIGATION_STATE_MACHINE_ARN": settings.investigation_state_machine_arn,
-        f"{ENV_PREFIX}INVESTIGATION_EVIDENCE_WAIT_SECONDS": str(
-            settings.investigation_evidence_wait_seconds
-        ),
-        f"{ENV_PREFIX}INVESTIGATION_ITERATIONS_PER_PHASE": str(
-            settings.investigation_iterations_per_phase
-        ),
-        f"{ENV_PREFIX}INVESTIGATION_MAX_STEPS": str(settings.investigation_max_steps),
         f"{ENV_PREFIX}MAX_UPLOAD_BYTES": str(settings.max_upload_bytes),
         f"{ENV_PREFIX}LOG_LEVEL": settings.log_level,
         # The functions protect themselves with the same budgets as the API process.
         f"{ENV_PREFIX}RATE_LIMIT_SCALE": str(settings.rate_limit_scale),
         f"{ENV_PREFIX}REPUTATION_ENABLED": str(settings.reputation_enabled).lower(),
     }
+    # The agent's and the investigation's limits: the investigation's tasks run agent
+    # turns, which must behave as the API process's do.
+    for name, value in settings.model_dump().items():
+        if name.startswith(("agent_", "investigation_")) and value is not None:
+            values[f"{ENV_PREFIX}{name.upper()}"] = str(value)
     # The model the pipeline's Summarize step asks: the API process's own choice.
     values.update(
         {
