@@ -83,6 +83,15 @@ def test_the_phases_advance_on_their_criteria_and_loop_back_when_all_are_refuted
     assert "impact" in first["phase_transition"]["reason"]
     prompt = messages_stub.requests[-1].body["messages"][0]["content"][0]["text"]
     assert "<investigation>" in prompt and "Phase 1 (blast_radius)" in prompt
+    # Observe and orient only: phase 1 offers no hypothesis tool, and refuses one called.
+    offered = [t["name"] for t in messages_stub.requests[-1].body["tools"]]
+    assert "list_hypotheses" not in offered and "read_evidence" in offered
+    refused = turn(
+        "and the hypotheses?", before=[ToolCall(name="list_hypotheses", input={})]
+    )
+    assert refused["metadata"]["tool_calls"] == 1
+    tool_result = messages_stub.requests[-1].body["messages"][-1]["content"][0]
+    assert tool_result["is_error"] is True and "Unknown tool" in str(tool_result["content"])
     second = turn("impact?", anomaly_frame=FRAME)
     assert (second["phase_transition"]["from"], second["phase_transition"]["to"]) == (1, 2)
     assert second["view_state"]["investigation_progress"]["phase"] == 2
@@ -100,6 +109,7 @@ def test_the_phases_advance_on_their_criteria_and_loop_back_when_all_are_refuted
     )
     assert fourth["phase_transition"]["to"] == 4
     hypotheses = api.call("GET", f"/cases/{case_id}/hypotheses", owner).json()["items"]
+    assert "list_hypotheses" in [t["name"] for t in messages_stub.requests[-1].body["tools"]]
     # Phase 4: each refuted in turn (two refuting sources: the digest and a section the
     # model read first); while one is open the phase stays, then it loops back to 3.
     read = ToolCall(

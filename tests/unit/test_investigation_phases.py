@@ -138,3 +138,18 @@ def test_four_iterations_on_one_hypothesis_without_gain_is_anchoring() -> None:
 def test_decay_runs_once_per_iteration() -> None:
     assert decay_due(3, 2)
     assert not decay_due(3, 3)
+
+
+def test_each_phase_offers_its_tools_observe_and_orient_first() -> None:
+    from faultmaven.agent.tools import BY_NAME
+    from faultmaven.investigation.phases import PHASE_TOOLS
+
+    assert set(PHASE_TOOLS) == set(Phase)
+    for phase, names in PHASE_TOOLS.items():
+        assert names <= set(BY_NAME), phase
+    for early in (Phase.INTAKE, Phase.BLAST_RADIUS, Phase.TIMELINE):
+        assert "list_hypotheses" not in PHASE_TOOLS[early]
+        assert {"read_evidence", "search_knowledge"} <= PHASE_TOOLS[early]
+    for testing in (Phase.HYPOTHESIS, Phase.VALIDATION, Phase.SOLUTION):
+        assert "list_hypotheses" in PHASE_TOOLS[testing]
+    assert "search_knowledge" not in PHASE_TOOLS[Phase.DOCUMENT]

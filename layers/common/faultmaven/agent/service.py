@@ -83,6 +83,7 @@ from faultmaven.investigation.models import (
     IterationReport,
     NewEvidenceRequest,
 )
+from faultmaven.investigation.phases import PHASE_TOOLS, Phase
 from faultmaven.knowledge.models import SearchHit, SearchRequest
 from faultmaven.llm.redaction import redact_text
 from faultmaven.preprocessing.redact import redact
@@ -174,6 +175,7 @@ class Gathered:
     memory: mem.HierarchicalMemory
     memory_text: str
     lead: bool = False
+    phase: Phase | None = None  # a lead turn's phase: it decides the tools offered
 
 
 LEAD_FIELDS = (
@@ -228,13 +230,17 @@ class AgentService:
         self._classifier = EvidenceClassifier(
             cases=cases, investigation=investigation, models=models, recorder=recorder
         )
-        built_in = [tool.spec() for tool in BUILT_IN]
-        # Consultant turns are offered the answer without the investigation's fields:
-        # the definitions are paid on every call, and those fields would stay empty.
-        self._tools = {
-            False: [*built_in, answer_tool(lead=False)],
-            True: [*built_in, answer_tool(lead=True)],
-        }
+        # Consultant turns are offered the answer without the investigation's fields (the
+        # definitions are paid on every call, and those fields would stay empty); a lead
+        # turn is offered the tools of its phase.
+        consultant = [*(tool.spec() for tool in BUILT_IN), answer_tool(lead=False)]
+        lead_answer = answer_tool(lead=True)
+        self._tools: dict[Phase | None, list[ToolSpec]] = {None: consultant}
+        for phase, names in PHASE_TOOLS.items():
+            self._tools[phase] = [
+                *(tool.spec() for tool in BUILT_IN if tool.name in names),
+                lead_answer,
+            ]
 
     # -- health ----------------------------------------------------------------------------
     def health(self) -> AgentHealth:
@@ -342,6 +348,7 @@ class AgentService:
                 history_session_id=history_id,
                 stage_execution_id=stage.execution_id,
                 result_tokens=self._config.tool_result_tokens,
+                offered=PHASE_TOOLS.get(gathered.phase) if gathered.phase is not None else None,
             )
             loop = self._loop(
                 models,
@@ -352,7 +359,7 @@ class AgentService:
                 stage.execution_id,
                 deadline,
                 turn_number,
-                lead=gathered.lead,
+                phase=gathered.phase,
             )
             answer, fallback_reason, turn_type = self._settle(loop, gathered, query, tools)
             answer = _redacted(answer)
@@ -640,12 +647,13 @@ class AgentService:
         )
         registry = SourceRegistry()
         briefing = self._investigation.briefing(principal, case_id)
+        phase = self._investigation.lifecycle_of(case_id)[0] if briefing is not None else None
         memory_text = mem.render(memory, self._config.memory_budget_tokens)
         fixed = estimate_input_tokens(
             LLMRequest(
                 system=SYSTEM_PROMPT,
                 messages=[],
-                tools=self._tools[briefing is not None],
+                tools=self._tools[phase],
                 max_tokens=1,
             )
         )
@@ -673,7 +681,15 @@ class AgentService:
             extra=briefing or "",
         )
         return Gathered(
-            view, evidence, hits, registry, context, memory, memory_text, lead=briefing is not None
+            view,
+            evidence,
+            hits,
+            registry,
+            context,
+            memory,
+            memory_text,
+            lead=briefing is not None,
+            phase=phase,
         )
 
     # -- the loop --------------------------------------------------------------------------
@@ -687,7 +703,7 @@ class AgentService:
         stage_execution_id: str,
         deadline: Deadline,
         turn_number: int,
-        lead: bool = False,
+        phase: Phase | None = None,
     ) -> LoopResult:
         from faultmaven.llm.retry import Deadline as DeadlineType
         from faultmaven.llm.service import CallScope
@@ -711,7 +727,7 @@ class AgentService:
             request = LLMRequest(
                 system=SYSTEM_PROMPT,
                 messages=messages,
-                tools=self._tools[lead],
+                tools=self._tools[phase],
                 tool_choice=ToolChoice(type="tool", name=ANSWER_TOOL)
                 if final
                 else ToolChoice(type="any"),

@@ -154,6 +154,8 @@ class TurnTools:
     history_session_id: str
     stage_execution_id: str | None
     result_tokens: int
+    # The tools this turn offered (its phase's); None: all of them.
+    offered: frozenset[str] | None = None
     calls: int = 0
     _seen: set[str] = field(default_factory=set)
 
@@ -181,9 +183,10 @@ class TurnTools:
         return outcome
 
     def _dispatch(self, name: str, arguments: dict[str, Any]) -> ToolOutcome:
-        tool = BY_NAME.get(name)
+        tool = BY_NAME.get(name) if self.offered is None or name in self.offered else None
         if tool is None:
-            return ToolOutcome(f"Unknown tool {name!r}. Tools: {', '.join(BY_NAME)}.", True)
+            names = [n for n in BY_NAME if self.offered is None or n in self.offered]
+            return ToolOutcome(f"Unknown tool {name!r}. Tools: {', '.join(names)}.", True)
         key = name + json.dumps(arguments, sort_keys=True, default=str)
         if key in self._seen:
             return ToolOutcome(

@@ -67,6 +67,24 @@ OODA_STEPS: dict[Phase, tuple[OODAStep, ...]] = {
 }
 
 # What the lead investigator works towards in each phase (the prompt's phase section).
+# The agent's built-in tools each phase offers (give_answer is always offered): observe
+# and orient in 0–2 (evidence, knowledge, the case, the conversation); the hypotheses
+# from phase 3 on; the write-up in 6 reads, it does not search.
+_READING = frozenset(
+    {"search_knowledge", "list_evidence", "read_evidence", "get_case", "search_conversation"}
+)
+PHASE_TOOLS: dict[Phase, frozenset[str]] = {
+    Phase.INTAKE: _READING,
+    Phase.BLAST_RADIUS: _READING,
+    Phase.TIMELINE: _READING,
+    Phase.HYPOTHESIS: _READING | {"list_hypotheses"},
+    Phase.VALIDATION: _READING | {"list_hypotheses"},
+    Phase.SOLUTION: _READING | {"list_hypotheses"},
+    Phase.DOCUMENT: frozenset(
+        {"get_case", "list_evidence", "list_hypotheses", "search_conversation"}
+    ),
+}
+
 PHASE_GOALS: dict[Phase, str] = {
     Phase.INTAKE: "Confirm the problem in one statement and ask whether to investigate.",
     Phase.BLAST_RADIUS: "Frame the anomaly: what is broken, expected vs actual behaviour, "
