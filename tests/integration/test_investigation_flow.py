@@ -86,9 +86,7 @@ def test_the_phases_advance_on_their_criteria_and_loop_back_when_all_are_refuted
     # Observe and orient only: phase 1 offers no hypothesis tool, and refuses one called.
     offered = [t["name"] for t in messages_stub.requests[-1].body["tools"]]
     assert "list_hypotheses" not in offered and "read_evidence" in offered
-    refused = turn(
-        "and the hypotheses?", before=[ToolCall(name="list_hypotheses", input={})]
-    )
+    refused = turn("and the hypotheses?", before=[ToolCall(name="list_hypotheses", input={})])
     assert refused["metadata"]["tool_calls"] == 1
     tool_result = messages_stub.requests[-1].body["messages"][-1]["content"][0]
     assert tool_result["is_error"] is True and "Unknown tool" in str(tool_result["content"])
