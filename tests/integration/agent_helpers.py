@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from faultmaven.core.settings import Settings
+from tests.conftest import make_settings
 from tests.helpers import Api, User
 from tests.integration.evidence_helpers import upload
+from tests.llm_stubs import API_KEY
+
+# Builds an app whose language model is the stub, with setting overrides.
+Factory = Callable[..., Api]
 
 POOL_LOG = (
     "2026-12-01T10:00:01Z INFO checkout-api request handled path=/cart status=200\n"
@@ -61,3 +68,20 @@ def ask(api: Api, user: User, case_id: str, session_id: str, query: str, **extra
         user,
         json={"session_id": session_id, "query": query, **extra},
     )
+
+
+def stub_settings(suite: Settings, stub_url: str, **overrides: Any) -> Settings:
+    """The suite's stores and state machines, with the Anthropic provider pointed at the
+    Messages stub (fast retries)."""
+    values: dict[str, Any] = {
+        "aws_endpoint_url": suite.aws_endpoint_url,
+        "preprocessing_state_machine_arn": suite.preprocessing_state_machine_arn,
+        "investigation_state_machine_arn": suite.investigation_state_machine_arn,
+        "llm_provider": "anthropic",
+        "anthropic_api_key": API_KEY,
+        "anthropic_base_url": stub_url,
+        "llm_backoff_base_seconds": 0.01,
+        "llm_backoff_max_seconds": 0.02,
+        **overrides,
+    }
+    return make_settings(suite.database_url or "", suite.redis_url or "", **values)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -14,6 +15,8 @@ from faultmaven.container import Container, build_container
 from faultmaven.core.settings import Settings
 from faultmaven.db.tables import Base
 from tests.helpers import Api
+from tests.integration.agent_helpers import Factory, stub_settings
+from tests.llm_stubs import MessagesStub
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +48,28 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def api(client: TestClient) -> Api:
     return Api(client)
+
+
+@pytest.fixture
+def model_api(container: Container, messages_stub: MessagesStub) -> Iterator[Factory]:
+    """Apps over the suite's stores whose language model is the stub (Anthropic
+    provider), each built with the given setting overrides."""
+    built: list[tuple[Container, TestClient]] = []
+
+    def build(**overrides: Any) -> Api:
+        wired = build_container(
+            stub_settings(
+                container.settings,
+                messages_stub.base_url,
+                **{"llm_summaries": False, **overrides},
+            )
+        )
+        client = TestClient(create_app(container=wired), raise_server_exceptions=False)
+        client.__enter__()
+        built.append((wired, client))
+        return Api(client)
+
+    yield build
+    for wired, client in built:
+        client.__exit__(None, None, None)
+        wired.close()

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from faultmaven.container import Container
 from faultmaven.db.tables import AgentMemory
 from tests.helpers import Api
-from tests.integration.agent_helpers import ask, case_with_log, session_of
-from tests.integration.test_agent_model_turn import Factory, answer, model_api  # noqa: F401
+from tests.integration.agent_helpers import Factory, ask, case_with_log, session_of
+from tests.integration.test_agent_model_turn import answer
 from tests.llm_stubs import Fail, MessagesStub, ToolCall
 
 TURN_2_FACT = "we raised maximumPoolSize from 50 to 80 on payments-db at 09:58"
@@ -30,7 +30,7 @@ QUESTIONS = [
 def test_thirty_turns_keep_the_memory_small_and_turn_two_reachable(
     api: Api,
     container: Container,
-    model_api: Factory,  # noqa: F811
+    model_api: Factory,
     messages_stub: MessagesStub,
 ) -> None:
     owner = api.user()
@@ -83,7 +83,7 @@ def test_thirty_turns_keep_the_memory_small_and_turn_two_reachable(
 def test_every_third_turn_the_model_compresses_the_memory(
     api: Api,
     container: Container,
-    model_api: Factory,  # noqa: F811
+    model_api: Factory,
     messages_stub: MessagesStub,
 ) -> None:
     owner = api.user()

@@ -5,55 +5,15 @@ and what the turn does when the provider storms, the deadline comes or a budget 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from faultmaven.app import create_app
-from faultmaven.container import Container, build_container
+from faultmaven.container import Container
 from faultmaven.db.tables import HistoryLLMInteraction, HistoryStage, HistoryToolInteraction
-from tests.conftest import make_settings
 from tests.helpers import Api, User, assert_envelope
-from tests.integration.agent_helpers import add_runbook, ask, case_with_log, session_of
-from tests.llm_stubs import API_KEY, Fail, MessagesStub, Text, ToolCall
-
-Factory = Callable[..., Api]
-
-
-@pytest.fixture
-def model_api(container: Container, messages_stub: MessagesStub) -> Iterator[Factory]:
-    """An app over the suite's stores whose language model is the stub (Anthropic
-    provider), built with the given setting overrides."""
-    built: list[tuple[Container, TestClient]] = []
-
-    def build(**overrides: Any) -> Api:
-        wired = build_container(
-            make_settings(
-                container.settings.database_url or "",
-                container.settings.redis_url or "",
-                aws_endpoint_url=container.settings.aws_endpoint_url,
-                preprocessing_state_machine_arn=container.settings.preprocessing_state_machine_arn,
-                llm_provider="anthropic",
-                anthropic_api_key=API_KEY,
-                anthropic_base_url=messages_stub.base_url,
-                llm_backoff_base_seconds=0.01,
-                llm_backoff_max_seconds=0.02,
-                llm_summaries=False,
-                **overrides,
-            )
-        )
-        client = TestClient(create_app(container=wired), raise_server_exceptions=False)
-        client.__enter__()
-        built.append((wired, client))
-        return Api(client)
-
-    yield build
-    for wired, client in built:
-        client.__exit__(None, None, None)
-        wired.close()
+from tests.integration.agent_helpers import Factory, add_runbook, ask, case_with_log, session_of
+from tests.llm_stubs import Fail, MessagesStub, Text, ToolCall
 
 
 def answer(**fields: Any) -> ToolCall:

@@ -8,55 +8,19 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from faultmaven.app import create_app
-from faultmaven.container import Container, build_container
+from faultmaven.container import Container
 from faultmaven.db.tables import HistoryStage
-from tests.conftest import make_settings
 from tests.helpers import Api, User
-from tests.integration.agent_helpers import add_runbook, ask, case_with_log, session_of
+from tests.integration.agent_helpers import Factory, add_runbook, ask, case_with_log, session_of
 from tests.integration.evidence_helpers import upload
-from tests.llm_stubs import API_KEY, MessagesStub, Raw, ToolCall
+from tests.llm_stubs import MessagesStub, Raw, ToolCall
 
-Factory = Callable[..., Api]
 SECRET = "hunter2-Sup3rSecret"
-
-
-@pytest.fixture
-def model_api(container: Container, messages_stub: MessagesStub) -> Iterator[Factory]:
-    built: list[tuple[Container, TestClient]] = []
-
-    def build(**overrides: Any) -> Api:
-        wired = build_container(
-            make_settings(
-                container.settings.database_url or "",
-                container.settings.redis_url or "",
-                aws_endpoint_url=container.settings.aws_endpoint_url,
-                preprocessing_state_machine_arn=container.settings.preprocessing_state_machine_arn,
-                llm_provider="anthropic",
-                anthropic_api_key=API_KEY,
-                anthropic_base_url=messages_stub.base_url,
-                llm_backoff_base_seconds=0.01,
-                llm_backoff_max_seconds=0.02,
-                llm_summaries=False,
-                **overrides,
-            )
-        )
-        client = TestClient(create_app(container=wired), raise_server_exceptions=False)
-        client.__enter__()
-        built.append((wired, client))
-        return Api(client)
-
-    yield build
-    for wired, client in built:
-        client.__exit__(None, None, None)
-        wired.close()
 
 
 def answer(**fields: Any) -> ToolCall:

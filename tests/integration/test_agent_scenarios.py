@@ -25,9 +25,9 @@ from fastapi.testclient import TestClient
 from faultmaven.agent.models import AgentResponse
 from faultmaven.app import create_app
 from faultmaven.container import Container, build_container
-from tests.conftest import make_settings
 from tests.helpers import Api
-from tests.llm_stubs import API_KEY, MessagesStub
+from tests.integration.agent_helpers import stub_settings
+from tests.llm_stubs import MessagesStub
 from tests.scenarios.agent.runner import Turn, load_all, model_requests, run
 
 SCENARIOS = load_all()
@@ -52,19 +52,7 @@ def stub() -> Iterator[MessagesStub]:
 def model_api(container: Container, stub: MessagesStub) -> Iterator[Api]:
     """The in-process app over the suite's stores, with the Anthropic provider pointed
     at the stub."""
-    wired = build_container(
-        make_settings(
-            container.settings.database_url or "",
-            container.settings.redis_url or "",
-            aws_endpoint_url=container.settings.aws_endpoint_url,
-            preprocessing_state_machine_arn=container.settings.preprocessing_state_machine_arn,
-            llm_provider="anthropic",
-            anthropic_api_key=API_KEY,
-            anthropic_base_url=stub.base_url,
-            llm_backoff_base_seconds=0.01,
-            llm_backoff_max_seconds=0.02,
-        )
-    )
+    wired = build_container(stub_settings(container.settings, stub.base_url))
     with TestClient(create_app(container=wired), raise_server_exceptions=False) as client:
         yield Api(client)
     wired.close()

@@ -11,13 +11,8 @@ from sqlalchemy import select
 from faultmaven.container import Container
 from faultmaven.db.tables import HistoryStage
 from tests.helpers import Api
-from tests.integration.agent_helpers import ask
-from tests.integration.test_agent_model_turn import (  # noqa: F401
-    Factory,
-    answer,
-    model_api,
-    prepared,
-)
+from tests.integration.agent_helpers import Factory, ask
+from tests.integration.test_agent_model_turn import answer, prepared
 from tests.llm_stubs import MessagesStub, ToolCall
 
 FRAME = {
@@ -53,7 +48,7 @@ def two_hypotheses(evidence_id: str) -> list[dict[str, Any]]:
 def test_the_phases_advance_on_their_criteria_and_loop_back_when_all_are_refuted(
     api: Api,
     container: Container,
-    model_api: Factory,  # noqa: F811
+    model_api: Factory,
     messages_stub: MessagesStub,
 ) -> None:
     owner, session_id, case_id, evidence = prepared(api, api)
@@ -145,7 +140,7 @@ def test_the_phases_advance_on_their_criteria_and_loop_back_when_all_are_refuted
 
 def test_three_turns_without_progress_stall_the_case(
     api: Api,
-    model_api: Factory,  # noqa: F811
+    model_api: Factory,
     messages_stub: MessagesStub,
 ) -> None:
     owner, session_id, case_id, _ = prepared(api, api)

@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from faultmaven.container import Container, build_container
 from faultmaven.db.tables import Evidence
-from tests.conftest import make_settings
 from tests.helpers import Api, User
+from tests.integration.agent_helpers import stub_settings
 from tests.integration.evidence_helpers import upload
-from tests.llm_stubs import API_KEY, Fail, MessagesStub, ToolCall
+from tests.llm_stubs import Fail, MessagesStub, ToolCall
 
 LOG = (
     "2026-12-01T10:00:01Z ERROR payments-api db pool exhausted: timeout after 30s "
@@ -41,19 +41,7 @@ GOOD = {
 def model_container(container: Container, messages_stub: MessagesStub) -> Iterator[Container]:
     """The same stores as the suite's container, with the Anthropic provider pointed at
     the stub: its steps run the pipeline's code with a model."""
-    wired = build_container(
-        make_settings(
-            container.settings.database_url or "",
-            container.settings.redis_url or "",
-            aws_endpoint_url=container.settings.aws_endpoint_url,
-            preprocessing_state_machine_arn=container.settings.preprocessing_state_machine_arn,
-            llm_provider="anthropic",
-            anthropic_api_key=API_KEY,
-            anthropic_base_url=messages_stub.base_url,
-            llm_backoff_base_seconds=0.01,
-            llm_backoff_max_seconds=0.02,
-        )
-    )
+    wired = build_container(stub_settings(container.settings, messages_stub.base_url))
     yield wired
     wired.close()
 
