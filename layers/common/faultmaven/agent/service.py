@@ -1192,14 +1192,18 @@ def _fit_lengths(data: Any, exc: ValidationError) -> Any | None:
     return fitted
 
 
-def _clean_json(value: Any) -> Any:
-    """Every string of a client's JSON (keys too) through the redactor."""
+def _clean_json(value: Any, *, keys: bool = True) -> Any:
+    """Every string of a JSON value through the redactor; `keys` too for a client's JSON
+    (a schema's own field names need no redaction and must stay as they are)."""
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, list):
-        return [_clean_json(v) for v in value]
+        return [_clean_json(v, keys=keys) for v in value]
     if isinstance(value, dict):
-        return {redact_text(str(k)): _clean_json(v) for k, v in value.items()}
+        return {
+            (redact_text(str(k)) if keys else k): _clean_json(v, keys=keys)
+            for k, v in value.items()
+        }
     return value
 
 
@@ -1207,17 +1211,7 @@ def _redacted(answer: AgentAnswer) -> AgentAnswer:
     """Every string of the answer through the redactor before anything is stored or
     shown: the model's answer was redacted by the gateway already, but the offline
     analyst's is built here from knowledge text that nothing redacted."""
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, str):
-            return redact_text(value)
-        if isinstance(value, list):
-            return [clean(v) for v in value]
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        return value
-
-    cleaned = clean(answer.model_dump(mode="json"))
+    cleaned = _clean_json(answer.model_dump(mode="json"), keys=False)
     try:
         return _validated_answer(cleaned)
     except ValidationError:  # not a length problem: keep at least the content, safe
