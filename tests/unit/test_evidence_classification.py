@@ -12,6 +12,7 @@ from faultmaven.investigation.classify import (
     OpenHypothesis,
     OpenRequest,
     UserIntent,
+    categories_of,
     classify_by_rules,
     sanitized,
 )
@@ -55,9 +56,15 @@ def test_a_file_answers_the_best_request_of_its_category_even_without_shared_wor
         form=EvidenceForm.DOCUMENT,
         requests=[DEPLOYS, METRICS],
         hypotheses=[],
-        category="metrics",
+        categories=categories_of("grafana-export.csv", None),
     )
     assert result.matched_request_ids == ["er_2"]
+
+
+def test_a_files_name_says_what_kind_of_evidence_it_is() -> None:
+    assert categories_of("pool-metrics.json", "configuration") == {"metrics", "configuration"}
+    assert categories_of("deploys-since-monday.txt", "timeline") == {"changes", "timeline"}
+    assert categories_of("notes.txt", None) == frozenset()
 
 
 def test_saying_it_cannot_be_had_answers_nothing() -> None:

@@ -24,6 +24,7 @@ from faultmaven.investigation.classify import (
     EvidenceForm,
     OpenHypothesis,
     OpenRequest,
+    categories_of,
     classify_by_rules,
     sanitized,
 )
@@ -89,7 +90,7 @@ class EvidenceClassifier:
             form=EvidenceForm.DOCUMENT,
             requests=requests,
             hypotheses=hypotheses,
-            category=kind.value if kind else None,
+            categories=categories_of(filename, kind.value if kind else None),
         )
         classification = (
             self._by_model(case_id, evidence_id, text, requests, hypotheses, rules) or rules

@@ -118,18 +118,43 @@ _AGAINST = re.compile(
 )
 
 
+# Words in a file's name that say what kind of evidence it is, whatever its format
+# (`pool-metrics.json` is metrics even if its data type reads as a config file).
+_NAME_HINTS: dict[str, frozenset[str]] = {
+    "symptoms": frozenset({"log", "logs", "error", "errors", "trace", "traces", "stacktrace"}),
+    "metrics": frozenset(
+        {"metric", "metrics", "grafana", "prometheus", "dashboard", "latency", "cpu", "graph"}
+    ),
+    "changes": frozenset(
+        {"deploy", "deploys", "deployment", "deployments", "release", "changelog", "diff"}
+    ),
+    "configuration": frozenset({"config", "configuration", "settings", "values", "conf"}),
+    "timeline": frozenset({"timeline", "events", "incident", "postmortem"}),
+    "environment": frozenset({"environment", "versions", "inventory", "nodes", "hosts"}),
+    "scope": frozenset({"scope", "regions", "tenants", "customers", "impact"}),
+}
+_NAME_WORD = re.compile(r"[a-z]+")
+
+
+def categories_of(filename: str, data_type_category: str | None) -> frozenset[str]:
+    """The kinds of evidence a file is: its data type's, and those its name says."""
+    words = set(_NAME_WORD.findall(filename.lower()))
+    named = {category for category, hints in _NAME_HINTS.items() if words & hints}
+    return frozenset(named | ({data_type_category} if data_type_category else set()))
+
+
 def classify_by_rules(
     text: str,
     *,
     form: EvidenceForm,
     requests: Sequence[OpenRequest],
     hypotheses: Sequence[OpenHypothesis],
-    category: str | None = None,
+    categories: frozenset[str] = frozenset(),
 ) -> EvidenceClassification:
     """The deterministic classification. A request is answered when its words are in
     the evidence (`WORDS_MATCH`), or — for a file — when it is the best match among the
-    requests of the file's category. A hypothesis is linked when its words are in the
-    evidence; the stance is refuting when the evidence says the thing is normal, absent
+    requests of one of the file's kinds (`categories_of`). A hypothesis is linked when
+    its words are in the evidence; the stance is refuting when the evidence says the thing is normal, absent
     or ruled out, supporting otherwise."""
     intent = _intent(text, form)
     scored = [(overlap(terms(f"{r.label} {r.description}"), text), r) for r in requests]
@@ -138,13 +163,14 @@ def classify_by_rules(
         for score, r in scored:
             if score >= WORDS_MATCH:
                 matched[r.request_id] = score
-        if category and form is EvidenceForm.DOCUMENT:
-            of_category = sorted(
-                ((s, r) for s, r in scored if r.category == category), key=lambda p: -p[0]
-            )
-            if of_category and of_category[0][1].request_id not in matched:
-                best_score, best = of_category[0]
-                matched[best.request_id] = max(best_score, WORDS_MATCH)
+        if categories and form is EvidenceForm.DOCUMENT:
+            for category in sorted(categories):
+                of_category = sorted(
+                    ((s, r) for s, r in scored if r.category == category), key=lambda p: -p[0]
+                )
+                if of_category and of_category[0][1].request_id not in matched:
+                    best_score, best = of_category[0]
+                    matched[best.request_id] = max(best_score, WORDS_MATCH)
     best_score = max(matched.values(), default=0.0)
     completeness = (
         Completeness.NONE
