@@ -154,8 +154,8 @@ def classify_by_rules(
     """The deterministic classification. A request is answered when its words are in
     the evidence (`WORDS_MATCH`), or — for a file — when it is the best match among the
     requests of one of the file's kinds (`categories_of`). A hypothesis is linked when
-    its words are in the evidence; the stance is refuting when the evidence says the thing is normal, absent
-    or ruled out, supporting otherwise."""
+    its words are in the evidence; the stance is refuting when the evidence says the
+    thing is normal, absent or ruled out, supporting otherwise."""
     intent = _intent(text, form)
     scored = [(overlap(terms(f"{r.label} {r.description}"), text), r) for r in requests]
     matched: dict[str, float] = {}
