@@ -159,10 +159,12 @@ def classify_by_rules(
     intent = _intent(text, form)
     scored = [(overlap(terms(f"{r.label} {r.description}"), text), r) for r in requests]
     matched: dict[str, float] = {}
+    why: dict[str, str] = {}
     if intent is not UserIntent.REPORTING_UNAVAILABLE:
         for score, r in scored:
             if score >= WORDS_MATCH:
                 matched[r.request_id] = score
+                why[r.request_id] = f"{round(score * 100)}% of its words"
         if categories and form is EvidenceForm.DOCUMENT:
             for category in sorted(categories):
                 of_category = sorted(
@@ -171,6 +173,7 @@ def classify_by_rules(
                 if of_category and of_category[0][1].request_id not in matched:
                     best_score, best = of_category[0]
                     matched[best.request_id] = max(best_score, WORDS_MATCH)
+                    why[best.request_id] = f"the file is {category} evidence"
     best_score = max(matched.values(), default=0.0)
     completeness = (
         Completeness.NONE
@@ -197,12 +200,8 @@ def classify_by_rules(
     if matched and intent is UserIntent.OTHER:
         intent = UserIntent.PROVIDING_EVIDENCE
     labels = {r.request_id: r.label for _, r in scored}
-    rationale = (
-        "answers "
-        + ", ".join(f"{labels[i]} ({round(s * 100)}% of its words)" for i, s in matched.items())
-        if matched
-        else "answers no open request"
-    )
+    answered = ", ".join(f"{labels[i]} ({why[i]})" for i in matched)
+    rationale = f"answers {answered}" if matched else "answers no open request"
     if links:
         rationale += (
             "; "
