@@ -158,3 +158,4 @@ def test_three_turns_without_progress_stall_the_case(
     messages_stub.queue(answer(content="Found it.", anomaly_frame=FRAME))
     ask(model, owner, case_id, session_id, "here is the impact")
     assert investigation(api, owner, case_id)["status"] == "investigating"
+    assert api.call("GET", f"/cases/{case_id}", owner).json()["status"] == "investigating"

@@ -347,6 +347,12 @@ def test_a_wait_that_times_out_stalls_the_run(
     again = api.call("POST", f"/cases/{case_id}/investigation/run", owner)
     assert again.status_code == 202 and again.json()["execution_name"].endswith("-r2")
     assert ended_run(api, owner, case_id)["run"] == 2
+    moves = api.call("GET", f"/cases/{case_id}/status/history?page_size=50", owner).json()["items"]
+    assert [(m["from_status"], m["to_status"]) for m in moves][-3:] == [
+        ("investigating", "stalled"),
+        ("stalled", "investigating"),
+        ("investigating", "stalled"),
+    ]
 
 
 def test_blocking_the_awaited_request_fails_the_wait_and_the_run_goes_on(

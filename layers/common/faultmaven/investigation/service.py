@@ -315,6 +315,7 @@ class InvestigationService:
                 status = "stalled"
             elif status == "stalled" and made_progress:
                 status = "investigating"
+            unstalled = row.status == "stalled" and status == "investigating"
             if moved:
                 row.phase = int(transition.to)
             row.status = status
@@ -359,6 +360,8 @@ class InvestigationService:
             self._decay(principal, case_id, hypotheses_after, report)
         if drive.stalled:
             self._stall(principal, case_id, "; ".join(drive.reasons))
+        elif unstalled:
+            self._unstall(principal, case_id, "the investigation made progress again")
         return outcome
 
     def _decay(
@@ -386,6 +389,14 @@ class InvestigationService:
                 )
             except ConflictError:
                 return  # the case was archived meanwhile
+
+    def _unstall(self, principal: Principal, case_id: str, reason: str) -> None:
+        """The investigation goes on: a case stalled with it is investigating again."""
+        case = self._cases.get(principal, case_id)
+        if case.status is CaseStatus.STALLED:
+            self._cases.change_status(
+                principal, case_id, StatusChange(status=CaseStatus.INVESTIGATING, reason=reason)
+            )
 
     def _stall(self, principal: Principal, case_id: str, reason: str) -> None:
         case = self._cases.get(principal, case_id)
@@ -432,7 +443,8 @@ class InvestigationService:
                 started_at=utcnow(),
             )
             row.state = {**state, "runs": [*runs, run.model_dump(mode="json")][-MAX_RUNS:]}
-            if row.status == "stalled":
+            resumed = row.status == "stalled"
+            if resumed:
                 row.status = "investigating"  # the user asked the agent to try again
             row.updated_at = utcnow()
             payload = RunPayload(
@@ -443,6 +455,8 @@ class InvestigationService:
                 user_id=principal.user_id,
                 phase=row.phase,
             )
+        if resumed:
+            self._unstall(principal, case_id, f"investigation run {number} started")
         try:
             self._workflow().start(run.execution_name, {"run": payload.model_dump(mode="json")})
         except Exception as exc:
