@@ -388,3 +388,24 @@ def test_blocking_the_awaited_request_fails_the_wait_and_the_run_goes_on(
     history_id = f"hist_{investigation(api, owner, case_id)['investigation_id'].split('_', 1)[1]}"
     stages = stages_of(container, history_id)
     assert sum(s.startswith("run-1-resume-") for s in stages) >= 1
+
+
+def test_a_spent_budget_stops_the_run_cleanly(
+    api: Api, functions: Functions, messages_stub: MessagesStub
+) -> None:
+    functions(
+        llm_provider="anthropic",
+        anthropic_api_key=API_KEY,
+        anthropic_base_url=messages_stub.base_url,
+        llm_case_budget_tokens=50,
+    )
+    owner = api.user()
+    case_id, _ = case_with_log(api, owner)
+    start(api, owner, case_id)
+    final = ended_run(api, owner, case_id)
+    assert final["status"] == "budget_exhausted", final
+    assert "budget" in final["reason"].lower()
+    # Refused before any model call (only the provider's token count was asked).
+    assert {r.path for r in messages_stub.requests} <= {"/v1/messages/count_tokens"}
+    state = investigation(api, owner, case_id)
+    assert state["status"] == "investigating"  # not stalled: more budget lets it go on

@@ -383,10 +383,11 @@ def export_environment(settings: Settings) -> None:
         f"{ENV_PREFIX}RATE_LIMIT_SCALE": str(settings.rate_limit_scale),
         f"{ENV_PREFIX}REPUTATION_ENABLED": str(settings.reputation_enabled).lower(),
     }
-    # The agent's and the investigation's limits: the investigation's tasks run agent
-    # turns, which must behave as the API process's do.
+    # The agent's and the investigation's limits and the model budgets: the
+    # investigation's tasks run agent turns, which must behave as the API process's do.
+    shared = ("agent_", "investigation_", "llm_case_budget_", "llm_session_budget_")
     for name, value in settings.model_dump().items():
-        if name.startswith(("agent_", "investigation_")) and value is not None:
+        if name.startswith(shared) and value is not None:
             values[f"{ENV_PREFIX}{name.upper()}"] = str(value)
     # The model the pipeline's Summarize step asks: the API process's own choice.
     values.update(
