@@ -381,7 +381,9 @@ class AgentService:
             progress = self._investigation.record_iteration(
                 principal,
                 case_id,
-                _iteration_report(answer, turn_number, created, requests),
+                _iteration_report(
+                    answer, turn_number, created, requests, view.hypotheses, hypotheses
+                ),
                 hypotheses_before={h.hypothesis_id: h.likelihood for h in view.hypotheses},
                 hypotheses_after=hypotheses,
                 solution_statuses=[s.status.value for s in [*view.solutions, *solutions]],
@@ -1281,7 +1283,18 @@ def _iteration_report(
     turn: int,
     created: Sequence[HypothesisOut],
     requests: Sequence[EvidenceRequestOut],
+    before: Sequence[HypothesisOut] = (),
+    after: Sequence[HypothesisOut] = (),
 ) -> IterationReport:
+    evidence_of = {
+        h.hypothesis_id: (len(h.supporting_evidence), len(h.refuting_evidence)) for h in before
+    }
+    worked = [
+        h.hypothesis_id
+        for h in after
+        if h.hypothesis_id in evidence_of
+        and evidence_of[h.hypothesis_id] != (len(h.supporting_evidence), len(h.refuting_evidence))
+    ]
     steps = ["observe", "orient"]
     if answer.hypotheses or answer.solutions or answer.plan:
         steps.append("decide")
@@ -1303,6 +1316,7 @@ def _iteration_report(
         evidence_added=evidence,
         requests_made=len(requests),
         focus_hypothesis_id=answer.focus_hypothesis_id,
+        worked_hypothesis_ids=worked,
         new_insights=mem.sentences(answer.content)[:2],
         fix_verified=answer.fix_verified,
         steps_completed=steps,

@@ -161,6 +161,8 @@ class IterationReport(BaseModel):
     evidence_added: int = 0
     requests_made: int = 0
     focus_hypothesis_id: str | None = None
+    # Hypotheses this iteration added evidence to: worked on, whether or not the focus.
+    worked_hypothesis_ids: list[str] = Field(default_factory=list)
     new_insights: list[str] = Field(default_factory=list)
     fix_verified: bool = False
     steps_completed: list[str] = Field(default_factory=list)

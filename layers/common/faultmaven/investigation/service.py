@@ -372,11 +372,14 @@ class InvestigationService:
         report: IterationReport,
     ) -> None:
         """One more iteration without progress for each open hypothesis this iteration
-        did not work on; the case's confidence rules turn that into decay."""
+        did not work on (neither its focus, nor given evidence, nor proposed in it); the
+        case's confidence rules turn that into decay."""
         for h in hypotheses:
             if h.status.value not in ("captured", "active"):
                 continue
             if h.hypothesis_id == report.focus_hypothesis_id:
+                continue
+            if h.hypothesis_id in report.worked_hypothesis_ids:  # it got evidence this turn
                 continue
             if h.hypothesis_id in report.created_hypothesis_ids:  # proposed this very turn
                 continue
