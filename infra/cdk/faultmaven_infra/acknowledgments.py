@@ -81,24 +81,29 @@ def acknowledge_findings(deployment: Deployment) -> None:
         "ARN + ':*'); it names that one function.",
         applies_to=f"Resource::<{cdk.Stack.of(tasks).get_logical_id(tasks)}.Arn>:*",
     )
-    _ack(
-        deployment.pipelines.state_machine,
-        "IAM5",
-        "Resource '*' only for X-Ray (PutTraceSegments, GetSampling*) and CloudWatch Logs "
-        "log delivery (logs:*LogDelivery*, DescribeLogGroups), which support no "
-        "resource-level permissions.",
-        applies_to="Resource::*",
-    )
-    for step in deployment.pipelines.steps.values():
-        function = step.function.node.default_child
-        assert isinstance(function, cdk.CfnElement)
+    investigation = deployment.pipelines.investigation
+    for machine, tasks in (
+        (deployment.pipelines.state_machine, deployment.pipelines.steps),
+        (investigation.state_machine, investigation.tasks),
+    ):
         _ack(
-            deployment.pipelines.state_machine,
+            machine,
             "IAM5",
-            "Step Functions' grant to invoke a task function covers its versions (function "
-            "ARN + ':*'); the functions are exactly the eight the ASL names.",
-            applies_to=f"Resource::<{cdk.Stack.of(function).get_logical_id(function)}.Arn>:*",
+            "Resource '*' only for X-Ray (PutTraceSegments, GetSampling*) and CloudWatch Logs "
+            "log delivery (logs:*LogDelivery*, DescribeLogGroups), which support no "
+            "resource-level permissions.",
+            applies_to="Resource::*",
         )
+        for step in tasks.values():
+            function = step.function.node.default_child
+            assert isinstance(function, cdk.CfnElement)
+            _ack(
+                machine,
+                "IAM5",
+                "Step Functions' grant to invoke a task function covers its versions "
+                "(function ARN + ':*'); the functions are exactly the ones the ASL names.",
+                applies_to=f"Resource::<{cdk.Stack.of(function).get_logical_id(function)}.Arn>:*",
+            )
     data = deployment.data
     _ack(
         data.runtime.jwt_secret,

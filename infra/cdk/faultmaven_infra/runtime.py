@@ -61,6 +61,9 @@ class Runtime:
             "FAULTMAVEN_LLM_PROVIDER": self.config.llm_provider,
             "FAULTMAVEN_LLM_MODEL": self.config.llm_model,
             "FAULTMAVEN_BEDROCK_LLM_MODEL": self.config.bedrock_llm_model,
+            # Every function: a container resolves the investigation's workflow lazily,
+            # and any of them may end up starting, resuming or failing a run.
+            "FAULTMAVEN_INVESTIGATION_STATE_MACHINE_ARN": self.investigation_state_machine_arn,
         }
         if self.config.llm_fallback is not None:
             environment["FAULTMAVEN_LLM_FALLBACK"] = self.config.llm_fallback
@@ -76,6 +79,40 @@ class Runtime:
     def bucket_arn(self) -> str:
         """Built from the literal name, so consuming stacks need no export for it."""
         return f"arn:{Aws.PARTITION}:s3:::{self.config.evidence_bucket_name}"
+
+    @property
+    def investigation_state_machine_name(self) -> str:
+        """Named, not generated, like the bucket: the machine's own tasks and the other
+        stacks' functions get its ARN as a literal, which no cross-stack export or
+        reference cycle (machine → task function → machine) stands behind."""
+        return f"{self.config.stack_prefix}-investigation"
+
+    @property
+    def investigation_state_machine_arn(self) -> str:
+        return (
+            f"arn:{Aws.PARTITION}:states:{self.config.region}:{self.config.account}"
+            f":stateMachine:{self.investigation_state_machine_name}"
+        )
+
+    def grant_start_investigation(self, role: iam.IRole) -> None:
+        """states:StartExecution on the investigation machine alone."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["states:StartExecution"],
+                resources=[self.investigation_state_machine_arn],
+            )
+        )
+
+    def grant_investigation_task_response(self, role: iam.IRole) -> None:
+        """Resume (SendTaskSuccess) or fail (SendTaskFailure) a run parked on a task
+        token. Step Functions authorises these on the state machine the token belongs
+        to; CDK's `grant_task_response` would add SendTaskHeartbeat, which nothing sends."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["states:SendTaskSuccess", "states:SendTaskFailure"],
+                resources=[self.investigation_state_machine_arn],
+            )
+        )
 
     def grant_objects(self, role: iam.IRole, prefix: str, *actions: str) -> None:
         """Exactly these object actions under one key prefix (`artifacts/`, `work/`):

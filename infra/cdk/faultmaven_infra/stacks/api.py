@@ -133,6 +133,14 @@ class ApiStack(Stack):
         runtime.grant_objects(evidence, WORK, "s3:DeleteObject")
         preprocessing.grant_start_execution(evidence)  # pasted text skips the upload
 
+        cases = self.functions["api_cases"].role
+        # POST /cases/{id}/investigation/run starts a run; blocking an evidence request
+        # fails the run parked on it, answering one resumes it.
+        runtime.grant_start_investigation(cases)
+        runtime.grant_investigation_task_response(cases)
+        # A chat turn that answers an open evidence request resumes the parked run.
+        runtime.grant_investigation_task_response(self.functions["api_agent"].role)
+
         auth = self.functions["api_auth"].role
         # Starts exports and account erasure; presigns the download of a finished export.
         self.tasks.function.grant_invoke(auth)

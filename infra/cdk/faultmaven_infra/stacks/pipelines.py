@@ -1,7 +1,8 @@
 """The pipelines stack: the preprocessing state machine (the same ASL file the local
 runtime executes), one function per task, and the upload trigger the evidence bucket
 notifies (evidence under `artifacts/` starts preprocessing; knowledge documents under
-`knowledge/` are ingested by the trigger itself)."""
+`knowledge/` are ingested by the trigger itself); and the autonomous investigation's
+state machine with its task functions (constructs/investigation.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from faultmaven.preprocessing.statemachine import TASK_HANDLERS, definition_path
 from faultmaven_infra.config import REPO_ROOT
 from faultmaven_infra.constructs.failures import failure_queue
 from faultmaven_infra.constructs.function import ServiceFunction
+from faultmaven_infra.constructs.investigation import InvestigationWorkflow
 from faultmaven_infra.constructs.layers import Layers
 from faultmaven_infra.constructs.log_groups import log_group
 from faultmaven_infra.runtime import Runtime
@@ -59,6 +61,9 @@ class PipelinesStack(Stack):
         # Index embeds the evidence's chunks into the case's working memory.
         index = self.steps["IndexFunctionArn"].role
         runtime.grant_embedding(index)
+        # Finalize publishes the evidence as processed; an open evidence request it
+        # satisfies resumes the investigation parked on that request's task token.
+        runtime.grant_investigation_task_response(self.steps["FinalizeFunctionArn"].role)
 
         self.state_machine = sfn.StateMachine(
             self,
@@ -117,3 +122,7 @@ class PipelinesStack(Stack):
                 s3.NotificationKeyFilter(prefix=prefix),
             )
         runtime.grant_vectors(self, "VectorAccess", [index, trigger])
+
+        self.investigation = InvestigationWorkflow(
+            self, "Investigation", runtime=runtime, layers=layers.service
+        )
