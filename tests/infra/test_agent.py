@@ -121,8 +121,13 @@ def test_the_agent_reads_the_anthropic_key_and_embeds_its_queries_only(
     assert roles_granted(template, "bedrock:InvokeModel")[role] == [TITAN_V2]
     assert role not in roles_granted(template, "bedrock:InvokeModelWithResponseStream")
     # Evidence extractions and case state come from PostgreSQL: no object, no pipeline,
-    # no other function.
-    assert not [a for a in actions if a.startswith(("s3:", "states:", "lambda:"))]
+    # no other function. Its one workflow right: resuming (or failing) an investigation
+    # parked on a request the chat answered (tests/infra/test_investigation_machine.py).
+    assert not [a for a in actions if a.startswith(("s3:", "lambda:"))]
+    assert {a for a in actions if a.startswith("states:")} == {
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
+    }
     # The other API functions still cannot read the model key.
     for source, function in deployment.api.functions.items():
         if source == "api_agent":

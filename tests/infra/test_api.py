@@ -137,7 +137,10 @@ def test_api_roles_reach_only_what_their_domain_needs(
         actions = {action for statement in granted for action in as_list(statement["Action"])}
         assert "rds-db:connect" in actions
         assert "secretsmanager:GetSecretValue" in actions
-        assert ("states:StartExecution" in actions) is (source == "api_evidence"), source
+        # Pasted evidence starts preprocessing; a run starts the investigation
+        # (tests/infra/test_investigation_machine.py).
+        starts = source in ("api_evidence", "api_cases")
+        assert ("states:StartExecution" in actions) is starts, source
         assert ("bedrock:InvokeModel" in actions) is (source in embeds), source
         assert ("aoss:APIAccessAll" in actions) is (source in uses_vectors), source
         assert ("lambda:InvokeFunction" in actions) is (source == "api_auth"), source

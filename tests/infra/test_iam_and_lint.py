@@ -89,7 +89,8 @@ TITAN_V2 = "arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-
 def test_only_the_functions_that_embed_may_invoke_the_embedding_model(
     deployment: Deployment, templates: dict[str, Template]
 ) -> None:
-    """The knowledge API, the agent (its retrieval embeds the query), the background
+    """The knowledge API, the agent and the investigation's phase and validation tasks
+    (their retrieval embeds the query), the background
     tasks (documents handed over by a deleted account are re-indexed), the Index step
     (case memory), the upload trigger (large knowledge documents) and the seed; each on
     the one model, in the stack's region."""
@@ -102,6 +103,9 @@ def test_only_the_functions_that_embed_may_invoke_the_embedding_model(
         "pipelines": {
             logical_id(deployment.pipelines.steps["IndexFunctionArn"].role),
             logical_id(deployment.pipelines.upload_trigger.role),
+            # The investigation's agent iterations retrieve as the agent does.
+            logical_id(deployment.pipelines.investigation.tasks["PhaseFunctionArn"].role),
+            logical_id(deployment.pipelines.investigation.tasks["ValidateFunctionArn"].role),
         },
         "data": {logical_id(deployment.data.kb_seed.role)},
     }

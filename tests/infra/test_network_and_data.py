@@ -140,7 +140,8 @@ def test_only_the_roles_that_use_vectors_get_data_access(
     deployment: Deployment, templates: dict[str, Template]
 ) -> None:
     """Per stack, one data access policy for the roles that write vectors (the agent's
-    read-only one is apart: tests/infra/test_agent.py), naming exactly them, each of which
+    and the investigation tasks' read-only ones are apart: tests/infra/test_agent.py,
+    tests/infra/test_investigation_machine.py), naming exactly them, each of which
     may also call the collection's API."""
     api = deployment.api.functions
     granted = {
@@ -149,7 +150,12 @@ def test_only_the_roles_that_use_vectors_get_data_access(
             [
                 deployment.pipelines.steps["IndexFunctionArn"].role,
                 deployment.pipelines.upload_trigger.role,
-            ]
+            ],
+            # The investigation's agent iterations search, read only.
+            [
+                deployment.pipelines.investigation.tasks["PhaseFunctionArn"].role,
+                deployment.pipelines.investigation.tasks["ValidateFunctionArn"].role,
+            ],
         ],
         "api": [
             [

@@ -101,16 +101,19 @@ def test_with_bedrock_the_summarize_step_may_invoke_exactly_that_model(
     names the profile (this account and region) and that one model in any region."""
     template = Template.from_stack(variant.pipelines)
     summarize = logical_id(variant.pipelines.steps["SummarizeFunctionArn"].role)
+    tasks = variant.pipelines.investigation.tasks
+    # The investigation's agent iterations call the same model.
+    agent_tasks = {logical_id(tasks[p].role) for p in ("PhaseFunctionArn", "ValidateFunctionArn")}
     granted = roles_granted(template, "bedrock:InvokeModel")
     chat_model_roles = {role for role, found in granted.items() if "claude" in json.dumps(found)}
-    assert chat_model_roles == {summarize}
+    assert chat_model_roles == {summarize} | agent_tasks
     text = json.dumps(granted[summarize])
     assert "inference-profile/eu.anthropic.claude-haiku-4-5-20251001-v1:0" in text
     assert ":bedrock:*::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0" in text
     assert "titan" not in text
     assert len(granted[summarize]) == 2  # the profile and its model, nothing else
     streaming = roles_granted(template, "bedrock:InvokeModelWithResponseStream")
-    assert set(streaming) == {summarize}
+    assert set(streaming) == {summarize} | agent_tasks
     assert roles_granted(template, "secretsmanager:GetSecretValue") == {}
     step = resources(template, "AWS::Lambda::Function")[
         logical_id(variant.pipelines.steps["SummarizeFunctionArn"].function)

@@ -25,9 +25,9 @@ from tests.infra.helpers import (
 def test_the_state_machine_is_the_repository_file_with_every_placeholder_bound(
     deployment: Deployment, templates: dict[str, Template], synth_dir: Path
 ) -> None:
-    machine = next(
-        iter(resources(templates["pipelines"], "AWS::StepFunctions::StateMachine").values())
-    )
+    machine = resources(templates["pipelines"], "AWS::StepFunctions::StateMachine")[
+        logical_id(deployment.pipelines.state_machine)
+    ]
     properties = machine["Properties"]
     source = definition_path(ROOT).read_text()
     assert placeholders(source) == set(TASK_HANDLERS)
@@ -155,11 +155,14 @@ def test_only_the_summarize_step_reads_the_anthropic_key(
     deployment: Deployment, templates: dict[str, Template]
 ) -> None:
     """The default provider is the Anthropic API: its key's secret is readable by the one
-    step that calls the model, and no step may invoke a Bedrock chat model."""
+    step that calls the model (and the investigation's agent tasks, beside it in this
+    stack), and none may invoke a Bedrock chat model."""
     template = templates["pipelines"]
     readers = roles_granted(template, "secretsmanager:GetSecretValue")
     summarize = logical_id(deployment.pipelines.steps["SummarizeFunctionArn"].role)
-    assert set(readers) == {summarize}
+    tasks = deployment.pipelines.investigation.tasks
+    agent_tasks = {logical_id(tasks[p].role) for p in ("PhaseFunctionArn", "ValidateFunctionArn")}
+    assert set(readers) == {summarize} | agent_tasks
     assert "AnthropicApiKey" in json.dumps(readers[summarize])
     invokers = roles_granted(template, "bedrock:InvokeModel")
     assert invokers  # the embedding model (Index, knowledge ingestion)

@@ -82,7 +82,7 @@ def acknowledge_findings(deployment: Deployment) -> None:
         applies_to=f"Resource::<{cdk.Stack.of(tasks).get_logical_id(tasks)}.Arn>:*",
     )
     investigation = deployment.pipelines.investigation
-    for machine, tasks in (
+    for machine, machine_tasks in (
         (deployment.pipelines.state_machine, deployment.pipelines.steps),
         (investigation.state_machine, investigation.tasks),
     ):
@@ -94,7 +94,7 @@ def acknowledge_findings(deployment: Deployment) -> None:
             "resource-level permissions.",
             applies_to="Resource::*",
         )
-        for step in tasks.values():
+        for step in machine_tasks.values():
             function = step.function.node.default_child
             assert isinstance(function, cdk.CfnElement)
             _ack(

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from faultmaven.core.settings import Settings
 from faultmaven.investigation.statemachine import TASK_HANDLERS, definition_path
 from faultmaven_infra.config import REPO_ROOT
 from faultmaven_infra.constructs.function import ServiceFunction
@@ -42,15 +42,6 @@ AGENT_TASK = TaskSizing(timeout=Duration.minutes(5), memory_mb=1769, agent=True)
 BOOKKEEPING_TASK = TaskSizing(timeout=Duration.minutes(1), memory_mb=1024)
 SIZING = {"phase": AGENT_TASK, "validate": AGENT_TASK}
 
-# The longest evidence wait the settings allow (a run parks on AwaitEvidence that long
-# before it times out as stalled), plus a day for the states around it. An execution
-# timeout skips the machine's own Failed state, so it is only the backstop.
-_MAX_WAIT_SECONDS = max(
-    int(getattr(rule, "le", 0))
-    for rule in Settings.model_fields["investigation_evidence_wait_seconds"].metadata
-)
-EXECUTION_TIMEOUT = Duration.seconds(_MAX_WAIT_SECONDS + 86_400)
-
 
 class InvestigationWorkflow(Construct):
     def __init__(
@@ -64,7 +55,7 @@ class InvestigationWorkflow(Construct):
         super().__init__(scope, construct_id)
         config = runtime.config
         self.tasks: dict[str, ServiceFunction] = {}
-        agent_roles = []
+        agent_roles: list[iam.IRole] = []
         for placeholder, handler_name in TASK_HANDLERS.items():
             sizing = SIZING.get(handler_name, BOOKKEEPING_TASK)
             task = ServiceFunction(
@@ -101,7 +92,9 @@ class InvestigationWorkflow(Construct):
                 placeholder: task.function.function_arn for placeholder, task in self.tasks.items()
             },
             state_machine_type=sfn.StateMachineType.STANDARD,
-            timeout=EXECUTION_TIMEOUT,
+            # No `timeout=` here: CDK drops it for a definition from a file. The machine's
+            # TimeoutSeconds is in the ASL: the longest evidence wait the settings allow
+            # (7 days) plus a day; a backstop, since it skips the machine's Failed state.
             tracing_enabled=True,
             logs=sfn.LogOptions(
                 destination=log_group(self, "Logs", days=config.log_retention_days),

@@ -73,7 +73,8 @@ class PipelinesStack(Stack):
                 placeholder: step.function.function_arn for placeholder, step in self.steps.items()
             },
             state_machine_type=sfn.StateMachineType.STANDARD,
-            timeout=Duration.minutes(30),
+            # The execution's 30-minute limit is the ASL's TimeoutSeconds: CDK drops a
+            # `timeout=` for a definition from a file.
             tracing_enabled=True,
             logs=sfn.LogOptions(
                 destination=log_group(self, "PreprocessingLogs", days=config.log_retention_days),
