@@ -127,11 +127,7 @@ def test_every_state_machine_file_bounds_its_execution(
     for definition in shipped.values():
         assert isinstance(definition.get("TimeoutSeconds"), int), definition["Comment"]
     investigation = json.loads(definition_path(ROOT).read_text())
-    [longest_wait] = [
-        rule.le
-        for rule in Settings.model_fields["investigation_evidence_wait_seconds"].metadata
-        if hasattr(rule, "le")
-    ]
+    longest_wait = _limit("investigation_evidence_wait_seconds")
     assert investigation["TimeoutSeconds"] >= longest_wait + 3600
     assert investigation["TimeoutSeconds"] <= 365 * 86_400  # Standard workflows' maximum
     await_evidence = investigation["States"]["AwaitEvidence"]
@@ -276,3 +272,21 @@ def test_only_the_listed_functions_may_resume_or_fail_a_run(
             assert granted == [arn], action
     for name, template in templates.items():
         assert roles_granted(template, "states:SendTaskHeartbeat") == {}, name
+
+
+def _limit(field: str) -> float:
+    [limit] = [rule.le for rule in Settings.model_fields[field].metadata if hasattr(rule, "le")]
+    return float(limit)
+
+
+def test_an_agent_task_outlasts_the_most_iterations_the_settings_allow(
+    deployment: Deployment, templates: dict[str, Template]
+) -> None:
+    """A phase runs up to `investigation_iterations_per_phase` turns, each ended by the
+    turn deadline: at the largest values the settings accept, the function must still be
+    alive to record the phase's outcome, or Lambda kills it and the state retries the
+    whole phase."""
+    most = _limit("investigation_iterations_per_phase") * _limit("agent_turn_deadline_seconds")
+    for placeholder in AGENT_TASKS:
+        task = deployment.pipelines.investigation.tasks[placeholder]
+        assert most + 10 <= _function_properties(templates, task)["Timeout"], placeholder
