@@ -104,6 +104,8 @@ def test_with_bedrock_the_summarize_step_may_invoke_exactly_that_model(
     tasks = variant.pipelines.investigation.tasks
     # The investigation's agent iterations call the same model.
     agent_tasks = {logical_id(tasks[p].role) for p in ("PhaseFunctionArn", "ValidateFunctionArn")}
+    # Finalize classifies the evidence against the investigation with it too.
+    agent_tasks.add(logical_id(variant.pipelines.steps["FinalizeFunctionArn"].role))
     granted = roles_granted(template, "bedrock:InvokeModel")
     chat_model_roles = {role for role, found in granted.items() if "claude" in json.dumps(found)}
     assert chat_model_roles == {summarize} | agent_tasks

@@ -151,18 +151,21 @@ def test_retention_may_delete_but_not_read_evidence(
     assert "secretsmanager:GetSecretValue" not in actions  # it signs no tokens
 
 
-def test_only_the_summarize_step_reads_the_anthropic_key(
+def test_only_the_steps_that_ask_the_model_read_the_anthropic_key(
     deployment: Deployment, templates: dict[str, Template]
 ) -> None:
-    """The default provider is the Anthropic API: its key's secret is readable by the one
-    step that calls the model (and the investigation's agent tasks, beside it in this
-    stack), and none may invoke a Bedrock chat model."""
+    """The default provider is the Anthropic API: its key's secret is readable by the
+    steps that call the model — Summarize, Finalize (it classifies the evidence against
+    the investigation) and the investigation's agent tasks, beside them in this stack —
+    and none may invoke a Bedrock chat model."""
     template = templates["pipelines"]
     readers = roles_granted(template, "secretsmanager:GetSecretValue")
-    summarize = logical_id(deployment.pipelines.steps["SummarizeFunctionArn"].role)
+    steps = deployment.pipelines.steps
+    summarize = logical_id(steps["SummarizeFunctionArn"].role)
+    finalize = logical_id(steps["FinalizeFunctionArn"].role)
     tasks = deployment.pipelines.investigation.tasks
     agent_tasks = {logical_id(tasks[p].role) for p in ("PhaseFunctionArn", "ValidateFunctionArn")}
-    assert set(readers) == {summarize} | agent_tasks
+    assert set(readers) == {summarize, finalize} | agent_tasks
     assert "AnthropicApiKey" in json.dumps(readers[summarize])
     invokers = roles_granted(template, "bedrock:InvokeModel")
     assert invokers  # the embedding model (Index, knowledge ingestion)

@@ -61,9 +61,12 @@ class PipelinesStack(Stack):
         # Index embeds the evidence's chunks into the case's working memory.
         index = self.steps["IndexFunctionArn"].role
         runtime.grant_embedding(index)
-        # Finalize publishes the evidence as processed; an open evidence request it
-        # satisfies resumes the investigation parked on that request's task token.
-        runtime.grant_investigation_task_response(self.steps["FinalizeFunctionArn"].role)
+        # Finalize publishes the evidence as processed: it is classified against the open
+        # evidence requests and hypotheses (by the model when one is configured), and a
+        # request it satisfies resumes the investigation parked on its task token.
+        finalize = self.steps["FinalizeFunctionArn"].role
+        runtime.grant_llm(finalize)
+        runtime.grant_investigation_task_response(finalize)
 
         self.state_machine = sfn.StateMachine(
             self,
