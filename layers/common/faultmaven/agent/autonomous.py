@@ -18,6 +18,7 @@ does nothing, and a run's end is recorded once. One history session per investig
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ from faultmaven.investigation.models import (
     phase_name,
 )
 from faultmaven.investigation.phases import PHASE_GOALS, Phase
+from faultmaven.investigation.statemachine import AFTER_LAST_WAIT_SECONDS, EXECUTION_LIMIT_SECONDS
 
 if TYPE_CHECKING:
     from faultmaven.agent.models import AgentResponse
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
 CHAIN_ID = "autonomous-investigation"
 # The hypotheses one Validation state tests (the Map's items), most likely first.
 MAX_VALIDATED = 5
+MIN_WAIT_SECONDS = 60
 _OPEN_HYPOTHESES = frozenset({"captured", "active"})
 _STATUS_OF_STEP = {
     RunStep.DONE: RunStatus.DONE,
@@ -112,6 +115,7 @@ class InvestigationRunner:
                 "history_id": history_id,
                 "phase": int(phase),
                 "wait_seconds": self._config.evidence_wait_seconds,
+                "started_epoch": run.started_epoch or time.time(),
             }
         )
         with self._recorder().stage(
@@ -335,6 +339,23 @@ class InvestigationRunner:
         return STEP_OF_PHASE.get(phase, RunStep.BLAST_RADIUS)
 
     def _continue(self, run: RunPayload, step: RunStep) -> dict[str, Any]:
+        if step is RunStep.AWAIT_EVIDENCE:
+            # Never wait past the execution's own limit: a run cut off by Step Functions
+            # would skip its Finish state and stay `running` in the investigation.
+            left = (
+                EXECUTION_LIMIT_SECONDS
+                - AFTER_LAST_WAIT_SECONDS
+                - (time.time() - (run.started_epoch or time.time()))
+            )
+            if left < MIN_WAIT_SECONDS:
+                principal = self._principal(run)
+                reason = "the run's time is up while it waits for evidence"
+                if principal is None:
+                    return self._final(run, RunStep.STALLED, reason)
+                return self._stalled(principal, run, reason)
+            run = run.model_copy(
+                update={"wait_seconds": int(min(self._config.evidence_wait_seconds, left))}
+            )
         if step in FINAL_STEPS:
             reason = {
                 RunStep.DONE: "the investigation is documented",

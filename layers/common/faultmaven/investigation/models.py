@@ -234,6 +234,7 @@ class RunPayload(BaseModel):
     hypotheses: list[str] = Field(default_factory=list, description="to validate (the Map)")
     reason: str = ""
     wait_seconds: int = Field(default=86_400, ge=1, description="the evidence wait's timeout")
+    started_epoch: float = Field(default=0.0, ge=0, description="when the execution began")
 
 
 class RunOut(BaseModel):

@@ -19,6 +19,12 @@ TASK_HANDLERS: dict[str, str] = {
     "FailedFunctionArn": "failed",
 }
 STATE_MACHINE_NAME = "faultmaven-investigation"
+# The execution's own limit (the ASL's TimeoutSeconds): the longest evidence wait the
+# settings allow plus a day. A run never waits past it (the runner shortens the last wait),
+# so it ends through its Finish state and records why, rather than being cut off.
+EXECUTION_LIMIT_SECONDS = 8 * 86_400
+# Kept for the work after the last wait: the resumed phases and the Finish state.
+AFTER_LAST_WAIT_SECONDS = 3_600
 
 
 def definition_path(root: Path) -> Path:
