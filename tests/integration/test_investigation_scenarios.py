@@ -1,0 +1,196 @@
+"""The fourteen incident scenarios replayed as whole investigations (issue 14 §5).
+
+Each scenario's plan (tests/scenarios/agent/investigation.py) is generated from its own
+data and played over HTTP against the real app, the real `anthropic` SDK talking to the
+Messages stub: consent, a frame, a timeline, a wrong hypothesis refuted and the
+scenario's own validated, a solution the user applies, the fix verified, the case
+documented. Variants by index add a blocked evidence request, a stall, or a set of
+hypotheses all refuted first (the loop-back). Asserted per scenario: the path of phases,
+each hypothesis' status and likelihood (exact, from the confidence rules), the case
+status, the history stages, and that the script was consumed whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from faultmaven.app import create_app
+from faultmaven.container import Container, build_container
+from faultmaven.db.tables import HistoryStage
+from tests.conftest import make_settings
+from tests.helpers import Api
+from tests.integration.agent_helpers import ask
+from tests.integration.test_agent_model_turn import (  # noqa: F401
+    Factory,
+    answer,
+    model_api,
+    prepared,
+)
+from tests.llm_stubs import API_KEY, MessagesStub
+from tests.scenarios.agent.investigation import (
+    ALL_REFUTED,
+    BLOCK_REASON,
+    BLOCKED,
+    STALL,
+    Replay,
+    plan,
+    replay,
+)
+from tests.scenarios.agent.runner import load_all
+
+SCENARIOS = load_all()
+IDS = [s.slug for s in SCENARIOS]
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[MessagesStub]:
+    with MessagesStub() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def lead_api(container: Container, stub: MessagesStub) -> Iterator[tuple[Api, Container]]:
+    """The in-process app over the suite's stores, its model the stub (one app for the
+    module: building one per scenario would cost more than the replays)."""
+    wired = build_container(
+        make_settings(
+            container.settings.database_url or "",
+            container.settings.redis_url or "",
+            aws_endpoint_url=container.settings.aws_endpoint_url,
+            preprocessing_state_machine_arn=container.settings.preprocessing_state_machine_arn,
+            llm_provider="anthropic",
+            anthropic_api_key=API_KEY,
+            anthropic_base_url=stub.base_url,
+            llm_backoff_base_seconds=0.01,
+            llm_backoff_max_seconds=0.02,
+            llm_summaries=False,
+        )
+    )
+    with TestClient(create_app(container=wired), raise_server_exceptions=False) as client:
+        yield Api(client), wired
+    wired.close()
+
+
+def test_the_variants_cover_a_block_a_stall_and_a_loop_back() -> None:
+    chosen = [plan(s, i).variants for i, s in enumerate(SCENARIOS)]
+    for variant in (BLOCKED, STALL, ALL_REFUTED):
+        assert any(variant in v for v in chosen), variant
+    assert any(not v for v in chosen)  # and the plain path
+
+
+def _stages(container: Container, history_session_id: str) -> list[str]:
+    with container.database.session() as session:
+        return list(
+            session.scalars(
+                select(HistoryStage.stage_id).where(HistoryStage.session_id == history_session_id)
+            ).all()
+        )
+
+
+@pytest.mark.parametrize("index", range(len(SCENARIOS)), ids=IDS)
+def test_the_scenario_replays_as_a_whole_investigation(
+    index: int, lead_api: tuple[Api, Container], stub: MessagesStub
+) -> None:
+    api, container = lead_api
+    scenario = SCENARIOS[index]
+    run: Replay = replay(api, stub, scenario, index)
+    owner, case_id = run.prepared.owner, run.prepared.case_id
+    assert run.consent["phase"] == 1
+    for turn in run.turns:
+        assert turn.status == 200, (turn.step.name, turn.body)
+        assert turn.transition["outcome"] == turn.step.expect_outcome, (
+            turn.step.name,
+            turn.transition,
+        )
+        if turn.step.expect_to is not None:
+            assert (turn.transition["from"], turn.transition["to"]) == (
+                turn.step.phase,
+                turn.step.expect_to,
+            ), turn.step.name
+        assert turn.transition["stalled"] is turn.step.expect_stalled, turn.step.name
+    assert len(run.turns) == len(run.plan.steps)
+    assert stub.pending() == 0
+
+    state: dict[str, Any] = api.call("GET", f"/cases/{case_id}/investigation", owner).json()
+    assert state["status"] == "done" and state["phase"] == 6
+    path = [(t["from"], t["to"], t["outcome"]) for t in state["transitions"]]
+    assert path == run.plan.transitions
+    assert len(state["ooda"]["iterations"]) == len(run.plan.steps)
+
+    hypotheses = {
+        h["hypothesis_id"]: h
+        for h in api.call("GET", f"/cases/{case_id}/hypotheses", owner).json()["items"]
+    }
+    assert set(hypotheses) == set(run.hypothesis_ids.values())
+    for key, expected in run.plan.expected.items():
+        got = hypotheses[run.hypothesis_ids[key]]
+        assert (got["status"], got["likelihood"]) == (expected.status, expected.likelihood), key
+    assert hypotheses[run.hypothesis_ids["R"]]["status"] == "validated"
+    assert all(
+        hypotheses[run.hypothesis_ids[h.key]]["status"] == "refuted"
+        for h in run.plan.hypotheses
+        if h.key in ("W1", "W2")
+    )
+
+    case = api.call("GET", f"/cases/{case_id}", owner).json()
+    # Done is the investigation's end; resolving the case stays the user's call. (After a
+    # stall the case keeps `stalled`: see the xfail test below.)
+    if STALL not in run.plan.variants:
+        assert case["status"] == "investigating", case["status"]
+    solutions = api.call("GET", f"/cases/{case_id}/solutions", owner).json()["items"]
+    assert [s["status"] for s in solutions] == ["applied"]
+
+    stages = _stages(container, run.turns[0].metadata["history_session_id"])
+    moves = [f"phase-{a}-to-{b}" for a, b, _ in run.plan.transitions]
+    assert [s for s in stages if s.startswith("phase-")] == moves, stages
+
+    if ALL_REFUTED in run.plan.variants:
+        loop = next(t for t in run.turns if t.step.expect_outcome == "loop_back")
+        assert "all 2 hypotheses were refuted" in loop.transition["reason"]
+    if STALL in run.plan.variants:
+        assert run.case_status_after_stall == "stalled"
+        recovering = next(t for t in run.turns if t.step.name == "timeline")
+        assert "The investigation is stalled: suggest escalating" in recovering.prompt
+    else:
+        assert all("The investigation is stalled" not in t.prompt for t in run.turns)
+    if BLOCKED in run.plan.variants:
+        assert [(r["status"], r["status_reason"]) for r in run.blocked] == [
+            ("blocked", BLOCK_REASON)
+        ]
+    else:
+        assert run.blocked == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="defect in investigation/service.py: record_iteration moves the investigation "
+    "from stalled back to investigating on progress, but only _stall ever changes the "
+    "case's status, so the case stays `stalled` for the rest of the investigation",
+)
+def test_progress_after_a_stall_takes_the_case_out_of_stalled(
+    api: Api,
+    model_api: Factory,  # noqa: F811
+    messages_stub: MessagesStub,
+) -> None:
+    owner, session_id, case_id, _ = prepared(api, api)
+    model = model_api()
+    api.call("POST", f"/cases/{case_id}/investigation/consent", owner, json={})
+    for number in range(1, 4):
+        messages_stub.queue(answer(content="I still do not know."))
+        ask(model, owner, case_id, session_id, f"anything? {number}")
+    assert api.call("GET", f"/cases/{case_id}", owner).json()["status"] == "stalled"
+    messages_stub.queue(
+        answer(
+            content="Found it.",
+            anomaly_frame={"what_is_broken": "checkout", "impact": "12% of orders fail"},
+        )
+    )
+    ask(model, owner, case_id, session_id, "here is the impact")
+    state = api.call("GET", f"/cases/{case_id}/investigation", owner).json()
+    assert state["status"] == "investigating"
+    assert api.call("GET", f"/cases/{case_id}", owner).json()["status"] == "investigating"
