@@ -22,16 +22,10 @@ from sqlalchemy import select
 from faultmaven.app import create_app
 from faultmaven.container import Container, build_container
 from faultmaven.db.tables import HistoryStage
-from tests.conftest import make_settings
 from tests.helpers import Api
-from tests.integration.agent_helpers import ask
-from tests.integration.test_agent_model_turn import (  # noqa: F401
-    Factory,
-    answer,
-    model_api,
-    prepared,
-)
-from tests.llm_stubs import API_KEY, MessagesStub
+from tests.integration.agent_helpers import Factory, ask, stub_settings
+from tests.integration.test_agent_model_turn import answer, prepared
+from tests.llm_stubs import MessagesStub
 from tests.scenarios.agent.investigation import (
     ALL_REFUTED,
     BLOCK_REASON,
@@ -57,20 +51,7 @@ def stub() -> Iterator[MessagesStub]:
 def lead_api(container: Container, stub: MessagesStub) -> Iterator[tuple[Api, Container]]:
     """The in-process app over the suite's stores, its model the stub (one app for the
     module: building one per scenario would cost more than the replays)."""
-    wired = build_container(
-        make_settings(
-            container.settings.database_url or "",
-            container.settings.redis_url or "",
-            aws_endpoint_url=container.settings.aws_endpoint_url,
-            preprocessing_state_machine_arn=container.settings.preprocessing_state_machine_arn,
-            llm_provider="anthropic",
-            anthropic_api_key=API_KEY,
-            anthropic_base_url=stub.base_url,
-            llm_backoff_base_seconds=0.01,
-            llm_backoff_max_seconds=0.02,
-            llm_summaries=False,
-        )
-    )
+    wired = build_container(stub_settings(container.settings, stub.base_url, llm_summaries=False))
     with TestClient(create_app(container=wired), raise_server_exceptions=False) as client:
         yield Api(client), wired
     wired.close()
@@ -174,7 +155,7 @@ def test_the_scenario_replays_as_a_whole_investigation(
 )
 def test_progress_after_a_stall_takes_the_case_out_of_stalled(
     api: Api,
-    model_api: Factory,  # noqa: F811
+    model_api: Factory,
     messages_stub: MessagesStub,
 ) -> None:
     owner, session_id, case_id, _ = prepared(api, api)
