@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from faultmaven.app import create_app
+from faultmaven.cases.confidence import assess
 from faultmaven.container import Container, build_container
 from faultmaven.db.tables import HistoryStage
 from tests.helpers import Api
@@ -175,3 +176,53 @@ def test_progress_after_a_stall_takes_the_case_out_of_stalled(
     state = api.call("GET", f"/cases/{case_id}/investigation", owner).json()
     assert state["status"] == "investigating"
     assert api.call("GET", f"/cases/{case_id}", owner).json()["status"] == "investigating"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="defect in investigation/service.py: _decay counts an iteration without progress "
+    "for every open hypothesis except the focus_hypothesis_id, so one that received new "
+    "evidence this very iteration (the model cited it by statement or id without naming "
+    "the focus) still decays, and its likelihood drops below what its evidence earned",
+)
+def test_a_hypothesis_that_got_evidence_this_iteration_does_not_decay(
+    api: Api,
+    model_api: Factory,
+    messages_stub: MessagesStub,
+) -> None:
+    owner, session_id, case_id, evidence = prepared(api, api)
+    model = model_api()
+    api.call("POST", f"/cases/{case_id}/investigation/consent", owner, json={})
+    leak = "A connection leak keeps the pool at its maximum"
+    messages_stub.queue(
+        answer(
+            anomaly_frame={
+                "what_is_broken": "checkout",
+                "expected_behaviour": "p99 under 300 ms",
+                "actual_behaviour": "requests time out after 30 s",
+                "impact": "12% of orders fail",
+                "scope": "all regions",
+            }
+        ),
+        answer(timeline={"started_at": "2026-12-01T10:02:05Z", "changes_considered": True}),
+        answer(
+            response_type="HYPOTHESIS_PROPOSAL",
+            hypotheses=[
+                {"statement": leak, "category": "code", "likelihood": 0.5},
+                {"statement": "The database got slow", "category": "data", "likelihood": 0.4},
+            ],
+        ),
+        answer(
+            hypotheses=[
+                {"statement": leak, "supporting_source_ids": [f"{evidence['evidence_id']}#digest"]}
+            ]
+        ),
+    )
+    for query in ("frame", "timeline", "hypotheses", "test the leak"):
+        assert ask(model, owner, case_id, session_id, query).status_code == 200
+    assert api.call("GET", f"/cases/{case_id}/investigation", owner).json()["phase"] == 4
+    items = api.call("GET", f"/cases/{case_id}/hypotheses", owner).json()["items"]
+    worked = next(h for h in items if h["statement"] == leak)
+    assert worked["status"] == "active"
+    assert worked["turns_without_progress"] == 0
+    assert worked["likelihood"] == assess(0.5, 1, 0, 0)[0]
