@@ -13,6 +13,7 @@ status, the history stages, and that the script was consumed whole.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -226,3 +227,27 @@ def test_a_hypothesis_that_got_evidence_this_iteration_does_not_decay(
     assert worked["status"] == "active"
     assert worked["turns_without_progress"] == 0
     assert worked["likelihood"] == assess(0.5, 1, 0, 0)[0]
+
+
+def test_a_scenario_table_overrides_the_generated_plan() -> None:
+    scenario = SCENARIOS[0]
+    custom = replace(
+        scenario,
+        investigation={
+            "variants": [STALL],
+            "started_at": "2026-11-30T01:02:03Z",
+            "wrong": [{"statement": "The CDN dropped the requests.", "category": "external"}],
+        },
+    )
+    generated = plan(custom, 0)
+    assert generated.variants == (STALL,)
+    assert generated.by_key("W1").statement == "The CDN dropped the requests."
+    timeline = next(s for s in generated.steps if s.name == "timeline")
+    assert timeline.answer["timeline"]["started_at"] == "2026-11-30T01:02:03Z"
+    assert [s.name for s in generated.steps].count("no progress 3") == 1
+    right = generated.by_key("R").category
+    same = {"statement": "Same category as the right one.", "category": right}
+    with pytest.raises(ValueError, match="category"):
+        plan(replace(scenario, investigation={"wrong": [same]}), 0)
+    with pytest.raises(ValueError, match="unknown variants"):
+        plan(replace(scenario, investigation={"variants": ["sometimes"]}), 0)

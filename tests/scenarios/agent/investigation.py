@@ -190,6 +190,8 @@ def plan(scenario: Scenario, index: int) -> Plan:
         Hypothesis(f"W{n}", d["statement"], d["category"], WRONG_INITIAL)
         for n, d in enumerate(wrong_drafts[:3], 1)
     ]
+    if len(wrong) < (3 if ALL_REFUTED in variants else 1):
+        raise ValueError(f"{scenario.slug}: too few wrong hypotheses for {variants}")
     if any(w.category == right.category for w in wrong):
         raise ValueError(f"{scenario.slug}: a wrong hypothesis shares the right one's category")
     supporting = _unique(
