@@ -70,7 +70,9 @@ def _stages(container: Container, history_session_id: str) -> list[str]:
     with container.database.session() as session:
         return list(
             session.scalars(
-                select(HistoryStage.stage_id).where(HistoryStage.session_id == history_session_id)
+                select(HistoryStage.stage_id)
+                .where(HistoryStage.session_id == history_session_id)
+                .order_by(HistoryStage.stage_index, HistoryStage.started_at_us)
             ).all()
         )
 
