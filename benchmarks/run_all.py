@@ -31,6 +31,7 @@ SCRIPTS = (
     "history_recorder.py",
     "agent_context.py",
     "agent_turn.py",
+    "investigation_replay.py",
     # Last and longest: two scenarios of `--load-duration` seconds each.
     "load.py",
 )

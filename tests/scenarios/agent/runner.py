@@ -62,6 +62,8 @@ class Scenario:
     evidence: tuple[Path, ...]
     knowledge: tuple[KnowledgeDoc, ...]
     script: tuple[dict[str, Any], ...]
+    # Overrides of the generated whole-investigation replay (investigation.py).
+    investigation: dict[str, Any] = field(default_factory=dict)
 
     def answers(self, evidence_ids: dict[str, str]) -> list[Answer]:
         """The script as stub answers, with the run's evidence ids put in."""
@@ -111,6 +113,7 @@ def load(path: Path) -> Scenario:
         evidence=evidence,
         knowledge=knowledge,
         script=tuple(data["script"]),
+        investigation=dict(data.get("investigation", {})),
     )
 
 
