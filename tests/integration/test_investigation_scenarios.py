@@ -174,20 +174,13 @@ def test_progress_after_a_stall_takes_the_case_out_of_stalled(
     assert api.call("GET", f"/cases/{case_id}", owner).json()["status"] == "investigating"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect (agent/service.py + investigation/service.py _decay): a hypothesis given "
-    "new evidence in an iteration without being its focus still gets a turn without "
-    "progress (1, not 0), so it decays below what its evidence earned; main's 287c95a "
-    "(worked_hypothesis_ids) does not yet cover this path",
-)
 def test_a_hypothesis_that_got_evidence_this_iteration_does_not_decay(
     api: Api,
     model_api: Factory,
     messages_stub: MessagesStub,
 ) -> None:
     owner, session_id, case_id, evidence = prepared(api, api)
-    model = model_api()
+    model = model_api(agent_compression_every=50)  # no memory-compression call in the script
     api.call("POST", f"/cases/{case_id}/investigation/consent", owner, json={})
     leak = "A connection leak keeps the pool at its maximum"
     messages_stub.queue(
@@ -216,6 +209,7 @@ def test_a_hypothesis_that_got_evidence_this_iteration_does_not_decay(
     )
     for query in ("frame", "timeline", "hypotheses", "test the leak"):
         assert ask(model, owner, case_id, session_id, query).status_code == 200
+    assert messages_stub.pending() == 0
     assert api.call("GET", f"/cases/{case_id}/investigation", owner).json()["phase"] == 4
     items = api.call("GET", f"/cases/{case_id}/hypotheses", owner).json()["items"]
     worked = next(h for h in items if h["statement"] == leak)
