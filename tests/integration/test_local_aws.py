@@ -86,3 +86,32 @@ def test_the_mirror_keeps_keys_inside_its_directory(tmp_path: Path) -> None:
         mirror.save("../outside", b"x")
     mirror.remove("artifacts/c/e/a.log")
     assert not (tmp_path / "artifacts/c/e/a.log").exists()
+
+
+def test_exporting_other_settings_leaves_nothing_of_the_previous_ones(settings: Settings) -> None:
+    """The functions' environment is exactly the exported settings: a model key and a
+    stub's address exported for one test cannot reach the next one's functions."""
+    import os
+
+    from faultmaven.core.settings import ENV_PREFIX
+    from faultmaven.local.aws import export_environment
+    from tests.conftest import make_settings
+
+    scripted = make_settings(
+        settings.database_url or "",
+        settings.redis_url or "",
+        aws_endpoint_url=settings.aws_endpoint_url,
+        llm_provider="anthropic",
+        anthropic_api_key="sk-ant-test-0000",
+        anthropic_base_url="http://127.0.0.1:9",
+        llm_case_budget_tokens=50,
+    )
+    try:
+        export_environment(scripted)
+        assert os.environ[f"{ENV_PREFIX}ANTHROPIC_API_KEY"] == "sk-ant-test-0000"
+        assert os.environ[f"{ENV_PREFIX}LLM_CASE_BUDGET_TOKENS"] == "50"
+    finally:
+        export_environment(settings)
+    assert f"{ENV_PREFIX}ANTHROPIC_API_KEY" not in os.environ
+    assert f"{ENV_PREFIX}ANTHROPIC_BASE_URL" not in os.environ
+    assert os.environ[f"{ENV_PREFIX}LLM_CASE_BUDGET_TOKENS"] == str(settings.llm_case_budget_tokens)

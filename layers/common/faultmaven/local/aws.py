@@ -365,7 +365,7 @@ def _role(iam: Any) -> str:
 
 def export_environment(settings: Settings) -> None:
     """Make the functions' own settings (read from the environment, as on Lambda) point
-    at the same stores as the local runtime."""
+    at the same stores as the local runtime, and use the same model and limits."""
     from faultmaven.core.settings import ENV_PREFIX, get_settings
     from faultmaven.lambda_entry import container_from_env
 
@@ -404,18 +404,20 @@ def export_environment(settings: Settings) -> None:
         ("ANTHROPIC_API_KEY", settings.anthropic_api_key),
         ("OPENAI_COMPATIBLE_API_KEY", settings.openai_compatible_api_key),
     ):
-        if secret is not None:
-            values[f"{ENV_PREFIX}{name}"] = secret.get_secret_value()
-    if settings.llm_fallback is not None:
-        values[f"{ENV_PREFIX}LLM_FALLBACK"] = settings.llm_fallback.value
-    else:
-        os.environ.pop(f"{ENV_PREFIX}LLM_FALLBACK", None)
-    if settings.jwt_secret_arn:
-        values[f"{ENV_PREFIX}JWT_SECRET_ARN"] = settings.jwt_secret_arn
-    if settings.jwt_secret is not None:
-        values[f"{ENV_PREFIX}JWT_SECRET"] = settings.jwt_secret.get_secret_value()
+        values[f"{ENV_PREFIX}{name}"] = None if secret is None else secret.get_secret_value()
+    values[f"{ENV_PREFIX}LLM_FALLBACK"] = (
+        None if settings.llm_fallback is None else settings.llm_fallback.value
+    )
+    values[f"{ENV_PREFIX}JWT_SECRET_ARN"] = settings.jwt_secret_arn or None
+    values[f"{ENV_PREFIX}JWT_SECRET"] = (
+        None if settings.jwt_secret is None else settings.jwt_secret.get_secret_value()
+    )
+    # Exactly these settings: what they leave unset is removed, so a key or a stub's
+    # address exported before (another configuration of the same process) cannot linger.
     for name, value in values.items():
-        if value is not None:
+        if value is None:
+            os.environ.pop(name, None)
+        else:
             os.environ[name] = value
     get_settings.cache_clear()
     container_from_env.cache_clear()
