@@ -52,6 +52,25 @@ def answer(**fields: Any) -> ToolCall:
     return ToolCall(name="give_answer", input=body)
 
 
+@pytest.fixture(autouse=True)
+def no_run_left_running(container: Container) -> Iterator[None]:
+    """Every execution a test started has ended before the next test: a parked or
+    still-running execution would go on writing to the suite's stores later."""
+    yield
+    from faultmaven.adapters.aws import client
+
+    sfn = client("stepfunctions", container.settings)
+    arn = container.settings.investigation_state_machine_arn
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
+        if not running:
+            return
+        time.sleep(0.2)
+    for execution in running:
+        sfn.stop_execution(executionArn=execution["executionArn"])
+
+
 @pytest.fixture
 def functions(container: Container) -> Iterator[Functions]:
     """Re-point the functions' own settings (the environment) for one test; restored
@@ -279,7 +298,8 @@ def test_a_scripted_run_goes_through_every_phase_and_waits_for_evidence_twice(
             working_conclusion={"statement": LEAK, "confidence": 0.9},
         ),
     )
-    with TestClient(create_app(container=build_container(scripted))) as client:
+    wired = build_container(scripted)
+    with TestClient(create_app(container=wired)) as client:
         chat = ask(
             Api(client),
             owner,
@@ -287,6 +307,7 @@ def test_a_scripted_run_goes_through_every_phase_and_waits_for_evidence_twice(
             session_id,
             "Rolled back to v411: the checkout errors stopped after the rollback.",
         )
+    wired.close()
     assert chat.status_code == 200, chat.text
     assert chat.json()["phase_transition"]["to"] == 6
     final = ended_run(api, owner, case_id)
