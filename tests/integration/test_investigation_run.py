@@ -6,6 +6,7 @@ out stalls the run; a request the user blocks fails the wait and the run goes on
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -430,3 +431,63 @@ def test_a_spent_budget_stops_the_run_cleanly(
     assert {r.path for r in messages_stub.requests} <= {"/v1/messages/count_tokens"}
     state = investigation(api, owner, case_id)
     assert state["status"] == "investigating"  # not stalled: more budget lets it go on
+
+
+def test_no_secret_or_address_in_an_upload_reaches_the_classifying_model(
+    model_api: Callable[..., Api], scripted: Settings, messages_stub: MessagesStub
+) -> None:
+    """The classification prompt quotes the file's name beside its summary: a key or an
+    address in either is masked before the model sees it."""
+    api = model_api(agent_compression_every=50)
+    owner = api.user()
+    session_id = session_of(api, owner)
+    case_id, _ = case_with_log(api, owner)
+    messages_stub.queue(
+        answer(
+            response_type="NEEDS_MORE_DATA",
+            evidence_requests=[
+                {
+                    "label": "Recent deployments",
+                    "description": "The deploy history of checkout-api since Monday",
+                    "category": "changes",
+                    "priority": 1,
+                }
+            ],
+        )
+    )
+    asked = ask(api, owner, case_id, session_id, "Checkout times out since this morning")
+    assert asked.status_code == 200, asked.text
+    [request] = open_requests(api, owner, case_id)
+    key_id, address = "AKIAQ7RZ3WXYB5NT2KMD", "dana.kowalski@example.org"
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq9Bv3Ts8H"
+    body = (
+        f"{DEPLOYS}deployed with aws_access_key_id={key_id} "
+        f"aws_secret_access_key={secret}, approved by {address}\n"
+    )
+    sent_before = len(messages_stub.requests)
+    messages_stub.queue(
+        ToolCall(
+            name="classify_evidence",
+            input={
+                "matched_request_ids": [request["request_id"]],
+                "completeness": "complete",
+                "completeness_score": 0.9,
+                "stance": "supportive",
+                "user_intent": "providing_evidence",
+                "rationale": "The deploy list answers the request",
+            },
+        )
+    )
+    upload(api, owner, case_id, f"deploys-{key_id}-{address}.txt", body.encode())
+    received = api.call("GET", f"/cases/{case_id}/evidence-requests", owner).json()["items"]
+    assert received[0]["status"] == "received" and "by model" in received[0]["status_reason"]
+    classify = [
+        r.body
+        for r in messages_stub.requests[sent_before:]
+        if "classify_evidence" in json.dumps(r.body)
+    ]
+    assert classify, "the upload was not classified by the model"
+    sent = json.dumps(classify)
+    assert "deploy" in sent  # the evidence itself did reach it
+    for planted in (key_id, secret, address, "kowalski"):
+        assert planted not in sent
