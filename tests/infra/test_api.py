@@ -105,7 +105,10 @@ def test_cors_allows_exactly_the_configured_origins(templates: dict[str, Templat
                         "https://app.example.com",
                         "chrome-extension://abcdefghijklmnop",
                     ],
-                    "AllowHeaders": ["authorization", "content-type", "x-request-id"],
+                    "AllowHeaders": Match.array_with(
+                        ["authorization", "content-type", "x-session-id", "idempotency-key"]
+                    ),
+                    "ExposeHeaders": Match.array_with(["x-error-code", "x-title-source"]),
                 }
             ),
         },

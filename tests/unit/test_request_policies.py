@@ -153,7 +153,7 @@ def _is_verbatim(model: type[BaseModel], name: str) -> bool:
         return True
     if model.__name__ == "TextEvidenceRequest" and name == "content":
         return True
-    return (model.__name__ == "LoginRequest" and name in VERBATIM) or name in {
+    return (model.__name__ in {"LoginRequest", "CompatLogin"} and name in VERBATIM) or name in {
         "password",
         "refresh_token",
     }

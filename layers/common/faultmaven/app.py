@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from faultmaven import __version__
+from faultmaven.compat import PREFIX
+from faultmaven.compat.errors import CompatErrorMiddleware
 from faultmaven.container import Container, build_container
 from faultmaven.core.errors import install_error_handlers
 from faultmaven.core.logging import configure_logging, logger
@@ -25,6 +27,31 @@ MAX_BODY_BYTES = 1024 * 1024  # large artifacts go to S3 through presigned uploa
 MAX_JSON_DEPTH = 32
 
 
+# FaultMaven's extension and dashboard send the session, idempotency and user headers on
+# cross-origin calls and read the error-code and title-source headers back.
+CORS_ALLOW_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Accept",
+    "X-Request-Id",
+    "X-Session-Id",
+    "Idempotency-Key",
+    "X-User-Id",
+    "X-User-Roles",
+]
+CORS_EXPOSE_HEADERS = [
+    "X-Request-Id",
+    "Location",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "X-Error-Code",
+    "X-Title-Source",
+    "X-Idempotency-Replayed",
+]
+
+
 class Health(BaseModel):
     status: str
     version: str
@@ -35,6 +62,8 @@ def all_routers() -> list[APIRouter]:
     from faultmaven.agent.api import router as agent
     from faultmaven.auth.api import router as auth
     from faultmaven.cases.api import router as cases
+    from faultmaven.compat.auth_api import router as compat_auth
+    from faultmaven.compat.sessions_api import router as compat_sessions
     from faultmaven.evidence.api import router as evidence
     from faultmaven.history.api import router as history
     from faultmaven.investigation.api import router as investigation
@@ -56,6 +85,8 @@ def all_routers() -> list[APIRouter]:
         history,
         investigation,
         agent,
+        compat_auth,
+        compat_sessions,
     ]
 
 
@@ -104,21 +135,18 @@ def create_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
-            expose_headers=[
-                "X-Request-Id",
-                "Location",
-                "Retry-After",
-                "RateLimit-Limit",
-                "RateLimit-Remaining",
-                "RateLimit-Reset",
-            ],
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=CORS_ALLOW_HEADERS,
+            expose_headers=CORS_EXPOSE_HEADERS,
         )
     app.add_middleware(
         RequestContextMiddleware, max_body_bytes=MAX_BODY_BYTES, max_json_depth=MAX_JSON_DEPTH
     )
+    # Outermost, so it also rewrites the errors the request context answers (413s, 500s).
+    app.add_middleware(CompatErrorMiddleware)
 
+    @app.get(PREFIX + "/health", tags=["health"], summary="Health (FaultMaven's clients)")
     @app.get(
         "/health",
         tags=["health"],

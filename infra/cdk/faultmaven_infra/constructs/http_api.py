@@ -20,6 +20,24 @@ from constructs import Construct
 from faultmaven_infra.constructs.log_groups import log_group
 
 _METHODS = {m.value: m for m in apigw.HttpMethod}
+CORS_ALLOW_HEADERS = [
+    "authorization",
+    "content-type",
+    "accept",
+    "x-request-id",
+    "x-session-id",
+    "idempotency-key",
+    "x-user-id",
+    "x-user-roles",
+]
+CORS_EXPOSE_HEADERS = [
+    "x-request-id",
+    "location",
+    "retry-after",
+    "x-error-code",
+    "x-title-source",
+    "x-idempotency-replayed",
+]
 
 
 @dataclass(frozen=True)
@@ -90,8 +108,10 @@ class HttpApi(Construct):
             apigw.CorsPreflightOptions(
                 allow_origins=list(allowed_origins),
                 allow_methods=[apigw.CorsHttpMethod.ANY],
-                allow_headers=["authorization", "content-type", "x-request-id"],
-                expose_headers=["x-request-id", "location", "retry-after"],
+                # FaultMaven's extension and dashboard send the session, idempotency and
+                # user headers and read the error code and the title's source back.
+                allow_headers=CORS_ALLOW_HEADERS,
+                expose_headers=CORS_EXPOSE_HEADERS,
                 max_age=Duration.hours(1),
             )
             if allowed_origins
