@@ -6,8 +6,9 @@ Built at module scope so the pools and the app survive across warm invocations.
 
 from faultmaven.app import create_app
 from faultmaven.cases.api import router
+from faultmaven.compat.cases_api import router as compat_cases
 from faultmaven.investigation.api import router as investigation
 from faultmaven.lambda_entry import asgi_handler
 
-app = create_app(routers=[router, investigation])
+app = create_app(routers=[router, investigation, compat_cases])
 handler = asgi_handler(app)

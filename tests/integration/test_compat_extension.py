@@ -192,3 +192,89 @@ def test_the_extensions_cross_origin_preflight_passes(container: Container) -> N
             headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
         )
         assert "access-control-allow-origin" not in stranger.headers
+
+
+def signed_in(client: TestClient) -> dict[str, str]:
+    """A registered user's headers as the extension sends them (token and session)."""
+    _, tokens = register(client)
+    return bearer(tokens, tokens["session_id"])
+
+
+def test_cases_in_the_extensions_shapes(client: TestClient) -> None:
+    headers = signed_in(client)
+    created = client.post(
+        f"{BASE}/api/v1/cases",
+        headers=headers,
+        json={"title": None, "priority": "medium", "metadata": {"created_via": "extension"}},
+    )
+    assert created.status_code == 201, created.text
+    assert created.headers["x-title-source"] == "generated"
+    case = created.json()
+    assert case["title"] and case["state"] == "inquiry" and case["enterprise_id"]
+    assert case["user_id"] and case["closure_reason"] is None and case["is_terminal"] is False
+    assert "investigating" in case["valid_next_states"]
+    named = client.post(f"{BASE}/api/v1/cases", headers=headers, json={"title": "DB pool"})
+    assert named.headers["x-title-source"] == "user" and named.json()["title"] == "DB pool"
+    for _ in range(3):
+        client.post(f"{BASE}/api/v1/cases", headers=headers, json={"title": None})
+    listed = client.get(f"{BASE}/api/v1/cases?limit=2&offset=3", headers=headers).json()
+    assert listed["total_count"] == 5 and listed["limit"] == 2 and listed["offset"] == 3
+    assert len(listed["cases"]) == 2 and listed["has_more"] is False
+    everything = client.get(f"{BASE}/api/v1/cases?limit=100&offset=0", headers=headers).json()
+    ids = [c["case_id"] for c in everything["cases"]]
+    assert [c["case_id"] for c in listed["cases"]] == ids[3:5]
+    # An offset off a page boundary starts where it says.
+    odd = client.get(f"{BASE}/api/v1/cases?limit=3&offset=1", headers=headers).json()
+    assert [c["case_id"] for c in odd["cases"]] == ids[1:4]
+    renamed = client.put(
+        f"{BASE}/api/v1/cases/{case['case_id']}", headers=headers, json={"title": "Renamed"}
+    )
+    assert renamed.status_code == 200 and renamed.json()["title"] == "Renamed"
+    got = client.get(f"{BASE}/api/v1/cases/{case['case_id']}", headers=headers).json()
+    assert got["title"] == "Renamed"
+    inquiry = client.get(f"{BASE}/api/v1/cases?state=inquiry&limit=100", headers=headers)
+    assert inquiry.json()["total_count"] == 5
+    closed = client.get(f"{BASE}/api/v1/cases?state=closed", headers=headers).json()
+    assert closed["cases"] == [] and closed["total_count"] == 0
+    bad = client.get(f"{BASE}/api/v1/cases?state=open", headers=headers)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "state"
+    # A stranger sees none of it and changes nothing.
+    stranger = signed_in(client)
+    assert client.get(f"{BASE}/api/v1/cases", headers=stranger).json()["total_count"] == 0
+    for method, extra in (("GET", {}), ("PUT", {"json": {"title": "x"}}), ("DELETE", {})):
+        response = client.request(
+            method, f"{BASE}/api/v1/cases/{case['case_id']}", headers=stranger, **extra
+        )
+        assert response.status_code == 404 and response.json()["code"] == "CASE_NOT_FOUND"
+    gone = client.delete(f"{BASE}/api/v1/cases/{case['case_id']}", headers=headers)
+    assert gone.status_code == 204
+    assert client.get(f"{BASE}/api/v1/cases/{case['case_id']}", headers=headers).status_code == 404
+
+
+def test_messages_carry_their_role_and_turn(client: TestClient) -> None:
+    headers = signed_in(client)
+    case_id = client.post(f"{BASE}/api/v1/cases", headers=headers, json={"title": "t"}).json()[
+        "case_id"
+    ]
+    session_id = headers["X-Session-Id"]
+    for question in ("Checkout times out", "What next?"):
+        asked = client.post(
+            f"/api/v1/cases/{case_id}/query",
+            headers=headers,
+            json={"session_id": session_id, "query": question},
+        )
+        assert asked.status_code == 200, asked.text
+    listed = client.get(f"{BASE}/api/v1/cases/{case_id}/messages?limit=100", headers=headers)
+    assert listed.status_code == 200, listed.text
+    body = listed.json()
+    assert body["total_count"] == len(body["messages"]) == body["retrieved_count"] >= 4
+    assert body["has_more"] is False
+    talk = [(m["role"], m["turn_number"]) for m in body["messages"] if m["role"] != "system"]
+    assert talk[:4] == [("user", 1), ("assistant", 1), ("user", 2), ("assistant", 2)]
+    later = client.get(
+        f"{BASE}/api/v1/cases/{case_id}/messages?limit=1&offset=2", headers=headers
+    ).json()
+    assert later["messages"] == body["messages"][2:3] and later["has_more"] is True
+    stranger = signed_in(client)
+    hidden = client.get(f"{BASE}/api/v1/cases/{case_id}/messages", headers=stranger)
+    assert hidden.status_code == 404

@@ -63,6 +63,7 @@ def all_routers() -> list[APIRouter]:
     from faultmaven.auth.api import router as auth
     from faultmaven.cases.api import router as cases
     from faultmaven.compat.auth_api import router as compat_auth
+    from faultmaven.compat.cases_api import router as compat_cases
     from faultmaven.compat.sessions_api import router as compat_sessions
     from faultmaven.evidence.api import router as evidence
     from faultmaven.history.api import router as history
@@ -87,6 +88,7 @@ def all_routers() -> list[APIRouter]:
         agent,
         compat_auth,
         compat_sessions,
+        compat_cases,
     ]
 
 

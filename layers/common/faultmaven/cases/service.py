@@ -197,7 +197,7 @@ class CaseService(CaseOwners):
         principal: Principal,
         page: PageRequest,
         *,
-        status: CaseStatus | None = None,
+        status: CaseStatus | frozenset[CaseStatus] | None = None,
         priority: CasePriority | None = None,
         relation: str = "all",
         text: str | None = None,

@@ -269,7 +269,7 @@ def page_of_visible(
     *,
     sees_all: bool = False,
     relation: str,
-    status: CaseStatus | None,
+    status: CaseStatus | frozenset[CaseStatus] | None,
     priority: CasePriority | None,
     text: str | None,
     sort: str,
@@ -279,7 +279,9 @@ def page_of_visible(
     """One page of the cases `user_id` can see, filtered and sorted (`sort` is a key of
     SORTABLE, `-` first for descending; ties broken by id), and the total."""
     query = visible_cases_query(user_id, scopes, relation, sees_all=sees_all)
-    if status is not None:
+    if isinstance(status, frozenset):
+        query = query.where(Case.status.in_(sorted(s.value for s in status)))
+    elif status is not None:
         query = query.where(Case.status == status.value)
     if priority is not None:
         query = query.where(Case.priority == priority.value)

@@ -42,7 +42,8 @@ _EVERY_OPERATION = {
     503: "A store the API depends on is unavailable: retry after `Retry-After` seconds",
 }
 _HEADERS = {429: _RETRY_AFTER, 503: _RETRY_AFTER}
-_API_PREFIX = "/api/v1/"
+# The native API and the surface FaultMaven's own clients speak (faultmaven.compat).
+_API_PREFIX = ("/api/v1/", "/compat/faultmaven/api/")
 
 
 def complete_responses(document: dict[str, Any]) -> dict[str, Any]:

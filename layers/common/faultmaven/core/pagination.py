@@ -19,10 +19,16 @@ T = TypeVar("T")
 class PageRequest:
     page: int = 1
     page_size: int = 20
+    # Clients that page by limit/offset may start anywhere, not only on a page boundary.
+    start: int | None = None
 
     @property
     def offset(self) -> int:
-        return (self.page - 1) * self.page_size
+        return self.start if self.start is not None else (self.page - 1) * self.page_size
+
+    @classmethod
+    def window(cls, offset: int, limit: int) -> PageRequest:
+        return cls(page=offset // limit + 1, page_size=limit, start=offset)
 
 
 async def page_params(
