@@ -6,38 +6,13 @@ expired one, refresh and sign out; errors carry `detail` and `code`."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi.testclient import TestClient
 
 from faultmaven.app import CORS_ALLOW_HEADERS, create_app
 from faultmaven.container import Container
 from tests.helpers import STRONG_PASSWORD
-
-BASE = "/compat/faultmaven"
-
-
-def bearer(tokens: dict[str, Any], session_id: str | None = None) -> dict[str, str]:
-    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-    if session_id:
-        headers["X-Session-Id"] = session_id
-    return headers
-
-
-def register(client: TestClient) -> tuple[str, dict[str, Any]]:
-    name = f"ext-{uuid.uuid4().hex[:10]}"
-    response = client.post(
-        f"{BASE}/api/v1/auth/register",
-        json={
-            "username": name,
-            "email": f"{name}@example.com",
-            "display_name": "Ext User",
-            "password": STRONG_PASSWORD,
-        },
-    )
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return name, body
+from tests.integration.compat_helpers import BASE, bearer, register
 
 
 def test_the_backend_is_reachable_and_says_what_it_is(client: TestClient) -> None:

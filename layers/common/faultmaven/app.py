@@ -3,6 +3,7 @@ the local runtime with all of them; middleware, errors and health are the same i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,10 @@ from faultmaven.core.settings import Settings, get_settings
 from faultmaven.protection.middleware import ProtectionMiddleware
 
 MAX_BODY_BYTES = 1024 * 1024  # large artifacts go to S3 through presigned uploads
+# The copilot's chat turn carries its files in the request: up to Lambda's 6 MB request
+# (the files themselves are held to TURN_MAX_FILE_BYTES, 5 MB, by the route).
+TURN_MAX_BODY_BYTES = 6 * 1024 * 1024
+LARGER_BODIES = ((re.compile(PREFIX + r"/api/v1/cases/[^/]+/turns"), TURN_MAX_BODY_BYTES),)
 # No request needs deeper JSON (metadata objects are the deepest, and small); parsers and
 # validators recurse, and a few hundred levels would raise RecursionError inside them.
 MAX_JSON_DEPTH = 32
@@ -65,6 +70,7 @@ def all_routers() -> list[APIRouter]:
     from faultmaven.compat.auth_api import router as compat_auth
     from faultmaven.compat.cases_api import router as compat_cases
     from faultmaven.compat.sessions_api import router as compat_sessions
+    from faultmaven.compat.turns_api import router as compat_turns
     from faultmaven.evidence.api import router as evidence
     from faultmaven.history.api import router as history
     from faultmaven.investigation.api import router as investigation
@@ -89,6 +95,7 @@ def all_routers() -> list[APIRouter]:
         compat_auth,
         compat_sessions,
         compat_cases,
+        compat_turns,
     ]
 
 
@@ -143,7 +150,10 @@ def create_app(
             expose_headers=CORS_EXPOSE_HEADERS,
         )
     app.add_middleware(
-        RequestContextMiddleware, max_body_bytes=MAX_BODY_BYTES, max_json_depth=MAX_JSON_DEPTH
+        RequestContextMiddleware,
+        max_body_bytes=MAX_BODY_BYTES,
+        max_json_depth=MAX_JSON_DEPTH,
+        larger_bodies=LARGER_BODIES,
     )
     # Outermost, so it also rewrites the errors the request context answers (413s, 500s).
     app.add_middleware(CompatErrorMiddleware)

@@ -26,12 +26,14 @@ from faultmaven.core.settings import (
 )
 
 if TYPE_CHECKING:
+    from faultmaven.agent.attachments import AttachedTurnService
     from faultmaven.agent.autonomous import InvestigationRunner
     from faultmaven.agent.service import AgentService
     from faultmaven.auth.service import AuthService
     from faultmaven.auth.tokens import Tokens
     from faultmaven.cases.events import CaseDeleted
     from faultmaven.cases.service import CaseService
+    from faultmaven.core.idempotency import Idempotency
     from faultmaven.core.ports import (
         Embedder,
         LanguageModel,
@@ -396,6 +398,28 @@ class Container:
         )
 
     @cached_property
+    def idempotency(self) -> Idempotency:
+        """Replies kept for retried POSTs that carry an `Idempotency-Key`."""
+        from faultmaven.core.idempotency import Idempotency
+
+        return Idempotency(self.kv)
+
+    @cached_property
+    def attached_turns(self) -> AttachedTurnService:
+        """Chat turns that bring files: in the request, or as a background job."""
+        from faultmaven.agent.attachments import AttachedTurnService
+
+        return AttachedTurnService(
+            self.agent,
+            self.evidence,
+            self.jobs,
+            self.tasks,
+            principal_of=self.auth.principal_of,
+            wait_seconds=self.settings.agent_attachment_wait_seconds,
+            background_wait_seconds=self.settings.agent_background_wait_seconds,
+        )
+
+    @cached_property
     def history(self) -> HistoryService:
         """Reading the investigation history, authorized like each session's case."""
         from faultmaven.history.service import HistoryService
@@ -455,7 +479,12 @@ class Container:
     def run_task(self, task: str, payload: dict[str, str]) -> None:
         """What a background task is, by name (the tasks function and the local worker
         both come here)."""
+        from faultmaven.agent.attachments import TURN_TASK
         from faultmaven.privacy.models import DELETE_TASK, EXPORT_TASK
+
+        if task == TURN_TASK:
+            self.attached_turns.run_job(payload["job_id"])
+            return
 
         if task == EXPORT_TASK:
             self.privacy.run_export(payload["job_id"], payload["user_id"])

@@ -87,7 +87,7 @@ class ApiStack(Stack):
             self,
             "Tasks",
             source="tasks",
-            description="background tasks: data exports, account erasure",
+            description="background tasks: data exports, account erasure, long chat turns",
             layers=layers.service,
             network=runtime.network,
             environment=runtime.environment(),
@@ -102,6 +102,9 @@ class ApiStack(Stack):
         runtime.grant_objects(tasks, ARTIFACTS, "s3:GetObject", "s3:DeleteObject")
         runtime.grant_objects(tasks, WORK, "s3:DeleteObject")
         runtime.grant_objects(tasks, EXPORTS, "s3:PutObject", "s3:DeleteObject")
+        # A copilot turn whose attachments outlive the request is answered here.
+        runtime.grant_llm(tasks)
+        runtime.grant_investigation_task_response(tasks)
         self.functions: dict[str, ServiceFunction] = {}
         for spec in API_FUNCTIONS:
             function = ServiceFunction(
@@ -140,6 +143,10 @@ class ApiStack(Stack):
         runtime.grant_investigation_task_response(cases)
         # A chat turn that answers an open evidence request resumes the parked run.
         runtime.grant_investigation_task_response(self.functions["api_agent"].role)
+        # The copilot's turn writes its attachments to S3 (the upload trigger takes them
+        # from there) and hands a turn that outlives the request to the tasks function.
+        runtime.grant_objects(self.functions["api_agent"].role, ARTIFACTS, "s3:PutObject")
+        self.tasks.function.grant_invoke(self.functions["api_agent"].role)
 
         auth = self.functions["api_auth"].role
         # Starts exports and account erasure; presigns the download of a finished export.
@@ -160,7 +167,7 @@ class ApiStack(Stack):
         agent = self.functions["api_agent"].role
         # A turn retrieves from case memory, the user's and the global KB before the first
         # model call: it embeds the query and reads vectors, and writes none (evidence
-        # extractions and case state are read from PostgreSQL; no S3 object at all).
+        # extractions and case state are read from PostgreSQL; S3 only for attachments).
         runtime.grant_embedding(agent)
         runtime.grant_vectors(self, "AgentVectorAccess", [agent], read_only=True)
 

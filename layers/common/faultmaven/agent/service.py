@@ -55,6 +55,7 @@ from faultmaven.agent.prompts import ANSWER_TOOL, COMPRESSION_SYSTEM, SYSTEM_PRO
 from faultmaven.agent.tools import BUILT_IN, TurnTools, compact_schema
 from faultmaven.cases.access import Access
 from faultmaven.cases.models import (
+    CaseOut,
     HypothesisCreate,
     HypothesisOut,
     HypothesisUpdate,
@@ -1047,6 +1048,17 @@ class AgentService:
         return _request_outs(stored)
 
     # -- memory ----------------------------------------------------------------------------
+    def turns_taken(self, cases: Sequence[CaseOut]) -> dict[str, int]:
+        """How many chat turns each case has had: for cases the caller has already read
+        (a list, a case), so it authorizes nothing itself."""
+        from faultmaven.agent import store
+
+        if not cases:
+            return {}
+        with self._db.session() as session:
+            taken = store.turns_taken(session, [c.case_id for c in cases])
+        return {c.case_id: taken.get(c.case_id, 0) for c in cases}
+
     def _reserve_turn(self, case_id: str) -> int:
         from faultmaven.agent import store
 

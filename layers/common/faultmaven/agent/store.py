@@ -47,6 +47,16 @@ def reserve_turn(session: Session, case_id: str) -> int:
     return int(number or 1)
 
 
+def turns_taken(session: Session, case_ids: list[str]) -> dict[str, int]:
+    """The chat turns each case has had (cases without one are absent)."""
+    rows = session.execute(
+        select(
+            AgentMemory.case_id, func.greatest(AgentMemory.reserved_turn, AgentMemory.turn)
+        ).where(AgentMemory.case_id.in_(case_ids))
+    ).all()
+    return {case_id: int(turns) for case_id, turns in rows}
+
+
 def save(session: Session, case_id: str, turn: int, state: dict[str, Any]) -> None:
     row = session.get(AgentMemory, case_id)
     assert row is not None, "save() follows locked() in the same transaction"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 
 from faultmaven.auth.dependencies import ContainerDep, PrincipalDep
 from faultmaven.cases.models import CaseCreate, CasePriority, CaseUpdate
@@ -21,7 +21,9 @@ from faultmaven.compat.cases import (
     compat_case,
     compat_messages,
 )
+from faultmaven.compat.once import once
 from faultmaven.core.clock import utcnow
+from faultmaven.core.idempotency import StoredReply
 from faultmaven.core.models import Line, Metadata, RequestModel, Text
 from faultmaven.core.openapi import ERROR_RESPONSES
 from faultmaven.core.pagination import MAX_PAGE_SIZE, PageRequest
@@ -73,20 +75,34 @@ def create_case(
     body: CompatCaseCreate,
     principal: PrincipalDep,
     container: ContainerDep,
-    response: Response,
     _: SessionDep,
-) -> CompatCase:
+    idempotency_key: Annotated[str, Header(max_length=255)] = "",
+) -> Response:
     """A null title becomes a dated one (`x-title-source: generated`); the agent's
-    later turns do not rename it."""
-    title = body.title
-    response.headers["x-title-source"] = "user" if title else "generated"
-    if not title:
-        title = f"Case {utcnow():%Y-%m-%d %H:%M} UTC"
-    case = container.cases.create(
-        principal,
-        CaseCreate(title=title, description=body.description, priority=body.priority),
+    later turns do not rename it. A retry with the same `Idempotency-Key` gets the
+    first case again."""
+
+    def produce() -> StoredReply:
+        title = body.title
+        if not title:
+            title = f"Case {utcnow():%Y-%m-%d %H:%M} UTC"
+        case = container.cases.create(
+            principal,
+            CaseCreate(title=title, description=body.description, priority=body.priority),
+        )
+        return StoredReply(
+            status_code=status.HTTP_201_CREATED,
+            body=compat_case(case, current_turn=0).model_dump_json(),
+            headers={"x-title-source": "user" if body.title else "generated"},
+        )
+
+    return once(
+        container.idempotency,
+        f"{principal.user_id}:create-case",
+        idempotency_key,
+        body.model_dump_json(),
+        produce,
     )
-    return compat_case(case, current_turn=0)
 
 
 @router.get("/{case_id}", response_model=CompatCase)

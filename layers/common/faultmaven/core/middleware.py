@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from itertools import accumulate
 from typing import Any
 
@@ -80,12 +81,29 @@ def json_depth_exceeds(body: bytes, limit: int) -> bool:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_json_depth: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        max_json_depth: int,
+        larger_bodies: Sequence[tuple[re.Pattern[str], int]] = (),
+    ) -> None:
+        """`larger_bodies`: (path pattern, limit) for the few routes that take files in the
+        request itself (a chat turn's attachments); every other route gets the default."""
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_json_depth = max_json_depth
+        self.larger_bodies = tuple(larger_bodies)
 
-    async def _read_body(self, receive: Receive) -> tuple[bytes, list[Message]]:
+    def _limit(self, scope: Scope) -> int:
+        path = scope.get("path", "")
+        for pattern, limit in self.larger_bodies:
+            if pattern.fullmatch(path):
+                return limit
+        return self.max_body_bytes
+
+    async def _read_body(self, receive: Receive, limit: int) -> tuple[bytes, list[Message]]:
         """The whole body (at most the limit: Content-Length can be absent, as with
         chunked framing, or wrong, so what arrives is counted), and any message received
         after it ended. Read here, before routing, so that every route and body type gets
@@ -98,7 +116,7 @@ class RequestContextMiddleware:
                 return b"".join(chunks), [message]  # the client went away
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
+            if size > limit:
                 raise _BodyTooLargeError
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -124,16 +142,17 @@ class RequestContextMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        limit = self._limit(scope)
         too_large = error_response(
-            413, "PAYLOAD_TOO_LARGE", f"The request body exceeds {self.max_body_bytes} bytes"
+            413, "PAYLOAD_TOO_LARGE", f"The request body exceeds {limit} bytes"
         )
         try:
             length = _content_length(scope)
-            if length is not None and length > self.max_body_bytes:
+            if length is not None and length > limit:
                 await too_large(scope, receive, send_with_id)
                 return
             try:
-                body, after = await self._read_body(receive)
+                body, after = await self._read_body(receive, limit)
             except _BodyTooLargeError:
                 await too_large(scope, receive, send_with_id)
                 return

@@ -197,6 +197,12 @@ class Settings(BaseSettings):
     agent_retrieval_k: int = Field(default=8, ge=1, le=30)
     # Compress the memory with the model every this many turns (deterministic otherwise).
     agent_compression_every: int = Field(default=3, ge=1, le=50)
+    # A turn with attachments (the copilot's POST …/turns) waits this long in the request
+    # for them to be preprocessed; with the turn's deadline it must stay inside 29 s.
+    # Longer, and the turn becomes a background job the client polls, which waits up to
+    # `agent_background_wait_seconds` for the files before it answers.
+    agent_attachment_wait_seconds: float = Field(default=3.0, ge=0, le=27)
+    agent_background_wait_seconds: float = Field(default=300.0, ge=0, le=840)
 
     # The autonomous investigation (Step Functions): the state machine, how long a run
     # waits for evidence it asked for before it stalls, how many agent iterations one
@@ -278,6 +284,11 @@ class Settings(BaseSettings):
             < self.reputation_blocked_score
         ):
             raise ValueError("reputation scores must rise: suspicious < restricted < blocked")
+        if self.agent_attachment_wait_seconds + self.agent_turn_deadline_seconds > 28:
+            raise ValueError(
+                "agent_attachment_wait_seconds + agent_turn_deadline_seconds must be at "
+                "most 28: a request ends at API Gateway's 29 s"
+            )
         for network in self.protection_trusted_networks:
             try:
                 ip_network(network, strict=False)

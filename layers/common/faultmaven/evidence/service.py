@@ -46,6 +46,7 @@ from faultmaven.evidence.models import (
     safe_filename,
 )
 from faultmaven.jobs.service import JobService
+from faultmaven.preprocessing.models import DataType
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -127,22 +128,44 @@ class EvidenceService:
     ) -> EvidenceAccepted:
         """Pasted output: stored as an object like any upload, so the same notification
         and pipeline process it."""
-        self._require(principal, case_id, Access.WRITE, open_case=True)
-        data = body.content.encode("utf-8")
-        evidence = self._new_evidence(
+        return self.submit_bytes(
             principal,
             case_id,
-            body.filename,
-            "text/plain; charset=utf-8",
-            len(data),
-            "text",
-            body.data_type,
+            filename=body.filename,
+            content_type="text/plain; charset=utf-8",
+            data=body.content.encode("utf-8"),
+            data_type=body.data_type,
+            source="text",
+        )
+
+    def submit_bytes(
+        self,
+        principal: Principal,
+        case_id: str,
+        *,
+        filename: str,
+        content_type: str,
+        data: bytes,
+        data_type: DataType | None = None,
+        source: str = "upload",
+    ) -> EvidenceAccepted:
+        """A file that reached us in a request body (a chat turn's attachment): written to
+        S3 server-side, so the same notification and pipeline process it as a presigned
+        upload."""
+        self._require(principal, case_id, Access.WRITE, open_case=True)
+        if len(data) > self._max_bytes:
+            raise PayloadTooLargeError(
+                f"Uploads are limited to {self._max_bytes} bytes",
+                details={"size_bytes": len(data), "max_bytes": self._max_bytes},
+            )
+        evidence = self._new_evidence(
+            principal, case_id, filename, content_type, len(data), source, data_type
         )
         try:
-            self._objects.put(evidence.s3_key, data, content_type="text/plain; charset=utf-8")
+            self._objects.put(evidence.s3_key, data, content_type=content_type)
         except Exception:
-            self.fail(evidence.evidence_id, "The text could not be stored; please try again")
-            self._jobs.finish(evidence.job_id, error="The text could not be stored")
+            self.fail(evidence.evidence_id, "The file could not be stored; please try again")
+            self._jobs.finish(evidence.job_id, error="The file could not be stored")
             raise
         return EvidenceAccepted(
             evidence_id=evidence.evidence_id, job_id=evidence.job_id, status=evidence.status
@@ -251,6 +274,11 @@ class EvidenceService:
         with self._db.session() as session:
             evidence = self._readable(session, principal, evidence_id)
             return EvidenceDetail.model_validate(evidence)
+
+    def status_of(self, principal: Principal, evidence_id: str) -> EvidenceOut:
+        """The evidence without its extraction (polled while it is processed)."""
+        with self._db.session() as session:
+            return EvidenceOut.model_validate(self._readable(session, principal, evidence_id))
 
     def list_for_case(
         self, principal: Principal, case_id: str, page: PageRequest

@@ -116,6 +116,15 @@ class JobService:
     def delete(self, job_id: str) -> None:
         self._store.delete(job_id)
 
+    def attach(self, job_id: str, name: str, value: str) -> None:
+        """Keep a document with the job for as long as the job lives (the request a
+        background worker runs, the result it produced)."""
+        self._store.put_data(job_id, name, value)
+
+    def attached(self, job_id: str, name: str) -> str | None:
+        """What `attach` kept; authorize the caller with `get` first."""
+        return self._store.get_data(job_id, name)
+
     def sweep_finished(
         self, cursor: int, *, count: int, cutoff: datetime, dry_run: bool
     ) -> tuple[int, int, int]:

@@ -7,6 +7,9 @@ from faultmaven.core.ports import KeyValueStore
 from faultmaven.jobs.models import Job
 
 _PREFIX = "job:"
+# What a job carries beside its progress (the request it runs, its result), kept as long
+# as the job; outside `job:*` so a walk over jobs never meets one.
+_DATA_PREFIX = "jobdata:"
 
 
 def job_key(job_id: str) -> str:
@@ -27,6 +30,12 @@ class JobStore:
 
     def delete(self, job_id: str) -> None:
         self._kv.delete(job_key(job_id))
+
+    def put_data(self, job_id: str, name: str, value: str) -> None:
+        self._kv.put(f"{_DATA_PREFIX}{job_id}:{name}", value, self._ttl)
+
+    def get_data(self, job_id: str, name: str) -> str | None:
+        return self._kv.get(f"{_DATA_PREFIX}{job_id}:{name}")
 
     def scan(self, cursor: int, count: int) -> tuple[int, list[str]]:
         """One step of a walk over every job: ids and the cursor to continue from (0 when
