@@ -134,6 +134,7 @@ def test_api_roles_reach_only_what_their_domain_needs(
         "api_evidence": {"artifacts", "work"},
         "api_knowledge": {"knowledge"},
         "api_auth": {"exports"},  # presigns the download of a finished export
+        "api_agent": {"artifacts"},  # the copilot's turn writes its attachments
     }
     for source, function in deployment.api.functions.items():
         granted = statements(templates["api"], logical_id(function.role))
@@ -146,7 +147,9 @@ def test_api_roles_reach_only_what_their_domain_needs(
         assert ("states:StartExecution" in actions) is starts, source
         assert ("bedrock:InvokeModel" in actions) is (source in embeds), source
         assert ("aoss:APIAccessAll" in actions) is (source in uses_vectors), source
-        assert ("lambda:InvokeFunction" in actions) is (source == "api_auth"), source
+        # Exports and erasure (auth), chat turns that outlive the request (agent).
+        starts_tasks = source in ("api_auth", "api_agent")
+        assert ("lambda:InvokeFunction" in actions) is starts_tasks, source
         assert any(a.startswith("s3:") for a in actions) is (source in prefixes), source
         assert object_prefixes(granted) == prefixes.get(source, set()), source
 
@@ -163,7 +166,7 @@ def test_knowledge_uploads_are_presigned_for_put_and_get_only(
     assert [sorted(as_list(s["Action"])) for s in on_uploads] == [["s3:GetObject", "s3:PutObject"]]
 
 
-def test_background_tasks_run_in_their_own_function_started_only_by_auth(
+def test_background_tasks_run_in_their_own_function_started_by_auth_and_the_agent(
     deployment: Deployment, templates: dict[str, Template]
 ) -> None:
     api = templates["api"]

@@ -74,13 +74,14 @@ def acknowledge_findings(deployment: Deployment) -> None:
     _ack(deployment.api.http_api, "APIG4", NO_API_AUTHORIZER)
     tasks = deployment.api.tasks.function.node.default_child
     assert isinstance(tasks, cdk.CfnElement)
-    _ack(
-        deployment.api.functions["api_auth"].role,
-        "IAM5",
-        "CDK's grant to invoke the background-tasks function covers its versions (function "
-        "ARN + ':*'); it names that one function.",
-        applies_to=f"Resource::<{cdk.Stack.of(tasks).get_logical_id(tasks)}.Arn>:*",
-    )
+    for starter in ("api_auth", "api_agent"):  # exports and erasure; long chat turns
+        _ack(
+            deployment.api.functions[starter].role,
+            "IAM5",
+            "CDK's grant to invoke the background-tasks function covers its versions "
+            "(function ARN + ':*'); it names that one function.",
+            applies_to=f"Resource::<{cdk.Stack.of(tasks).get_logical_id(tasks)}.Arn>:*",
+        )
     investigation = deployment.pipelines.investigation
     for machine, machine_tasks in (
         (deployment.pipelines.state_machine, deployment.pipelines.steps),

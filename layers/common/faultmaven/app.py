@@ -26,7 +26,12 @@ MAX_BODY_BYTES = 1024 * 1024  # large artifacts go to S3 through presigned uploa
 # The copilot's chat turn carries its files in the request: up to Lambda's 6 MB request
 # (the files themselves are held to TURN_MAX_FILE_BYTES, 5 MB, by the route).
 TURN_MAX_BODY_BYTES = 6 * 1024 * 1024
-LARGER_BODIES = ((re.compile(PREFIX + r"/api/v1/cases/[^/]+/turns"), TURN_MAX_BODY_BYTES),)
+# The dashboard uploads runbooks inline (documents are at most 4 MB).
+KB_MAX_BODY_BYTES = 5 * 1024 * 1024
+LARGER_BODIES = (
+    (re.compile(PREFIX + r"/api/v1/cases/[^/]+/turns"), TURN_MAX_BODY_BYTES),
+    (re.compile(PREFIX + r"/api/v1/(documents/upload|knowledge/documents)"), KB_MAX_BODY_BYTES),
+)
 # No request needs deeper JSON (metadata objects are the deepest, and small); parsers and
 # validators recurse, and a few hundred levels would raise RecursionError inside them.
 MAX_JSON_DEPTH = 32
@@ -69,7 +74,9 @@ def all_routers() -> list[APIRouter]:
     from faultmaven.cases.api import router as cases
     from faultmaven.compat.auth_api import router as compat_auth
     from faultmaven.compat.cases_api import router as compat_cases
+    from faultmaven.compat.knowledge_api import router as compat_knowledge
     from faultmaven.compat.sessions_api import router as compat_sessions
+    from faultmaven.compat.teams_api import router as compat_teams
     from faultmaven.compat.turns_api import router as compat_turns
     from faultmaven.evidence.api import router as evidence
     from faultmaven.history.api import router as history
@@ -96,6 +103,8 @@ def all_routers() -> list[APIRouter]:
         compat_sessions,
         compat_cases,
         compat_turns,
+        compat_knowledge,
+        compat_teams,
     ]
 
 

@@ -39,6 +39,7 @@ STATUSES_OF: dict[str, frozenset[CaseStatus]] = {
     state: frozenset(s for s, v in STATE_OF.items() if v == state)
     for state in ("inquiry", "investigating", "resolved", "closed")
 }
+OPEN_STATUSES = frozenset(s for s, v in STATE_OF.items() if v != "closed")
 ROLE_OF = {
     MessageType.USER_QUERY: "user",
     MessageType.AGENT_RESPONSE: "assistant",

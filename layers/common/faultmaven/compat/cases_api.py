@@ -6,13 +6,33 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Body, Header, Query, Response, status
+from pydantic import BaseModel, Field
 
 from faultmaven.auth.dependencies import ContainerDep, PrincipalDep
-from faultmaven.cases.models import CaseCreate, CasePriority, CaseUpdate
+from faultmaven.auth.principal import Principal
+from faultmaven.cases.models import (
+    CaseCreate,
+    CaseOut,
+    CasePriority,
+    CaseStatus,
+    CaseUpdate,
+    MessageOut,
+    StatusChange,
+)
 from faultmaven.compat import PREFIX
 from faultmaven.compat.auth_api import SessionDep
+from faultmaven.compat.case_ui import (
+    CaseUI,
+    UploadedFileDetail,
+    UploadedFiles,
+    case_ui,
+    file_detail,
+    questions_of,
+    uploaded_file,
+)
 from faultmaven.compat.cases import (
+    OPEN_STATUSES,
     STATUSES_OF,
     CaseList,
     CaseState,
@@ -22,7 +42,9 @@ from faultmaven.compat.cases import (
     compat_messages,
 )
 from faultmaven.compat.once import once
+from faultmaven.container import Container
 from faultmaven.core.clock import utcnow
+from faultmaven.core.errors import ConflictError, NotFoundError, ValidationFailedError
 from faultmaven.core.idempotency import StoredReply
 from faultmaven.core.models import Line, Metadata, RequestModel, Text
 from faultmaven.core.openapi import ERROR_RESPONSES
@@ -47,27 +69,75 @@ class CompatCaseUpdate(RequestModel):
     priority: CasePriority | None = None
 
 
+def _window(
+    limit: int | None, offset: int | None, page: int | None, page_size: int | None
+) -> tuple[int, int]:
+    """The extension and the dashboard's current builds page by limit/offset; earlier
+    dashboard builds by `page` (from 0) and `page_size`."""
+    size = limit or page_size or 20
+    if offset is None and page is not None:
+        offset = page * size
+    return size, offset or 0
+
+
+def _case_rows(container: Container, cases: list[CaseOut]) -> list[CompatCase]:
+    turns = container.agent.turns_taken(cases)
+    return [compat_case(c, current_turn=turns[c.case_id]) for c in cases]
+
+
 @router.get("", response_model=CaseList)
 def list_cases(
     principal: PrincipalDep,
     container: ContainerDep,
     _: SessionDep,
-    limit: Limit = 20,
-    offset: Offset = 0,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE)] = None,
+    offset: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
+    page: Annotated[int | None, Query(ge=0, le=10_000)] = None,
+    page_size: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE)] = None,
     state: CaseState | None = None,
+    include_archived: bool = True,
 ) -> CaseList:
-    page = container.cases.list(
-        principal,
-        PageRequest.window(offset, limit),
-        status=STATUSES_OF[state.value] if state else None,
-    )
+    """`include_archived=false` leaves closed cases out (unless `state=closed` asks
+    for them)."""
+    size, start = _window(limit, offset, page, page_size)
+    statuses = STATUSES_OF[state.value] if state else None
+    if statuses is None and not include_archived:
+        statuses = OPEN_STATUSES
+    found = container.cases.list(principal, PageRequest.window(start, size), status=statuses)
     return CaseList(
-        cases=[compat_case(c) for c in page.items],
-        total_count=page.total,
-        limit=limit,
-        offset=offset,
-        has_more=offset + len(page.items) < page.total,
+        cases=_case_rows(container, list(found.items)),
+        total_count=found.total,
+        limit=size,
+        offset=start,
+        has_more=start + len(found.items) < found.total,
     )
+
+
+class CaseSearch(RequestModel):
+    query: Line = Field(default="", max_length=500)
+    limit: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
+    page: int | None = Field(default=None, ge=0, le=10_000)
+    page_size: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE)
+    state: CaseState | None = None
+    team_id: Line | None = Field(default=None, max_length=64)
+
+
+@router.post("/search", response_model=list[CompatCase])
+def search_cases(
+    body: CaseSearch, principal: PrincipalDep, container: ContainerDep, _: SessionDep
+) -> list[CompatCase]:
+    """Cases the caller may see whose title or description holds the words, as the bare
+    list the dashboard reads; `team_id` keeps the team's cases of that page."""
+    size = body.page_size or body.limit
+    start = (body.page or 0) * size
+    found = container.cases.list(
+        principal,
+        PageRequest.window(start, size),
+        status=STATUSES_OF[body.state.value] if body.state else None,
+        text=body.query or None,
+    )
+    rows = [c for c in found.items if body.team_id is None or c.team_id == body.team_id]
+    return _case_rows(container, rows)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CompatCase)
@@ -109,7 +179,7 @@ def create_case(
 def get_case(
     case_id: str, principal: PrincipalDep, container: ContainerDep, _: SessionDep
 ) -> CompatCase:
-    return compat_case(container.cases.get(principal, case_id))
+    return _case_rows(container, [container.cases.get(principal, case_id)])[0]
 
 
 @router.put("/{case_id}", response_model=CompatCase)
@@ -122,8 +192,10 @@ def put_case(
 ) -> CompatCase:
     fields = body.model_dump(exclude_none=True)
     if not fields:
-        return compat_case(container.cases.get(principal, case_id))
-    return compat_case(container.cases.update(principal, case_id, CaseUpdate(**fields)))
+        return _case_rows(container, [container.cases.get(principal, case_id)])[0]
+    return _case_rows(
+        container, [container.cases.update(principal, case_id, CaseUpdate(**fields))]
+    )[0]
 
 
 @router.delete("/{case_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -164,4 +236,130 @@ def list_messages(
         retrieved_count=len(window),
         has_more=offset + len(window) < total,
         next_offset=offset + len(window) if offset + len(window) < total else None,
+    )
+
+
+@router.post("/{case_id}/archive", response_model=CompatCase)
+def archive_case(
+    case_id: str, principal: PrincipalDep, container: ContainerDep, _: SessionDep
+) -> CompatCase:
+    """Closes the case (our `archived`); an archived case stays as it is."""
+    case = container.cases.get(principal, case_id)
+    if case.status is not CaseStatus.ARCHIVED:
+        case = container.cases.change_status(
+            principal,
+            case_id,
+            StatusChange(status=CaseStatus.ARCHIVED, reason="archived from FaultMaven's clients"),
+        )
+    return _case_rows(container, [case])[0]
+
+
+@router.post("/{case_id}/unarchive", response_model=CompatCase)
+def unarchive_case(
+    case_id: str, principal: PrincipalDep, container: ContainerDep, _: SessionDep
+) -> CompatCase:
+    """Archived is terminal in our lifecycle (retention and the audit trail rely on a
+    closed case staying closed): 409 `CASE_TERMINAL` for an archived case; an open one
+    is answered as it is."""
+    case = container.cases.get(principal, case_id)
+    if case.status is CaseStatus.ARCHIVED:
+        raise ConflictError(
+            "An archived case is closed for good; open a new case and link this one",
+            error_code="CASE_TERMINAL",
+        )
+    return _case_rows(container, [case])[0]
+
+
+@router.get("/{case_id}/ui", response_model=CaseUI)
+def case_header(
+    case_id: str, principal: PrincipalDep, container: ContainerDep, _: SessionDep
+) -> CaseUI:
+    case = container.cases.get(principal, case_id)
+    everything = PageRequest(page=1, page_size=MAX_PAGE_SIZE)
+    return case_ui(
+        case,
+        container.investigation.get(principal, case_id),
+        container.cases.hypotheses(principal, case_id, everything).items,
+        container.cases.solutions(principal, case_id, everything).items,
+        container.evidence.list_for_case(principal, case_id, everything).items,
+        turns=container.agent.turns_taken([case])[case_id],
+        questions=_questions(container, principal, case_id),
+    )
+
+
+def _questions(container: Container, principal: Principal, case_id: str) -> list[MessageOut]:
+    page = container.cases.messages(
+        principal, case_id, PageRequest(page=1, page_size=MAX_PAGE_SIZE)
+    )
+    return questions_of(page.items)
+
+
+class TitleRequest(RequestModel):
+    max_words: int = Field(default=8, ge=1, le=20)
+    hint: Line | None = Field(default=None, max_length=200)
+
+
+class TitleReply(BaseModel):
+    schema_version: str = "3.1.0"
+    title: str
+
+
+@router.post("/{case_id}/title", response_model=TitleReply)
+def generate_title(
+    case_id: str,
+    principal: PrincipalDep,
+    container: ContainerDep,
+    response: Response,
+    _: SessionDep,
+    body: Annotated[TitleRequest | None, Body()] = None,
+) -> TitleReply:
+    """A title from the case's first question (already redacted when it was stored),
+    at most `max_words` words, and the case is renamed to it. 422 while the case has no
+    question yet. `x-title-source: generated`."""
+    request = body or TitleRequest()
+    questions = _questions(container, principal, case_id)
+    source = request.hint or (questions[0].content if questions else "")
+    words = source.split()
+    if not words:
+        raise ValidationFailedError(
+            "Insufficient context to generate title: the case has no question yet",
+            error_code="INSUFFICIENT_CONTEXT",
+        )
+    title = " ".join(words[: request.max_words]).strip(" .,:;!?")[:200] or "Untitled case"
+    container.cases.update(principal, case_id, CaseUpdate(title=title))
+    response.headers["x-title-source"] = "generated"
+    return TitleReply(title=title)
+
+
+@router.get("/{case_id}/uploaded-files", response_model=UploadedFiles)
+def uploaded_files(
+    case_id: str,
+    principal: PrincipalDep,
+    container: ContainerDep,
+    _: SessionDep,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> UploadedFiles:
+    found = container.evidence.list_for_case(principal, case_id, PageRequest.window(offset, limit))
+    questions = _questions(container, principal, case_id)
+    return UploadedFiles(
+        files=[uploaded_file(e, questions) for e in found.items],
+        total_count=found.total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/{case_id}/uploaded-files/{file_id}", response_model=UploadedFileDetail)
+def uploaded_file_detail(
+    case_id: str, file_id: str, principal: PrincipalDep, container: ContainerDep, _: SessionDep
+) -> UploadedFileDetail:
+    evidence = container.evidence.status_of(principal, file_id)
+    if evidence.case_id != case_id:
+        raise NotFoundError("Evidence not found", error_code="EVIDENCE_NOT_FOUND")
+    everything = PageRequest(page=1, page_size=MAX_PAGE_SIZE)
+    return file_detail(
+        evidence,
+        _questions(container, principal, case_id),
+        container.cases.hypotheses(principal, case_id, everything).items,
     )
