@@ -269,3 +269,98 @@ def test_the_offline_agent_answers_a_question_with_citations(runtime: Runtime) -
     history = api.call("GET", f"/history/sessions/{body['metadata']['history_session_id']}", owner)
     assert history.status_code == 200, history.text
     assert "search_knowledge" in history.text
+
+
+def test_the_copilot_extensions_main_flow(runtime: Runtime) -> None:
+    """FaultMaven's copilot pointed at `<base>/compat/faultmaven`, step by step as it
+    calls: register → login → session → capabilities → a case with a null title → the
+    list → a turn with a pasted log and a file → messages → the case header → close it;
+    and an expired session answered the way the extension recovers from."""
+    base = f"{runtime.base_url}/compat/faultmaven"
+    http = httpx.Client(base_url=base, timeout=60)
+    name = f"copilot{time.time_ns() % 10**8}"
+    registered = http.post(
+        "/api/v1/auth/register",
+        json={"username": name, "email": f"{name}@example.com", "password": STRONG_PASSWORD},
+    )
+    assert registered.status_code == 201, registered.text
+    login = http.post("/api/v1/auth/login", json={"username": name, "password": STRONG_PASSWORD})
+    assert login.status_code == 200, login.text
+    tokens = login.json()
+    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+    session = http.post(
+        "/api/v1/sessions",
+        headers=auth,
+        json={"client_id": "browser-1", "session_type": "troubleshooting", "timeout_minutes": 60},
+    )
+    assert session.status_code == 201, session.text
+    headers = {**auth, "X-Session-Id": session.json()["session_id"]}
+    caps = http.get("/v1/meta/capabilities").json()
+    assert caps["deploymentMode"] == "self-hosted"
+    created = http.post("/api/v1/cases", headers=headers, json={"title": None, "priority": "high"})
+    assert created.status_code == 201 and created.headers["x-title-source"] == "generated"
+    case_id = created.json()["case_id"]
+    listed = http.get("/api/v1/cases", headers=headers, params={"limit": 100, "offset": 0}).json()
+    assert [c["case_id"] for c in listed["cases"]] == [case_id]
+    assert listed["cases"][0]["enterprise_id"]
+    log = (
+        "2026-11-30T10:02:13Z ERROR checkout-api HikariPool-1 - Connection is not available,"
+        " request timed out after 30000ms\n"
+    ) * 3
+    sent = http.post(
+        f"/api/v1/cases/{case_id}/turns",
+        headers={**headers, "Idempotency-Key": "ai-msg-1"},
+        files=[
+            ("query", (None, "Checkout times out. What is going on?")),
+            ("pasted_content", (None, "$ kubectl get pods\ncheckout-api 0/1 CrashLoopBackOff\n")),
+            ("files", ("checkout-api.log", log.encode(), "text/plain")),
+        ],
+    )
+    assert sent.status_code in (200, 202), sent.text
+    if sent.status_code == 202:
+        location = sent.headers["location"]
+        for _ in range(600):
+            polled = http.get(location, headers=headers).json()
+            if polled["status"] in ("completed", "failed"):
+                break
+            time.sleep(0.5)
+        assert polled["status"] == "completed", polled
+        reply = polled["result"]
+    else:
+        reply = sent.json()
+    assert reply["agent_response"] and reply["turn_number"] == 1
+    assert {a["filename"] for a in reply["attachments_processed"]} == {
+        "pasted.txt",
+        "checkout-api.log",
+    }
+    messages = http.get(
+        f"/api/v1/cases/{case_id}/messages", headers=headers, params={"limit": 100, "offset": 0}
+    ).json()
+    assert [m["role"] for m in messages["messages"]] == ["user", "assistant"]
+    ui = http.get(f"/api/v1/cases/{case_id}/ui", headers=headers).json()
+    assert ui["current_turn"] == 1 and ui["uploaded_files_count"] == 2
+    closed = http.post(
+        f"/api/v1/cases/{case_id}/turns",
+        headers=headers,
+        files=[
+            ("intent_type", (None, "status_transition")),
+            (
+                "intent_data",
+                (None, json.dumps({"type": "status_transition", "to_state": "closed"})),
+            ),
+        ],
+    )
+    assert closed.status_code == 200 and closed.json()["case_state"] == "closed"
+    assert http.post(f"/api/v1/cases/{case_id}/archive", headers=headers).status_code == 200
+    # The session ends (expired, or ended elsewhere): SESSION_EXPIRED, a new session, retry.
+    ended = httpx.delete(
+        f"{runtime.base_url}/api/v1/sessions/{headers['X-Session-Id']}", headers=auth, timeout=30
+    )
+    assert ended.status_code == 204
+    stale = http.get("/api/v1/cases", headers=headers)
+    assert stale.status_code == 401 and stale.json()["code"] == "SESSION_EXPIRED"
+    fresh = http.post("/api/v1/sessions", headers=auth, json={"client_id": "browser-2"})
+    retried = http.get(
+        "/api/v1/cases", headers={**auth, "X-Session-Id": fresh.json()["session_id"]}
+    )
+    assert retried.status_code == 200 and retried.json()["cases"][0]["state"] == "closed"

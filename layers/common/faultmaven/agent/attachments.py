@@ -186,7 +186,8 @@ class AttachedTurnService:
             self._jobs.finish(job_id, error="The turn failed; please ask again")
             return
         self._jobs.attach(job_id, "result", result.model_dump_json())
-        self._jobs.finish(job_id)
+        # On the native jobs API the result is where the answer is stored: the messages.
+        self._jobs.finish(job_id, result_path=f"/api/v1/cases/{request.case_id}/messages")
 
     def job(self, principal: Principal, job_id: str) -> tuple[Job, AttachedTurnResult | None]:
         """A turn's job as its case's readers may see it, with the answer once done."""

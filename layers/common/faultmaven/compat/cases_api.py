@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Response, status
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from faultmaven.auth.dependencies import ContainerDep, PrincipalDep
 from faultmaven.auth.principal import Principal
@@ -120,6 +121,13 @@ class CaseSearch(RequestModel):
     page_size: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE)
     state: CaseState | None = None
     team_id: Line | None = Field(default=None, max_length=64)
+
+
+@router.api_route("/search", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+def search_other_methods() -> None:
+    """`/search` is a path of its own, not a case called "search": its other methods are
+    a 405 rather than the case routes' answer."""
+    raise StarletteHTTPException(status_code=405, headers={"Allow": "POST"})
 
 
 @router.post("/search", response_model=list[CompatCase])

@@ -5,17 +5,19 @@ table and field moves; no rule of its own."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from faultmaven.agent.attachments import AttachedTurnResult
 from faultmaven.agent.models import AgentResponse, Source, SourceType
 from faultmaven.cases.models import CaseStatus
 from faultmaven.compat.cases import STATE_OF, State
 from faultmaven.evidence.models import EvidenceOut
 from faultmaven.investigation.phases import Phase
 from faultmaven.preprocessing.models import DataType
+
+if TYPE_CHECKING:  # the service and its imports are the agent function's, not every one's
+    from faultmaven.agent.attachments import AttachedTurnResult
 
 # The copilot counts these six milestones; each is reached when our investigation has
 # finished the phase beside it.

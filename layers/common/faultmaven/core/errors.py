@@ -208,9 +208,16 @@ def _allowed_methods(request: Request, route_allows: str) -> str:
     built once and lists every operation."""
     methods = {m.strip() for m in route_allows.split(",") if m.strip()}
     path = request.scope.get("path", "")
-    for template, operations in request.app.openapi().get("paths", {}).items():
-        if _path_pattern(template).match(path):
-            methods.update(method.upper() for method in operations)
+    matching = [
+        (template, operations)
+        for template, operations in request.app.openapi().get("paths", {}).items()
+        if _path_pattern(template).match(path)
+    ]
+    # A path of its own (`/cases/search`) is not also an id of the templated one
+    # (`/cases/{case_id}`): its methods are the literal path's alone.
+    literal = [(t, ops) for t, ops in matching if "{" not in t]
+    for _, operations in literal or matching:
+        methods.update(method.upper() for method in operations)
     return ", ".join(sorted(methods))
 
 
