@@ -110,6 +110,13 @@ def test_a_title_is_generated_from_the_first_question(client: TestClient) -> Non
     assert case["title"] == "Redis latency spikes every" and case["current_turn"] == 1
     no_body = client.post(f"{BASE}/api/v1/cases/{case_id}/title", headers=headers)
     assert no_body.status_code == 200 and len(no_body.json()["title"].split()) <= 8
+    # Ordinary text with invisible characters (a ZWJ emoji, a soft hyphen) still names it.
+    other = new_case(client, headers, title=None)
+    question = "\U0001f468\u200d\U0001f4bb deploy\u00ad ment broke the payments queue"
+    assert turn(client, headers, other, {"query": question}).is_success
+    named = client.post(f"{BASE}/api/v1/cases/{other}/title", headers=headers)
+    assert named.status_code == 200, named.text
+    assert "payments" in named.json()["title"] and "\u200d" not in named.json()["title"]
 
 
 def test_uploaded_files_list_the_turns_attachments(client: TestClient) -> None:

@@ -206,12 +206,28 @@ def test_bad_turns_get_clear_4xx(client: TestClient) -> None:
     assert empty.status_code == 422 and empty.json()["detail"]
     bad_intent = turn(client, headers, case_id, {"query": "x", "intent_data": "{not json"})
     assert bad_intent.status_code == 422
+    # The copilot shows `detail[0].msg`: it says what is wrong, and where.
+    problem = bad_intent.json()["detail"][0]
+    assert problem["loc"] == ["body", "intent_data"] and problem["msg"] == "not a JSON object"
+    deep = turn(client, headers, case_id, {"query": "x", "intent_data": "[" * 4000})
+    assert deep.status_code == 422
+    # A query the agent could not take is refused before anything is stored.
+    for query in ("\x1b[31mred\x1b[0m why?", "a" * (101 * 1024)):
+        refused = turn(
+            client,
+            headers,
+            case_id,
+            {"query": query},
+            [("files", ("kept.log", LOG, "text/plain"))],
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"][0]["loc"][:2] == ["body", "query"]
     unknown = turn(client, headers, case_id, {"query": "x", "intent_type": "telepathy"})
     assert unknown.status_code == 422
     no_target = turn(client, headers, case_id, {"intent_type": "status_transition"})
     assert no_target.status_code == 422
     # Beyond the advertised 5 MB of attachments: 413, and nothing was stored.
-    big = b"x" * (5 * 1024 * 1024 + 10)
+    big = b"x" * (4 * 1024 * 1024 + 10)
     too_big = turn(
         client, headers, case_id, {"query": "x"}, [("files", ("big.log", big, "text/plain"))]
     )
@@ -252,3 +268,59 @@ def test_no_secret_in_an_attachment_reaches_the_model(
     assert messages_stub.requests, "the model was asked nothing"
     for value in (secret, password, email):
         assert value not in sent
+
+
+def test_a_closing_turn_that_becomes_a_job_still_closes_the_case(
+    model_api: Factory, messages_stub: MessagesStub, container: Container
+) -> None:
+    api = model_api(agent_attachment_wait_seconds=0)
+    client = api.client
+    assert isinstance(client, TestClient)
+    headers = signed_in(client)
+    case_id = new_case(client, headers)
+    response = turn(
+        client,
+        headers,
+        case_id,
+        {
+            "query": "Last log before I close this",
+            "intent_type": "status_transition",
+            "intent_data": json.dumps({"to_state": "closed"}),
+        },
+        [("files", ("final.log", LOG, "text/plain"))],
+    )
+    assert response.status_code == 202, response.text
+    body = poll(client, headers, response.headers["location"])
+    assert body["status"] == "completed" and body["result"]["case_state"] == "closed", body
+    case = client.get(f"{BASE}/api/v1/cases/{case_id}", headers=headers).json()
+    assert case["state"] == "closed"
+    # A second delivery of the same task (Lambda retries asynchronous events) answers
+    # nothing more.
+    job_id = httpx.URL(response.headers["location"]).path.rsplit("/", 1)[-1]
+    container.attached_turns.run_job(job_id)
+    messages = client.get(f"{BASE}/api/v1/cases/{case_id}/messages", headers=headers).json()
+    assert messages["total_count"] == 2
+
+
+def to(state: str) -> dict[str, str]:
+    return {"intent_type": "status_transition", "intent_data": json.dumps({"to_state": state})}
+
+
+def test_transitions_follow_the_lifecycle(client: TestClient) -> None:
+    headers = signed_in(client)
+    case_id = new_case(client, headers)
+    assert turn(client, headers, case_id, to("resolved")).json()["case_state"] == "resolved"
+    # Already there: nothing moves, nothing fails.
+    again = turn(client, headers, case_id, to("resolved"))
+    assert again.status_code == 200 and again.json()["case_state"] == "resolved"
+    # The dashboard's annotation is accepted (and a title change kept).
+    put = client.put(
+        f"{BASE}/api/v1/cases/{case_id}",
+        headers=headers,
+        json={"title": "Renamed", "status": "resolved", "notes": "fixed by rollback"},
+    )
+    assert put.status_code == 200 and put.json()["title"] == "Renamed"
+    closed = turn(client, headers, case_id, to("closed"))
+    assert closed.json()["case_state"] == "closed"
+    # A closed case takes no more transitions either.
+    assert turn(client, headers, case_id, to("resolved")).json()["code"] == "CASE_TERMINAL"

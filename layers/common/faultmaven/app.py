@@ -23,11 +23,11 @@ from faultmaven.core.settings import Settings, get_settings
 from faultmaven.protection.middleware import ProtectionMiddleware
 
 MAX_BODY_BYTES = 1024 * 1024  # large artifacts go to S3 through presigned uploads
-# The copilot's chat turn carries its files in the request: up to Lambda's 6 MB request
-# (the files themselves are held to TURN_MAX_FILE_BYTES, 5 MB, by the route).
-TURN_MAX_BODY_BYTES = 6 * 1024 * 1024
-# The dashboard uploads runbooks inline (documents are at most 4 MB).
-KB_MAX_BODY_BYTES = 5 * 1024 * 1024
+# The copilot's chat turn carries its files in the request, and so does the dashboard's
+# runbook upload: Lambda takes 6 MB and API Gateway base64-encodes a multipart body, so
+# 4.4 MB of body (the files themselves are held to 4 MiB by the routes).
+TURN_MAX_BODY_BYTES = 4_400_000
+KB_MAX_BODY_BYTES = TURN_MAX_BODY_BYTES  # documents are at most 4 MiB
 LARGER_BODIES = (
     (re.compile(PREFIX + r"/api/v1/cases/[^/]+/turns"), TURN_MAX_BODY_BYTES),
     (re.compile(PREFIX + r"/api/v1/(documents/upload|knowledge/documents)"), KB_MAX_BODY_BYTES),

@@ -409,14 +409,17 @@ class Container:
         """Chat turns that bring files: in the request, or as a background job."""
         from faultmaven.agent.attachments import AttachedTurnService
 
+        s = self.settings
         return AttachedTurnService(
             self.agent,
+            self.cases,
             self.evidence,
             self.jobs,
             self.tasks,
             principal_of=self.auth.principal_of,
-            wait_seconds=self.settings.agent_attachment_wait_seconds,
-            background_wait_seconds=self.settings.agent_background_wait_seconds,
+            wait_seconds=s.agent_attachment_wait_seconds,
+            turn_deadline_seconds=s.agent_turn_deadline_seconds,
+            background_wait_seconds=s.agent_background_wait_seconds,
         )
 
     @cached_property

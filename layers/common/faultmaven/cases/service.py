@@ -47,6 +47,7 @@ from faultmaven.core.errors import ConflictError, NotFoundError, ValidationFaile
 from faultmaven.core.events import Events
 from faultmaven.core.ids import looks_like_id, new_id
 from faultmaven.core.logging import logger
+from faultmaven.core.models import replace_hidden_characters
 from faultmaven.core.pagination import Page, PageRequest
 from faultmaven.core.ports import Database
 from faultmaven.db.tables import (
@@ -170,6 +171,24 @@ class CaseService(CaseOwners):
                 details={"fields": sorted(changes)},
             )
             return _case_out(case, role)
+
+    def title_from_question(
+        self, principal: Principal, case_id: str, *, max_words: int, hint: str | None = None
+    ) -> CaseOut:
+        """Name the case after its first question (stored redacted) or the hint: its
+        first `max_words` words on one line. 422 while there is nothing to name it after."""
+        first = self.messages(principal, case_id, PageRequest(page=1, page_size=20)).items
+        questions = [m.content for m in first if m.type is MessageType.USER_QUERY]
+        source = hint or (questions[0] if questions else "")
+        printable = "".join(c for c in source if c.isprintable() or c.isspace())
+        words = replace_hidden_characters(printable, "").split()
+        title = " ".join(words[:max_words]).strip(" .,:;!?-")[:200]
+        if not title:
+            raise ValidationFailedError(
+                "Insufficient context to generate a title: the case has no question yet",
+                error_code="INSUFFICIENT_CONTEXT",
+            )
+        return self.update(principal, case_id, CaseUpdate(title=title))
 
     def delete(self, principal: Principal, case_id: str) -> None:
         with self._db.session() as session:

@@ -8,10 +8,12 @@ import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, status
+from pydantic import ValidationError
 
 from faultmaven.auth.dependencies import ContainerDep, PrincipalDep, client_address
 from faultmaven.auth.models import LoginRequest, RegisterRequest, TokenPair, UserOut
 from faultmaven.auth.principal import Principal
+from faultmaven.auth.service import INVALID_CREDENTIALS
 from faultmaven.compat import PREFIX
 from faultmaven.compat.models import (
     AuthConfig,
@@ -105,14 +107,16 @@ def auth_config() -> AuthConfig:
 def login(body: CompatLogin, request: Request, container: ContainerDep) -> AuthTokenResponse:
     identifier = body.username or body.email or ""
     by_email = "@" in identifier
-    pair = container.auth.login(
-        LoginRequest(
+    try:
+        login = LoginRequest(
             email=identifier if by_email else None,
             username=None if by_email else identifier,
             password=body.password,
-        ),
-        client_address(request),
-    )
+        )
+    except ValidationError:
+        # No account has such a name: the answer any wrong sign-in gets.
+        raise UnauthorizedError(INVALID_CREDENTIALS, error_code="INVALID_CREDENTIALS") from None
+    pair = container.auth.login(login, client_address(request))
     return _signed_in(container, pair)
 
 

@@ -210,7 +210,9 @@ def case_ui(
     *,
     turns: int,
     questions: Sequence[MessageOut],
+    files: int,
 ) -> CaseUI:
+    """`evidence` is the first page of the case's files, `files` how many it has."""
     row = compat_case(case, current_turn=turns)
     state = STATE_OF[case.status]
     leading = investigation.engagement_mode is EngagementMode.LEAD_INVESTIGATOR
@@ -225,7 +227,7 @@ def case_ui(
         updated_at=case.updated_at,
         current_turn=turns,
         investigation_turn=turns if leading else None,
-        uploaded_files_count=len(evidence),
+        uploaded_files_count=files,
         valid_next_states=row.valid_next_states,
         problem_statement=problem,
     )
@@ -289,15 +291,11 @@ def case_ui(
         "cause_assurance": "confirmed" if validated else "no_root",
         "cause_overclaim": False,
     }
-    ui.solution_applied = (
-        {
-            "description": applied[-1].title,
-            "applied_at": applied[-1].applied_at,
-            "applied_by": applied[-1].created_by,
-        }
-        if applied
-        else None
-    )
+    ui.solution_applied = {  # the client reads it on every resolved or closed case
+        "description": applied[-1].title if applied else "No solution was recorded",
+        "applied_at": applied[-1].applied_at if applied else None,
+        "applied_by": applied[-1].created_by if applied else None,
+    }
     started = case.created_at
     ended = ui.resolved_at
     ui.resolution_summary = {

@@ -66,6 +66,8 @@ class CompatCase(BaseModel):
     valid_next_states: list[State]
     is_terminal: bool
     current_turn: int | None = None
+    last_activity_at: datetime
+    shared_team_ids: list[str]
 
 
 class CaseList(BaseModel):
@@ -120,6 +122,8 @@ def compat_case(case: CaseOut, *, current_turn: int | None = None) -> CompatCase
         valid_next_states=list(dict.fromkeys(s for s in nexts if s != state)),
         is_terminal=case.status is S.ARCHIVED,
         current_turn=current_turn,
+        last_activity_at=case.updated_at,
+        shared_team_ids=[case.team_id] if case.team_id else [],
     )
 
 
@@ -132,6 +136,9 @@ def compat_messages(items: list[MessageOut]) -> list[CompatMessage]:
     for message in items:
         if message.type is MessageType.USER_QUERY:
             turn += 1
+        stored = message.metadata.get("turn")
+        if isinstance(stored, int) and not isinstance(stored, bool):
+            turn = stored  # the agent's own count, which TurnResponse.turn_number reports
         out.append(
             CompatMessage(
                 message_id=message.message_id,

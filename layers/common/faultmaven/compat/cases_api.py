@@ -45,8 +45,8 @@ from faultmaven.compat.cases import (
 from faultmaven.compat.once import once
 from faultmaven.container import Container
 from faultmaven.core.clock import utcnow
-from faultmaven.core.errors import ConflictError, NotFoundError, ValidationFailedError
-from faultmaven.core.idempotency import StoredReply
+from faultmaven.core.errors import ConflictError, NotFoundError
+from faultmaven.core.idempotency import StoredReply, fingerprint
 from faultmaven.core.models import Line, Metadata, RequestModel, Text
 from faultmaven.core.openapi import ERROR_RESPONSES
 from faultmaven.core.pagination import MAX_PAGE_SIZE, PageRequest
@@ -57,17 +57,26 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
 class CompatCaseCreate(RequestModel):
-    title: Line | None = None
-    description: Text = ""
+    """The limits are CaseCreate's, so a long field is this request's 422."""
+
+    title: Line | None = Field(default=None, max_length=200)
+    description: Text = Field(default="", max_length=10_000)
     priority: CasePriority = CasePriority.MEDIUM
     # The extension says where the case came from (`created_via`); informational only.
     metadata: Metadata | None = None
+    # What the user typed before the case existed: accepted and not kept here, since the
+    # copilot asks it as the first turn (where it is redacted and answered).
+    initial_message: Text | None = Field(default=None, max_length=10_000)
 
 
 class CompatCaseUpdate(RequestModel):
-    title: Line | None = None
-    description: Text | None = None
+    title: Line | None = Field(default=None, min_length=1, max_length=200)
+    description: Text | None = Field(default=None, max_length=10_000)
     priority: CasePriority | None = None
+    # The dashboard's annotation (`status`, `notes`) is accepted and not kept: status
+    # moves go through the lifecycle (archive, or a turn's status_transition).
+    status: Line | None = Field(default=None, max_length=64)
+    notes: Text | None = Field(default=None, max_length=10_000)
 
 
 def _window(
@@ -178,7 +187,7 @@ def create_case(
         container.idempotency,
         f"{principal.user_id}:create-case",
         idempotency_key,
-        body.model_dump_json(),
+        fingerprint(body.model_dump_json()),
         produce,
     )
 
@@ -198,7 +207,7 @@ def put_case(
     container: ContainerDep,
     _: SessionDep,
 ) -> CompatCase:
-    fields = body.model_dump(exclude_none=True)
+    fields = body.model_dump(exclude_none=True, exclude={"status", "notes"})
     if not fields:
         return _case_rows(container, [container.cases.get(principal, case_id)])[0]
     return _case_rows(
@@ -284,14 +293,16 @@ def case_header(
 ) -> CaseUI:
     case = container.cases.get(principal, case_id)
     everything = PageRequest(page=1, page_size=MAX_PAGE_SIZE)
+    evidence = container.evidence.list_for_case(principal, case_id, everything)
     return case_ui(
         case,
         container.investigation.get(principal, case_id),
         container.cases.hypotheses(principal, case_id, everything).items,
         container.cases.solutions(principal, case_id, everything).items,
-        container.evidence.list_for_case(principal, case_id, everything).items,
+        evidence.items,
         turns=container.agent.turns_taken([case])[case_id],
         questions=_questions(container, principal, case_id),
+        files=evidence.total,
     )
 
 
@@ -325,18 +336,11 @@ def generate_title(
     at most `max_words` words, and the case is renamed to it. 422 while the case has no
     question yet. `x-title-source: generated`."""
     request = body or TitleRequest()
-    questions = _questions(container, principal, case_id)
-    source = request.hint or (questions[0].content if questions else "")
-    words = source.split()
-    if not words:
-        raise ValidationFailedError(
-            "Insufficient context to generate title: the case has no question yet",
-            error_code="INSUFFICIENT_CONTEXT",
-        )
-    title = " ".join(words[: request.max_words]).strip(" .,:;!?")[:200] or "Untitled case"
-    container.cases.update(principal, case_id, CaseUpdate(title=title))
+    case = container.cases.title_from_question(
+        principal, case_id, max_words=request.max_words, hint=request.hint
+    )
     response.headers["x-title-source"] = "generated"
-    return TitleReply(title=title)
+    return TitleReply(title=case.title)
 
 
 @router.get("/{case_id}/uploaded-files", response_model=UploadedFiles)

@@ -9,9 +9,24 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from faultmaven.compat import PREFIX
+
+
+def problem(field: str, message: str, kind: str) -> dict[str, str]:
+    """One problem of a 422 in our envelope's shape (`client_error` turns it into the
+    clients' `{loc, msg, type}`); `field` is dotted (`intent_data.to_state`)."""
+    return {"field": field, "message": message, "type": kind}
+
+
+def problems(exc: ValidationError) -> list[dict[str, str]]:
+    """A model's validation errors, without the input (it may hold what the user typed)."""
+    return [
+        problem(".".join(str(part) for part in error["loc"]) or "body", error["msg"], error["type"])
+        for error in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
 
 
 def client_error(envelope: dict[str, Any]) -> dict[str, Any]:

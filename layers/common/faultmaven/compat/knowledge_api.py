@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from faultmaven.auth.dependencies import ContainerDep, PrincipalDep
 from faultmaven.compat import PREFIX
 from faultmaven.compat.auth_api import SessionDep
+from faultmaven.compat.errors import problem, problems
 from faultmaven.core.errors import PayloadTooLargeError, ValidationFailedError
 from faultmaven.core.openapi import ERROR_RESPONSES
 from faultmaven.core.pagination import MAX_PAGE_SIZE, PageRequest
@@ -116,7 +117,7 @@ async def upload_document(
     except UnicodeDecodeError:
         raise ValidationFailedError(
             "The file must be UTF-8 text (markdown or plain text)",
-            details=[{"loc": ["body", "file"], "msg": "not UTF-8 text", "type": "value_error"}],
+            details=[problem("file", "not UTF-8 text", "value_error")],
         ) from None
     name = (file.filename or "").lower()
     markdown = name.endswith((".md", ".markdown")) or not name.endswith(".txt")
@@ -128,13 +129,7 @@ async def upload_document(
             tags=[*(t for t in tags.split(",") if t.strip()), TYPE_TAG + document_type],
         )
     except ValidationError as exc:
-        raise ValidationFailedError(
-            "The document is not valid",
-            details=[
-                {"loc": ["body", *map(str, e["loc"])], "msg": e["msg"], "type": e["type"]}
-                for e in exc.errors(include_url=False)
-            ],
-        ) from None
+        raise ValidationFailedError("The document is not valid", details=problems(exc)) from None
     created = container.knowledge.create_document(principal, body)
     return _kb(
         created,

@@ -21,13 +21,23 @@ def _response(reply: StoredReply, *, replayed: bool = False) -> Response:
 
 
 def once(
-    store: Idempotency, scope: str, key: str, request: str, produce: Callable[[], StoredReply]
+    store: Idempotency,
+    scope: str,
+    key: str,
+    request: str,
+    produce: Callable[[], StoredReply],
+    *,
+    stale: Callable[[StoredReply], bool] | None = None,
 ) -> Response:
     """`produce` the reply, or replay it when `key` was already answered; without a key,
-    simply produce it. A request that fails frees its key."""
+    simply produce it. A request that fails frees its key; so does a kept reply that
+    `stale` says no longer stands (a 202 whose job failed), and the request runs again."""
     if not key:
         return _response(produce())
     replay = store.begin(scope, key, request)
+    if replay is not None and stale is not None and stale(replay):
+        store.abandon(scope, key)
+        replay = store.begin(scope, key, request)
     if replay is not None:
         return _response(replay, replayed=True)
     try:

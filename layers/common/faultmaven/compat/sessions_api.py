@@ -5,10 +5,12 @@ and health. HTTP shape only."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
+from pydantic import ValidationError
 
 from faultmaven.auth.dependencies import ContainerDep, PrincipalDep
 from faultmaven.compat import PREFIX
 from faultmaven.compat.auth_api import session_expired, to_session
+from faultmaven.compat.errors import problems
 from faultmaven.compat.models import (
     Capabilities,
     CompatSession,
@@ -16,14 +18,15 @@ from faultmaven.compat.models import (
     Features,
     Limits,
 )
-from faultmaven.core.errors import NotFoundError
+from faultmaven.core.errors import NotFoundError, ValidationFailedError
 from faultmaven.core.openapi import ERROR_RESPONSES
 from faultmaven.sessions.models import SessionCreate
 
 router = APIRouter(prefix=PREFIX, tags=["sessions"], responses=ERROR_RESPONSES)
-# A synchronous Lambda request carries at most 6 MB, and a multipart turn's framing and
-# text fields come out of that.
-TURN_MAX_FILE_BYTES = 5 * 1024 * 1024
+# A synchronous Lambda request carries at most 6 MB, and API Gateway hands a multipart
+# body to Lambda base64-encoded (4/3 of its size): 4.4 MB of body at most, of which the
+# form's framing and text fields take their share.
+TURN_MAX_FILE_BYTES = 4 * 1024 * 1024
 # What the evidence pipeline extracts as text.
 ALLOWED_EXTENSIONS = [".log", ".txt", ".json", ".jsonl", ".csv", ".md", ".yaml", ".yml"]
 API_GATEWAY_SECONDS = 29
@@ -63,13 +66,17 @@ def create_session(
 ) -> CompatSession:
     """Create or resume (the same `client_id` resumes its live session)."""
     request = body or CompatSessionCreate()
-    session = container.sessions.create_or_resume(
-        principal,
-        SessionCreate(
+    try:
+        wanted = SessionCreate(
             client_id=request.client_id,
             timeout_minutes=request.timeout_minutes,
             metadata={**(request.metadata or {}), "session_type": request.session_type},
-        ),
+        )
+    except ValidationError as exc:  # the client's metadata and its session type, together
+        raise ValidationFailedError("The session is not valid", details=problems(exc)) from None
+    session = container.sessions.create_or_resume(
+        principal,
+        wanted,
     )
     if session.session_resumed:
         response.status_code = status.HTTP_200_OK

@@ -181,7 +181,7 @@ def turn_response(result: AttachedTurnResult) -> TurnResponse:
         agent_response=response.content,
         turn_number=response.metadata.turn,
         investigation_turn=progress.turn if investigating and progress is not None else None,
-        case_state=STATE_OF[CaseStatus(response.case_status)],
+        case_state=STATE_OF[result.case_status],
         milestones_completed=milestones(phase),
         progress_made=bool(response.phase_transition or response.new_hypotheses),
         attachments_processed=[attachment(e) for e in result.attachments],
@@ -198,4 +198,24 @@ def turn_response(result: AttachedTurnResult) -> TurnResponse:
         confidence_score=response.confidence_score,
         message_id=response.message_id,
         session_id=response.session_id,
+    )
+
+
+def moved_response(status: CaseStatus, *, turns: int, session_id: str) -> TurnResponse:
+    """The reply to a bare status change (no question, so no agent turn)."""
+    return TurnResponse(
+        agent_response=f"The case is now {STATE_OF[status]}.",
+        turn_number=turns,
+        investigation_turn=None,
+        case_state=STATE_OF[status],
+        milestones_completed=[],
+        progress_made=True,
+        attachments_processed=[],
+        suggested_actions=[],
+        sources=[],
+        progress_transparency=None,
+        response_type="STATUS_UPDATE",
+        confidence_score=None,
+        message_id="",
+        session_id=session_id,
     )

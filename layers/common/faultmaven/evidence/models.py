@@ -16,6 +16,14 @@ from faultmaven.preprocessing.models import DataType
 
 MAX_TEXT_BYTES = 900 * 1024  # pasted text travels in a JSON body capped at 1 MiB
 _CONTENT_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+(?:\s*;\s*[\w.+-]+=[\w.+\"-]+)*$")
+MAX_CONTENT_TYPE = 255
+
+
+def is_content_type(value: str) -> bool:
+    """A MIME type such as `text/plain; charset=utf-8` that fits its column."""
+    return len(value) <= MAX_CONTENT_TYPE and bool(_CONTENT_TYPE.match(value))
+
+
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"|?*]')
 
 

@@ -43,6 +43,7 @@ from faultmaven.evidence.models import (
     TextEvidenceRequest,
     UploadInstructions,
     UploadRequest,
+    is_content_type,
     safe_filename,
 )
 from faultmaven.jobs.service import JobService
@@ -153,6 +154,8 @@ class EvidenceService:
         S3 server-side, so the same notification and pipeline process it as a presigned
         upload."""
         self._require(principal, case_id, Access.WRITE, open_case=True)
+        if not is_content_type(content_type):
+            content_type = "application/octet-stream"  # a label from the client, not trusted
         if len(data) > self._max_bytes:
             raise PayloadTooLargeError(
                 f"Uploads are limited to {self._max_bytes} bytes",

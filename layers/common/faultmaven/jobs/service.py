@@ -121,6 +121,11 @@ class JobService:
         background worker runs, the result it produced)."""
         self._store.put_data(job_id, name, value)
 
+    def claim(self, job_id: str) -> bool:
+        """Whether this worker is the one to run the job: true once, so a task delivered
+        twice (Lambda retries an asynchronous event) runs once."""
+        return self._store.claim(job_id)
+
     def attached(self, job_id: str, name: str) -> str | None:
         """What `attach` kept; authorize the caller with `get` first."""
         return self._store.get_data(job_id, name)

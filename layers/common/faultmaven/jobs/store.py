@@ -10,6 +10,7 @@ _PREFIX = "job:"
 # What a job carries beside its progress (the request it runs, its result), kept as long
 # as the job; outside `job:*` so a walk over jobs never meets one.
 _DATA_PREFIX = "jobdata:"
+DATA_NAMES = ("request", "result", "claim")
 
 
 def job_key(job_id: str) -> str:
@@ -29,10 +30,16 @@ class JobStore:
         self._kv.put(job_key(job.job_id), job.model_dump_json(), self._ttl)
 
     def delete(self, job_id: str) -> None:
-        self._kv.delete(job_key(job_id))
+        self._kv.delete(job_key(job_id), *(f"{_DATA_PREFIX}{job_id}:{name}" for name in DATA_NAMES))
 
     def put_data(self, job_id: str, name: str, value: str) -> None:
+        if name not in DATA_NAMES:
+            raise ValueError(f"unknown job document {name!r}")
         self._kv.put(f"{_DATA_PREFIX}{job_id}:{name}", value, self._ttl)
+
+    def claim(self, job_id: str) -> bool:
+        """True for the first caller only, for as long as the job lives."""
+        return self._kv.put(f"{_DATA_PREFIX}{job_id}:claim", "1", self._ttl, only_if_absent=True)
 
     def get_data(self, job_id: str, name: str) -> str | None:
         return self._kv.get(f"{_DATA_PREFIX}{job_id}:{name}")
