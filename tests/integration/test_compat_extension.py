@@ -253,3 +253,19 @@ def test_messages_carry_their_role_and_turn(client: TestClient) -> None:
     stranger = signed_in(client)
     hidden = client.get(f"{BASE}/api/v1/cases/{case_id}/messages", headers=stranger)
     assert hidden.status_code == 404
+
+
+def test_sign_in_and_session_bodies_our_models_refuse_are_4xx(client: TestClient) -> None:
+    long_name = client.post(
+        f"{BASE}/api/v1/auth/login", json={"username": "u" * 100, "password": "whatever"}
+    )
+    assert long_name.status_code == 401 and long_name.json()["code"] == "INVALID_CREDENTIALS"
+    _, tokens = register(client)
+    # Metadata that fits alone but not with the session type beside it.
+    crowded = client.post(
+        f"{BASE}/api/v1/sessions",
+        headers=bearer(tokens),
+        json={"metadata": {"note": "x" * 4070}},
+    )
+    assert crowded.status_code == 422, crowded.text
+    assert crowded.json()["detail"][0]["msg"]

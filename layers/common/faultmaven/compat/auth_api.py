@@ -13,7 +13,6 @@ from pydantic import ValidationError
 from faultmaven.auth.dependencies import ContainerDep, PrincipalDep, client_address
 from faultmaven.auth.models import LoginRequest, RegisterRequest, TokenPair, UserOut
 from faultmaven.auth.principal import Principal
-from faultmaven.auth.service import INVALID_CREDENTIALS
 from faultmaven.compat import PREFIX
 from faultmaven.compat.models import (
     AuthConfig,
@@ -114,7 +113,11 @@ def login(body: CompatLogin, request: Request, container: ContainerDep) -> AuthT
             password=body.password,
         )
     except ValidationError:
-        # No account has such a name: the answer any wrong sign-in gets.
+        # No account has such a name: the answer any wrong sign-in gets. (Imported here:
+        # the service module brings SQLAlchemy's ORM into every function that checks a
+        # session, which the other functions' cold starts do without.)
+        from faultmaven.auth.service import INVALID_CREDENTIALS
+
         raise UnauthorizedError(INVALID_CREDENTIALS, error_code="INVALID_CREDENTIALS") from None
     pair = container.auth.login(login, client_address(request))
     return _signed_in(container, pair)
