@@ -11,12 +11,22 @@ from aws_cdk.assertions import Template
 from faultmaven_infra.app import Deployment
 
 from faultmaven.core.settings import Settings
-from tests.infra.helpers import as_list, logical_id, resources, roles_granted, statements
+from tests.infra.helpers import (
+    as_list,
+    logical_id,
+    object_prefixes,
+    resources,
+    roles_granted,
+    statements,
+)
 
 AGENT_ROUTES = (
     "POST /api/v1/cases/{case_id}/query",
     "POST /api/v1/agent/chat/{case_id}",
     "GET /api/v1/agent/health",
+    # The copilot's chat turn and the job it polls when the turn outlives the request.
+    "POST /compat/faultmaven/api/v1/cases/{case_id}/turns",
+    "GET /compat/faultmaven/api/v1/jobs/{job_id}",
 )
 TITAN_V2 = "arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v2:0"
 
@@ -120,10 +130,18 @@ def test_the_agent_reads_the_anthropic_key_and_embeds_its_queries_only(
     # The default provider is the Anthropic API: Bedrock only for the query's embedding.
     assert roles_granted(template, "bedrock:InvokeModel")[role] == [TITAN_V2]
     assert role not in roles_granted(template, "bedrock:InvokeModelWithResponseStream")
-    # Evidence extractions and case state come from PostgreSQL: no object, no pipeline,
-    # no other function. Its one workflow right: resuming (or failing) an investigation
-    # parked on a request the chat answered (tests/infra/test_investigation_machine.py).
-    assert not [a for a in actions if a.startswith(("s3:", "lambda:"))]
+    # Evidence extractions and case state come from PostgreSQL. The copilot's turn writes
+    # its attachments (put, under artifacts/ only) and hands a turn that outlives the
+    # request to the background tasks (invoke that one function). Its one workflow
+    # right: resuming (or failing) an investigation parked on a request the chat
+    # answered (tests/infra/test_investigation_machine.py).
+    assert {a for a in actions if a.startswith(("s3:", "lambda:"))} == {
+        "s3:PutObject",
+        "lambda:InvokeFunction",
+    }
+    assert object_prefixes(granted) == {"artifacts"}
+    invoked = [s["Resource"] for s in granted if "lambda:InvokeFunction" in as_list(s["Action"])]
+    assert logical_id(deployment.api.tasks.function) in json.dumps(invoked)
     assert {a for a in actions if a.startswith("states:")} == {
         "states:SendTaskSuccess",
         "states:SendTaskFailure",
