@@ -32,6 +32,7 @@ SCRIPTS = (
     "agent_context.py",
     "agent_turn.py",
     "investigation_replay.py",
+    "alert_webhook.py",
     # Last and longest: two scenarios of `--load-duration` seconds each.
     "load.py",
 )

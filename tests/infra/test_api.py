@@ -135,6 +135,7 @@ def test_api_roles_reach_only_what_their_domain_needs(
         "api_knowledge": {"knowledge"},
         "api_auth": {"exports"},  # presigns the download of a finished export
         "api_agent": {"artifacts"},  # the copilot's turn writes its attachments
+        "api_alerts": {"artifacts"},  # an alert is its case's first evidence
     }
     for source, function in deployment.api.functions.items():
         granted = statements(templates["api"], logical_id(function.role))
@@ -143,7 +144,7 @@ def test_api_roles_reach_only_what_their_domain_needs(
         assert "secretsmanager:GetSecretValue" in actions
         # Pasted evidence starts preprocessing; a run starts the investigation
         # (tests/infra/test_investigation_machine.py).
-        starts = source in ("api_evidence", "api_cases")
+        starts = source in ("api_evidence", "api_cases", "api_alerts")
         assert ("states:StartExecution" in actions) is starts, source
         assert ("bedrock:InvokeModel" in actions) is (source in embeds), source
         assert ("aoss:APIAccessAll" in actions) is (source in uses_vectors), source

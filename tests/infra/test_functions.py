@@ -37,7 +37,7 @@ def test_every_function_is_covered(deployment: Deployment) -> None:
     sources = {Path(str(f.function.node.path)).parts[0] for f in _functions(deployment)}
     # api, background tasks, steps, upload trigger, retention, migrate, knowledge seed,
     # investigation tasks
-    assert len(_functions(deployment)) == 7 + 1 + 8 + 1 + 1 + 1 + 1 + 9
+    assert len(_functions(deployment)) == 8 + 1 + 8 + 1 + 1 + 1 + 1 + 9
     assert sources == {
         "FaultMaven-Api",
         "FaultMaven-Pipelines",

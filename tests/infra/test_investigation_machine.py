@@ -231,7 +231,7 @@ def test_every_function_is_configured_with_the_machines_arn(
         assert variables[ARN_VARIABLE] == _machine_arn(name), function.node.path
 
 
-def test_only_the_cases_api_may_start_a_run(
+def test_only_the_cases_and_alerts_apis_may_start_a_run(
     deployment: Deployment, templates: dict[str, Template]
 ) -> None:
     arn = _machine_arn(_machine(deployment, templates)["StateMachineName"])
@@ -241,7 +241,11 @@ def test_only_the_cases_api_may_start_a_run(
         for role, granted in roles_granted(template, "states:StartExecution").items()
         if arn in granted
     }
-    assert starters == {("api", logical_id(deployment.api.functions["api_cases"].role))}
+    # A user starts a run (cases), or a firing alert does (alerts).
+    assert starters == {
+        ("api", logical_id(deployment.api.functions[name].role))
+        for name in ("api_cases", "api_alerts")
+    }
     # The preprocessing machine stays the evidence API's and the upload trigger's.
     cases = statements(templates["api"], logical_id(deployment.api.functions["api_cases"].role))
     started = [s["Resource"] for s in cases if "states:StartExecution" in as_list(s["Action"])]
@@ -252,14 +256,16 @@ def test_only_the_listed_functions_may_resume_or_fail_a_run(
     deployment: Deployment, templates: dict[str, Template]
 ) -> None:
     """The evidence pipeline's last step (an upload that satisfies a request), the agent
-    (an answer in chat), the cases API (a request answered or blocked) and the run's own
-    wait task (nothing left to wait for); each on this machine only."""
+    (an answer in chat) and the background tasks (a copilot turn that outlived its
+    request), the cases API (a request answered or blocked) and the run's own wait task
+    (nothing left to wait for); each on this machine only."""
     arn = _machine_arn(_machine(deployment, templates)["StateMachineName"])
     expected = {
         ("pipelines", logical_id(deployment.pipelines.steps["FinalizeFunctionArn"].role)),
         ("pipelines", logical_id(deployment.pipelines.investigation.tasks["WaitFunctionArn"].role)),
         ("api", logical_id(deployment.api.functions["api_agent"].role)),
         ("api", logical_id(deployment.api.functions["api_cases"].role)),
+        ("api", logical_id(deployment.api.tasks.role)),
     }
     for action in TASK_RESPONSES:
         found = {

@@ -397,6 +397,7 @@ API_FUNCTIONS = (
     "api_evidence",
     "api_knowledge",
     "api_history",
+    "api_alerts",
 )
 
 

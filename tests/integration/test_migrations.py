@@ -174,6 +174,24 @@ HISTORY_TABLES = {
 }
 
 
+ALERT_TABLES = {"alert_integrations", "alerts"}
+
+
+def test_the_alerts_revision_goes_down_and_up(scratch_database: str) -> None:
+    migrate.upgrade(scratch_database)
+    engine = create_engine(scratch_database)
+    try:
+        before = _schema(engine)
+        migrate.downgrade(scratch_database, "0014")
+        engine.dispose()
+        assert set(before) - set(_schema(engine)) == ALERT_TABLES
+        migrate.upgrade(scratch_database)
+        engine.dispose()
+        assert _schema(engine) == before
+    finally:
+        engine.dispose()
+
+
 def test_the_history_revision_goes_down_and_up_on_its_own(scratch_database: str) -> None:
     """Below 0010 exactly the history tables are gone (later revisions may change other
     tables' columns), and going up again restores the schema as it was."""
@@ -186,13 +204,15 @@ def test_the_history_revision_goes_down_and_up_on_its_own(scratch_database: str)
         engine.dispose()
         without = _schema(engine)
         # 0011 (above 0010) adds the running totals of the history's spend, 0012 the
-        # agent's memory, 0013 the investigations (0014 adds a column to one).
+        # agent's memory, 0013 the investigations (0014 adds a column to one), 0015 the
+        # alerts.
         assert set(before) - set(without) == {
             *HISTORY_TABLES,
             "history_spend",
             "agent_memories",
             "investigations",
             "evidence_requests",
+            *ALERT_TABLES,
         }
         migrate.upgrade(scratch_database)
         engine.dispose()
@@ -325,6 +345,7 @@ def test_the_agent_memory_revision_goes_down_and_up(scratch_database: str) -> No
             "agent_memories",
             "investigations",
             "evidence_requests",
+            *ALERT_TABLES,
         }
         migrate.upgrade(scratch_database)
         engine.dispose()

@@ -70,6 +70,7 @@ class Health(BaseModel):
 
 def all_routers() -> list[APIRouter]:
     from faultmaven.agent.api import router as agent
+    from faultmaven.alerts.api import router as alerts
     from faultmaven.auth.api import router as auth
     from faultmaven.cases.api import router as cases
     from faultmaven.compat.auth_api import router as compat_auth
@@ -99,6 +100,7 @@ def all_routers() -> list[APIRouter]:
         history,
         investigation,
         agent,
+        alerts,
         compat_auth,
         compat_sessions,
         compat_cases,

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from faultmaven.agent.attachments import AttachedTurnService
     from faultmaven.agent.autonomous import InvestigationRunner
     from faultmaven.agent.service import AgentService
+    from faultmaven.alerts.service import AlertService
     from faultmaven.auth.service import AuthService
     from faultmaven.auth.tokens import Tokens
     from faultmaven.cases.events import CaseDeleted
@@ -395,6 +396,19 @@ class Container:
                 retrieval_k=s.agent_retrieval_k,
                 compression_every=s.agent_compression_every,
             ),
+        )
+
+    @cached_property
+    def alerts(self) -> AlertService:
+        """Alertmanager's webhook: cases and investigations opened by alerts."""
+        from faultmaven.alerts.service import AlertService
+
+        return AlertService(
+            self.database,
+            cases=self.cases,
+            evidence=self.evidence,
+            investigation=self.investigation,
+            principal_of=self.auth.principal_of,
         )
 
     @cached_property

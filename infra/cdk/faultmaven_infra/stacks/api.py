@@ -55,6 +55,7 @@ API_FUNCTIONS = (
     ApiFunction("api_evidence", "Evidence", "evidence and jobs API", ("evidence", "jobs")),
     ApiFunction("api_knowledge", "Knowledge", "knowledge bases API", ("knowledge",)),
     ApiFunction("api_history", "History", "investigation history API", ("history",)),
+    ApiFunction("api_alerts", "Alerts", "Alertmanager webhook and alerts API", ("alerts",)),
     ApiFunction(
         "api_agent",
         "Agent",
@@ -147,6 +148,12 @@ class ApiStack(Stack):
         # from there) and hands a turn that outlives the request to the tasks function.
         runtime.grant_objects(self.functions["api_agent"].role, ARTIFACTS, "s3:PutObject")
         self.tasks.function.grant_invoke(self.functions["api_agent"].role)
+
+        alerts = self.functions["api_alerts"].role
+        # A firing alert opens a case with the alert as its first evidence (written to
+        # S3, where the upload trigger takes it) and starts the case's investigation.
+        runtime.grant_objects(alerts, ARTIFACTS, "s3:PutObject")
+        runtime.grant_start_investigation(alerts)
 
         auth = self.functions["api_auth"].role
         # Starts exports and account erasure; presigns the download of a finished export.

@@ -35,3 +35,10 @@ def visible_case_ids(session: Session, user_id: str, *, sees_all: bool = False) 
     a participant, or through their team or organization; `sees_all` (an analyst) every
     live case. Other domains list their rows of those cases with it (history sessions)."""
     return store.visible_case_ids(user_id, scopes_in(session, user_id), sees_all=sees_all)
+
+
+def status_and_owner(session: Session, case_id: str) -> tuple[CaseStatus, str] | None:
+    """A live case's status and owner (for work done on its behalf: alerts add to the
+    case their fingerprint opened while it is open); None once it is deleted."""
+    case = store.live_case(session, case_id)
+    return (CaseStatus(case.status), case.owner_id) if case is not None else None

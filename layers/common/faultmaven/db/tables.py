@@ -9,6 +9,7 @@ from typing import Any
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Computed,
     DateTime,
@@ -707,3 +708,62 @@ class EvidenceRequest(Base):
             postgresql_where=text("task_token IS NOT NULL"),
         ),
     )
+
+
+class AlertIntegration(Base):
+    """An Alertmanager (or any sender of its webhook) allowed to open cases: its bearer
+    secret is kept only as a SHA-256 digest (it is 256 random bits, so a digest is as
+    good as a slow hash), and its routes say who owns the cases its alerts open."""
+
+    __tablename__ = "alert_integrations"
+
+    integration_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.user_id", ondelete="CASCADE"))
+    team_id: Mapped[str | None] = mapped_column(ID)
+    org_id: Mapped[str | None] = mapped_column(ID)
+    # [{"match": {label: value}, "owner_id"?, "team_id"?, "org_id"?}], first match wins.
+    routes: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
+    investigate: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    created_by: Mapped[str] = mapped_column(ID)
+    created_at: Mapped[datetime] = mapped_column(TS)
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+
+class Alert(Base):
+    """One alert (by fingerprint) of an integration while its case is open: repeated
+    deliveries and re-firings add occurrences to it instead of opening another case."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index(
+            "ux_alerts_open_fingerprint",
+            "integration_id",
+            "fingerprint",
+            unique=True,
+            postgresql_where=text("is_open"),
+        ),
+        Index("ix_alerts_case", "case_id"),
+    )
+
+    alert_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    integration_id: Mapped[str] = mapped_column(
+        ForeignKey("alert_integrations.integration_id", ondelete="CASCADE")
+    )
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    cluster: Mapped[str | None] = mapped_column(String(200))
+    alertname: Mapped[str] = mapped_column(String(200))
+    severity: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    labels: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    annotations: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    starts_at: Mapped[datetime] = mapped_column(TS)
+    ends_at: Mapped[datetime | None] = mapped_column(TS)
+    generator_url: Mapped[str | None] = mapped_column(Text)
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.case_id", ondelete="CASCADE"))
+    occurrences: Mapped[int] = mapped_column(Integer, server_default="1")
+    is_open: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    first_seen_at: Mapped[datetime] = mapped_column(TS)
+    last_seen_at: Mapped[datetime] = mapped_column(TS)

@@ -1,0 +1,1 @@
+"""Alerts: Alertmanager's webhook opens cases and starts their investigations."""
