@@ -71,6 +71,17 @@ def poll(client: TestClient, headers: dict[str, str], location: str) -> dict[str
     raise AssertionError("the turn's job did not finish")
 
 
+def answered(client: TestClient, headers: dict[str, str], response: httpx.Response) -> Any:
+    """The TurnResponse, in the request or (the pipeline slower than the wait) from the
+    job it became."""
+    if response.status_code == 202:
+        body = poll(client, headers, response.headers["location"])
+        assert body["status"] == "completed", body
+        return body["result"]
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 def test_a_turn_with_pasted_output_and_a_file_answers_a_turn_response(
     client: TestClient,
 ) -> None:
@@ -324,3 +335,29 @@ def test_transitions_follow_the_lifecycle(client: TestClient) -> None:
     assert closed.json()["case_state"] == "closed"
     # A closed case takes no more transitions either.
     assert turn(client, headers, case_id, to("resolved")).json()["code"] == "CASE_TERMINAL"
+
+
+def test_a_file_sent_again_is_the_evidence_the_case_already_has(client: TestClient) -> None:
+    headers = signed_in(client)
+    case_id = new_case(client, headers)
+    first = turn(
+        client, headers, case_id, {"query": "first look"}, [("files", ("a.log", LOG, "text/plain"))]
+    )
+    assert first.status_code in (200, 202), first.text
+    again = turn(
+        client,
+        headers,
+        case_id,
+        {"query": "same log, renamed"},
+        [("files", ("b.log", LOG, "text/plain"))],
+    )
+    [attached] = answered(client, headers, again)["attachments_processed"]
+    assert attached["duplicate_of"] and attached["filename"] == "a.log"
+    evidence = client.get(f"/api/v1/cases/{case_id}/evidence", headers=headers).json()
+    assert [e["filename"] for e in evidence["items"]] == ["a.log"]
+    # Other bytes are new evidence, and another case keeps its own copy.
+    other = new_case(client, headers)
+    fresh = turn(
+        client, headers, other, {"query": "here too"}, [("files", ("a.log", LOG, "text/plain"))]
+    )
+    assert answered(client, headers, fresh)["attachments_processed"][0]["duplicate_of"] is None

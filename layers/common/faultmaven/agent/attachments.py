@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from faultmaven.agent.models import AgentResponse, QueryRequest
 from faultmaven.agent.service import AgentService
@@ -69,6 +69,7 @@ class AttachedTurnRequest(BaseModel):
     case_id: str
     query: QueryRequest
     evidence_ids: list[str]
+    duplicates: list[str] = Field(default_factory=list)
     move_to: CaseStatus | None = None
 
 
@@ -78,6 +79,8 @@ class AttachedTurnResult(BaseModel):
     response: AgentResponse
     attachments: list[EvidenceOut]
     case_status: CaseStatus
+    # Attachments the case already had (sent again): they are that evidence.
+    duplicates: list[str] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -137,16 +140,19 @@ class AttachedTurnService:
                 content_type=item.content_type,
                 data=item.data,
                 source=item.source,
+                deduplicate=True,
             )
             for item in attachments
         ]
-        ids = [a.evidence_id for a in accepted]
+        ids = list(dict.fromkeys(a.evidence_id for a in accepted))
+        duplicates = [a.evidence_id for a in accepted if a.duplicate_of]
         spent = self._clock() - received_at if received_at is not None else 0.0
         budget = min(self._wait_seconds, REQUEST_SECONDS - self._deadline - spent)
         read = self._wait(principal, ids, max(budget, 0.0))
         if budget >= 0 and all(e.status in _READ for e in read):
+            answered = self._answer(principal, case_id, query, read, move_to)
             return TurnOutcome(
-                result=self._answer(principal, case_id, query, read, move_to), job=None
+                result=answered.model_copy(update={"duplicates": duplicates}), job=None
             )
         job = self._jobs.create_for_case(
             kind=TURN_JOB_KIND, case_id=case_id, stage="reading the attachments"
@@ -156,6 +162,7 @@ class AttachedTurnService:
             case_id=case_id,
             query=query,
             evidence_ids=ids,
+            duplicates=duplicates,
             move_to=move_to,
         )
         self._jobs.attach(job.job_id, "request", request.model_dump_json())

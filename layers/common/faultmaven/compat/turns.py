@@ -110,7 +110,9 @@ class TurnJob(BaseModel):
     error: dict[str, str] | None = None
 
 
-def attachment(evidence: EvidenceOut) -> AttachmentResult:
+def attachment(evidence: EvidenceOut, *, duplicate: bool = False) -> AttachmentResult:
+    """One attachment as the copilot shows it; `duplicate`: the case already had these
+    bytes, and this is that evidence (the copilot says so)."""
     data_type = evidence.data_type.value if evidence.data_type else ""
     return AttachmentResult(
         file_id=evidence.evidence_id,
@@ -122,6 +124,7 @@ def attachment(evidence: EvidenceOut) -> AttachmentResult:
         uploaded_at=evidence.created_at,
         summary=evidence.summary,
         failure_reason=evidence.failure_reason,
+        duplicate_of=evidence.evidence_id if duplicate else None,
     )
 
 
@@ -184,7 +187,9 @@ def turn_response(result: AttachedTurnResult) -> TurnResponse:
         case_state=STATE_OF[result.case_status],
         milestones_completed=milestones(phase),
         progress_made=bool(response.phase_transition or response.new_hypotheses),
-        attachments_processed=[attachment(e) for e in result.attachments],
+        attachments_processed=[
+            attachment(e, duplicate=e.evidence_id in result.duplicates) for e in result.attachments
+        ],
         suggested_actions=_actions(response),
         sources=[_source(s) for s in response.sources],
         progress_transparency=ProgressTransparency(

@@ -328,9 +328,18 @@ class Evidence(Base):
     created_at: Mapped[datetime] = mapped_column(TS)
     updated_at: Mapped[datetime] = mapped_column(TS)
     completed_at: Mapped[datetime | None] = mapped_column(TS)
+    # SHA-256 of the bytes when the server received them itself (a chat turn's
+    # attachment): the same file sent again to the case is the evidence it already has.
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_evidence_case", "case_id", "created_at"),
+        Index(
+            "ix_evidence_case_content",
+            "case_id",
+            "content_sha256",
+            postgresql_where=text("content_sha256 IS NOT NULL"),
+        ),
         UniqueConstraint("s3_key", name="uq_evidence_s3_key"),
     )
 

@@ -108,6 +108,9 @@ class EvidenceAccepted(BaseModel):
     job_id: str
     status: str
     upload: UploadInstructions | None = None
+    duplicate_of: str | None = Field(
+        default=None, description="the case already had these bytes: this is that evidence"
+    )
 
 
 class EvidenceOut(BaseModel):

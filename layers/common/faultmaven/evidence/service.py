@@ -7,6 +7,7 @@ apply: viewers read, collaborators upload and delete, everyone else gets 404.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -149,10 +150,12 @@ class EvidenceService:
         data: bytes,
         data_type: DataType | None = None,
         source: str = "upload",
+        deduplicate: bool = False,
     ) -> EvidenceAccepted:
         """A file that reached us in a request body (a chat turn's attachment): written to
         S3 server-side, so the same notification and pipeline process it as a presigned
-        upload."""
+        upload. With `deduplicate`, bytes the case already has (that did not fail) are
+        that evidence again (`duplicate_of`), not a second copy."""
         self._require(principal, case_id, Access.WRITE, open_case=True)
         if not is_content_type(content_type):
             content_type = "application/octet-stream"  # a label from the client, not trusted
@@ -161,8 +164,18 @@ class EvidenceService:
                 f"Uploads are limited to {self._max_bytes} bytes",
                 details={"size_bytes": len(data), "max_bytes": self._max_bytes},
             )
+        digest = hashlib.sha256(data).hexdigest()
+        with self._db.session() as session:
+            known = store.same_content(session, case_id, digest) if deduplicate else None
+            if known is not None:  # sent again (a retried turn, the same log twice)
+                return EvidenceAccepted(
+                    evidence_id=known.evidence_id,
+                    job_id=known.job_id,
+                    status=known.status,
+                    duplicate_of=known.evidence_id,
+                )
         evidence = self._new_evidence(
-            principal, case_id, filename, content_type, len(data), source, data_type
+            principal, case_id, filename, content_type, len(data), source, data_type, digest
         )
         try:
             self._objects.put(evidence.s3_key, data, content_type=content_type)
@@ -183,6 +196,7 @@ class EvidenceService:
         declared_size: int,
         source: str,
         data_type: Any,
+        content_sha256: str | None = None,
     ) -> Evidence:
         evidence_id = new_id("evd")
         name = safe_filename(filename)
@@ -201,6 +215,7 @@ class EvidenceService:
                 status=EvidenceStatus.PENDING.value,
                 job_id=job.job_id,
                 data_type_override=data_type.value if data_type else None,
+                content_sha256=content_sha256,
                 insights=[],
                 redaction_counts={},
                 created_at=now,

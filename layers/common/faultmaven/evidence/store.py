@@ -177,3 +177,16 @@ def delete_of_cases(session: Session, case_ids: Collection[str]) -> list[StoredE
         delete(Evidence).where(Evidence.case_id.in_(list(case_ids))).returning(*_STORED)
     )
     return [StoredEvidence(*row) for row in rows]
+
+
+def same_content(session: Session, case_id: str, sha256: str) -> Evidence | None:
+    """The case's evidence with these bytes that did not fail, oldest first."""
+    return session.scalars(
+        select(Evidence)
+        .where(
+            Evidence.case_id == case_id,
+            Evidence.content_sha256 == sha256,
+            Evidence.status != "failed",
+        )
+        .order_by(Evidence.created_at)
+    ).first()
