@@ -184,6 +184,9 @@ def test_the_webhook_takes_only_its_secret_and_a_valid_payload(
         )
         assert refused.status_code == 401, (header, refused.text)
         assert refused.json()["error_code"] == "INVALID_INTEGRATION_SECRET"
+    # The secret is checked before the payload: without it, a bad body is still a 401.
+    junk = api.client.request("POST", "/api/v1/alerts/alertmanager", json={"version": "9"})
+    assert junk.status_code == 401
     for bad in (
         {**body, "version": "3"},
         {**body, "alerts": []},
@@ -216,7 +219,7 @@ def test_odd_alert_text_still_opens_a_clean_case(api: Api, container: Container)
     admin = api.admin(container.auth.accounts)
     owner = api.user()
     secret = integration(api, admin, owner, investigate=False)
-    odd = alert(alertname="Disk Full!! (db-3)")
+    odd = alert(alertname="Disk Full!! (db-3)\x1b[0m\u202e")
     odd["annotations"] = {
         "summary": "\x1b[31m/var\x1b[0m at 99%\u202e",
         "description": "line one\nline two\x00\x07 with password=hunter2-" + "x" * 20,

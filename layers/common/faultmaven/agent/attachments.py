@@ -207,7 +207,9 @@ class AttachedTurnService:
         try:
             read = self._wait(principal, request.evidence_ids, self._background_wait)
             self._jobs.progress(job_id, stage="answering", progress=60)
-            result = self._answer(principal, request.case_id, request.query, read, request.move_to)
+            result = self._answer(
+                principal, request.case_id, request.query, read, request.move_to
+            ).model_copy(update={"duplicates": request.duplicates})
             self._jobs.attach(job_id, "result", result.model_dump_json())
         except AppError as exc:
             self._jobs.finish(job_id, error=exc.message)

@@ -27,17 +27,24 @@ Paging = Annotated[PageRequest, Depends(page_params)]
 Name = Annotated[str | None, Query(min_length=1, max_length=200)]
 
 
+def sending_integration(
+    container: ContainerDep, authorization: Annotated[str, Header(max_length=512)] = ""
+) -> IntegrationOut:
+    """The integration whose secret the request carries: checked before the body is, so
+    a caller without it learns nothing about what a valid payload looks like."""
+    return container.alerts.authenticate(authorization)
+
+
 @router.post("/alertmanager", response_model=WebhookReceipt)
 def alertmanager_webhook(
     body: AlertmanagerWebhook,
     container: ContainerDep,
-    authorization: Annotated[str, Header(max_length=512)] = "",
+    integration: Annotated[IntegrationOut, Depends(sending_integration)],
 ) -> WebhookReceipt:
     """Alertmanager's webhook (`webhook_configs` with `http_config.authorization`
     credentials = the integration's secret). A firing alert opens a case and starts its
     investigation, or adds an occurrence to the open case of its fingerprint; a resolved
     one adds a note. Retried deliveries open no second case."""
-    integration = container.alerts.authenticate(authorization)
     return container.alerts.receive(integration, body)
 
 

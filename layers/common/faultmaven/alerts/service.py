@@ -56,7 +56,7 @@ from faultmaven.core.models import replace_hidden_characters
 from faultmaven.core.pagination import Page, PageRequest
 from faultmaven.core.ports import Database
 from faultmaven.db.tables import Alert, AlertIntegration
-from faultmaven.evidence.models import TextEvidenceRequest
+from faultmaven.evidence.models import TextEvidenceRequest, safe_filename
 from faultmaven.evidence.service import EvidenceService
 from faultmaven.investigation.models import ConsentRequest
 from faultmaven.investigation.service import InvestigationService
@@ -294,7 +294,7 @@ class AlertService:
                     "labels": labels,
                     "annotations": annotations,
                     "starts_at": alert.startsAt,
-                    "generator_url": alert.generatorURL or None,
+                    "generator_url": _shown(redact(alert.generatorURL).text) or None,
                     "first_seen_at": now,
                     "last_seen_at": now,
                 },
@@ -309,7 +309,16 @@ class AlertService:
                     "The alert is being recorded by another delivery; retry",
                     headers={"Retry-After": "1"},
                 )
-        case_id = self._open_case(integration, alert, labels, annotations)
+        try:
+            case_id = self._open_case(integration, alert, labels, annotations)
+        except BaseException:
+            # Free the fingerprint, so Alertmanager's retry (or the next firing) opens
+            # the case instead of counting an occurrence of one that never came.
+            with self._db.session() as session:
+                failed = store.get(session, alert_id)
+                if failed is not None:
+                    store.close(session, failed)
+            raise
         with self._db.session() as session:
             opened = store.get(session, alert_id)
             if opened is not None:
@@ -372,7 +381,7 @@ class AlertService:
             "labels": labels,
             "annotations": annotations,
             "startsAt": alert.startsAt.isoformat(),
-            "generatorURL": alert.generatorURL,
+            "generatorURL": _shown(redact(alert.generatorURL).text),
             "fingerprint": alert.fingerprint,
         }
         self._evidence.submit_text(
@@ -380,7 +389,7 @@ class AlertService:
             case.case_id,
             TextEvidenceRequest(
                 content=json.dumps(document, indent=2),
-                filename=f"alert-{labels['alertname'][:80]}.json",
+                filename=safe_filename(_shown(f"alert-{labels['alertname'][:80]}.json")),
             ),
         )
         return case.case_id
@@ -425,7 +434,7 @@ class AlertService:
             owner,
             case_id,
             MessageCreate(
-                content=f"Alert {alert.labels.get('alertname', '')} resolved"
+                content=f"Alert {_shown(_clean(alert.labels).get('alertname', ''))} resolved"
                 + (f" at {alert.endsAt.isoformat()}" if alert.endsAt else ""),
                 type=MessageType.CASE_NOTE,
                 metadata={"source": "alertmanager", "fingerprint": alert.fingerprint},

@@ -166,7 +166,13 @@ class EvidenceService:
             )
         digest = hashlib.sha256(data).hexdigest()
         with self._db.session() as session:
-            known = store.same_content(session, case_id, digest) if deduplicate else None
+            known = (
+                store.same_content(
+                    session, case_id, digest, pending_since=utcnow() - timedelta(minutes=5)
+                )
+                if deduplicate
+                else None
+            )
             if known is not None:  # sent again (a retried turn, the same log twice)
                 return EvidenceAccepted(
                     evidence_id=known.evidence_id,

@@ -179,14 +179,21 @@ def delete_of_cases(session: Session, case_ids: Collection[str]) -> list[StoredE
     return [StoredEvidence(*row) for row in rows]
 
 
-def same_content(session: Session, case_id: str, sha256: str) -> Evidence | None:
-    """The case's evidence with these bytes that did not fail, oldest first."""
+def same_content(
+    session: Session, case_id: str, sha256: str, *, pending_since: datetime
+) -> Evidence | None:
+    """The case's evidence with these bytes, oldest first: processed or being processed,
+    or waiting for its bytes since `pending_since` (older pending evidence lost its
+    upload and is not reused)."""
     return session.scalars(
         select(Evidence)
         .where(
             Evidence.case_id == case_id,
             Evidence.content_sha256 == sha256,
-            Evidence.status != "failed",
+            or_(
+                Evidence.status.in_(("completed", "processing")),
+                and_(Evidence.status == "pending", Evidence.created_at >= pending_since),
+            ),
         )
         .order_by(Evidence.created_at)
     ).first()
