@@ -47,7 +47,7 @@ from faultmaven.container import Container
 from faultmaven.core.clock import utcnow
 from faultmaven.core.errors import ConflictError, NotFoundError
 from faultmaven.core.idempotency import StoredReply, fingerprint
-from faultmaven.core.models import Line, Metadata, RequestModel, Text
+from faultmaven.core.models import Line, Metadata, RequestModel, StrictInt, Text
 from faultmaven.core.openapi import ERROR_RESPONSES
 from faultmaven.core.pagination import MAX_PAGE_SIZE, PageRequest
 
@@ -125,9 +125,9 @@ def list_cases(
 
 class CaseSearch(RequestModel):
     query: Line = Field(default="", max_length=500)
-    limit: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
-    page: int | None = Field(default=None, ge=0, le=10_000)
-    page_size: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE)
+    limit: StrictInt = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
+    page: StrictInt | None = Field(default=None, ge=0, le=10_000)
+    page_size: StrictInt | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE)
     state: CaseState | None = None
     team_id: Line | None = Field(default=None, max_length=64)
 
@@ -314,7 +314,7 @@ def _questions(container: Container, principal: Principal, case_id: str) -> list
 
 
 class TitleRequest(RequestModel):
-    max_words: int = Field(default=8, ge=1, le=20)
+    max_words: StrictInt = Field(default=8, ge=1, le=20)
     hint: Line | None = Field(default=None, max_length=200)
 
 
