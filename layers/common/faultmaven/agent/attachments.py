@@ -16,13 +16,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
 
 from pydantic import BaseModel, Field
 
 from faultmaven.agent.models import AgentResponse, QueryRequest
 from faultmaven.agent.service import AgentService
-from faultmaven.auth.principal import Principal
+from faultmaven.auth.principal import Principal, PrincipalOf
 from faultmaven.cases.models import CaseStatus, StatusChange
 from faultmaven.cases.service import CaseService
 from faultmaven.core.clock import utcnow
@@ -42,12 +41,6 @@ REQUEST_SECONDS = 28.0
 # the turn's deadline and a margin) was lost with its worker: its job says so.
 LOST_AFTER_SECONDS = 120.0
 _READ = frozenset({EvidenceStatus.COMPLETED, EvidenceStatus.FAILED})
-
-
-class PrincipalOf(Protocol):
-    """`AuthService.principal_of`: the user as background work acts for them."""
-
-    def __call__(self, user_id: str, *, acting_as: str) -> Principal | None: ...
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import json
 import re
 import secrets
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from faultmaven.alerts import store
 from faultmaven.alerts.models import (
@@ -32,7 +32,7 @@ from faultmaven.alerts.models import (
     WebhookAlert,
     WebhookReceipt,
 )
-from faultmaven.auth.principal import Principal, require_admin
+from faultmaven.auth.principal import Principal, PrincipalOf, require_admin
 from faultmaven.cases import queries as case_queries
 from faultmaven.cases.models import (
     CaseCreate,
@@ -67,10 +67,6 @@ CLOSED = frozenset({CaseStatus.ARCHIVED})
 # An alert whose case has not appeared this long after its claim lost its opening (the
 # request died between the claim and the case): the next firing opens the case again.
 OPENING = timedelta(minutes=2)
-
-
-class PrincipalOf(Protocol):
-    def __call__(self, user_id: str, *, acting_as: str) -> Principal | None: ...
 
 
 def _digest(secret: str) -> str:
@@ -328,12 +324,14 @@ class AlertService:
     def _still_open(self, row: Alert, now: datetime) -> bool:
         if row.case_id is None:  # being opened right now, unless that opening failed
             return now - row.first_seen_at < OPENING
-        return not self._closed(row.case_id)
+        return self._open_owner(row.case_id) is not None
 
-    def _closed(self, case_id: str) -> bool:
+    def _open_owner(self, case_id: str) -> str | None:
+        """The owner of the case while it is live and open; None once it is closed or
+        deleted (alerts then no longer add to it)."""
         with self._db.session() as session:
             found = case_queries.status_and_owner(session, case_id)
-        return found is None or found[0] in CLOSED
+        return found[1] if found is not None and found[0] not in CLOSED else None
 
     def _open_case(
         self,
@@ -397,7 +395,9 @@ class AlertService:
     def _investigate(self, integration: IntegrationOut, case_id: str) -> int:
         if not integration.investigate:
             return 0
-        owner = self._cases_owner(case_id)
+        owner = self._open_owner(case_id)
+        if owner is None:
+            raise NotFoundError("Case not found", error_code="CASE_NOT_FOUND")
         principal = self._acting(integration, owner)
         try:
             self._investigation.consent(principal, case_id, ConsentRequest())
@@ -410,13 +410,6 @@ class AlertService:
             return 0
         return 1
 
-    def _cases_owner(self, case_id: str) -> str:
-        with self._db.session() as session:
-            found = case_queries.status_and_owner(session, case_id)
-        if found is None:
-            raise NotFoundError("Case not found", error_code="CASE_NOT_FOUND")
-        return found[1]
-
     def _resolve(self, integration: IntegrationOut, alert: WebhookAlert, touched: set[str]) -> bool:
         with self._db.session() as session:
             row = store.open_alert(session, integration.integration_id, alert.fingerprint)
@@ -426,10 +419,11 @@ class AlertService:
             row.ends_at = alert.endsAt
             row.last_seen_at = utcnow()
             case_id = row.case_id
-        if case_id is None or self._closed(case_id):
+        owner_id = self._open_owner(case_id) if case_id is not None else None
+        if case_id is None or owner_id is None:
             return True
         touched.add(case_id)
-        owner = self._acting(integration, self._cases_owner(case_id))
+        owner = self._acting(integration, owner_id)
         self._cases.add_message(
             owner,
             case_id,
@@ -445,9 +439,10 @@ class AlertService:
     def _suggest_closing(self, integration: IntegrationOut, case_id: str) -> None:
         with self._db.session() as session:
             states = {a.state for a in store.of_case(session, case_id)}
-        if states != {AlertState.RESOLVED.value}:
+        owner_id = self._open_owner(case_id)
+        if states != {AlertState.RESOLVED.value} or owner_id is None:
             return
-        owner = self._acting(integration, self._cases_owner(case_id))
+        owner = self._acting(integration, owner_id)
         self._cases.add_message(
             owner,
             case_id,

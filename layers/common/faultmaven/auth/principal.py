@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 
 class Role(StrEnum):
@@ -29,6 +30,13 @@ class Principal:
     def is_analyst(self) -> bool:
         """Reads every case (reviews, trends, audits) and changes none."""
         return Role.ANALYST in self.roles
+
+
+class PrincipalOf(Protocol):
+    """`AuthService.principal_of`: the user as background work acts for them (a turn
+    finished in the background, an alert's case), None once the account is inactive."""
+
+    def __call__(self, user_id: str, *, acting_as: str) -> Principal | None: ...
 
 
 def require_admin(principal: Principal) -> None:
