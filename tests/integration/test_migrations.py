@@ -175,6 +175,8 @@ HISTORY_TABLES = {
 
 
 ALERT_TABLES = {"alert_integrations", "alerts"}
+# 0017: the telemetry cluster registry
+CLUSTER_TABLES = {"clusters"}
 
 
 def test_the_alerts_revision_goes_down_and_up(scratch_database: str) -> None:
@@ -184,7 +186,7 @@ def test_the_alerts_revision_goes_down_and_up(scratch_database: str) -> None:
         before = _schema(engine)
         migrate.downgrade(scratch_database, "0014")
         engine.dispose()
-        assert set(before) - set(_schema(engine)) == ALERT_TABLES
+        assert set(before) - set(_schema(engine)) == ALERT_TABLES | CLUSTER_TABLES
         migrate.upgrade(scratch_database)
         engine.dispose()
         assert _schema(engine) == before
@@ -213,6 +215,7 @@ def test_the_history_revision_goes_down_and_up_on_its_own(scratch_database: str)
             "investigations",
             "evidence_requests",
             *ALERT_TABLES,
+            *CLUSTER_TABLES,
         }
         migrate.upgrade(scratch_database)
         engine.dispose()
@@ -346,6 +349,7 @@ def test_the_agent_memory_revision_goes_down_and_up(scratch_database: str) -> No
             "investigations",
             "evidence_requests",
             *ALERT_TABLES,
+            *CLUSTER_TABLES,
         }
         migrate.upgrade(scratch_database)
         engine.dispose()

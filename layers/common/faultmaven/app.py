@@ -73,6 +73,7 @@ def all_routers() -> list[APIRouter]:
     from faultmaven.alerts.api import router as alerts
     from faultmaven.auth.api import router as auth
     from faultmaven.cases.api import router as cases
+    from faultmaven.clusters.api import router as clusters
     from faultmaven.compat.auth_api import router as compat_auth
     from faultmaven.compat.cases_api import router as compat_cases
     from faultmaven.compat.knowledge_api import router as compat_knowledge
@@ -101,6 +102,7 @@ def all_routers() -> list[APIRouter]:
         investigation,
         agent,
         alerts,
+        clusters,
         compat_auth,
         compat_sessions,
         compat_cases,

@@ -34,11 +34,14 @@ if TYPE_CHECKING:
     from faultmaven.auth.tokens import Tokens
     from faultmaven.cases.events import CaseDeleted
     from faultmaven.cases.service import CaseService
+    from faultmaven.clusters.service import ClusterService
     from faultmaven.core.idempotency import Idempotency
     from faultmaven.core.ports import (
         Embedder,
         LanguageModel,
         ObjectStore,
+        Sealer,
+        SecretVault,
         TaskQueue,
         VectorStore,
         Workflow,
@@ -395,7 +398,9 @@ class Container:
                 max_answer_tokens=s.agent_max_answer_tokens,
                 retrieval_k=s.agent_retrieval_k,
                 compression_every=s.agent_compression_every,
+                telemetry_seconds=s.telemetry_query_timeout_seconds,
             ),
+            clusters=lambda: self.clusters,
         )
 
     @cached_property
@@ -410,6 +415,38 @@ class Container:
             investigation=self.investigation,
             principal_of=self.auth.principal_of,
         )
+
+    @cached_property
+    def clusters(self) -> ClusterService:
+        """The telemetry cluster registry and the agent's live queries."""
+        from faultmaven.adapters.telemetry import HttpTelemetry
+        from faultmaven.clusters.service import ClusterService
+
+        return ClusterService(self.database, sealer=lambda: self.sealer, telemetry=HttpTelemetry())
+
+    @cached_property
+    def sealer(self) -> Sealer:
+        """Encryption of stored credentials: a KMS data key per value on AWS, a key file
+        in the state directory locally."""
+        s = self.settings
+        if s.cluster_kms_key_id:
+            from faultmaven.adapters.sealing import KmsSealer
+
+            return KmsSealer(s, s.cluster_kms_key_id)
+        if s.environment is Environment.AWS:
+            raise ServiceUnavailableError(
+                "Cluster credentials cannot be stored: FAULTMAVEN_CLUSTER_KMS_KEY_ID is not set",
+                error_code="CLUSTER_KEY_NOT_CONFIGURED",
+            )
+        from faultmaven.adapters.sealing import LocalKeySealer
+
+        return LocalKeySealer(s.cluster_key_file or s.state_dir / "cluster-credentials.key")
+
+    @cached_property
+    def secret_vault(self) -> SecretVault:
+        from faultmaven.adapters.aws import SecretsManagerSource
+
+        return SecretsManagerSource(self.settings)
 
     @cached_property
     def idempotency(self) -> Idempotency:

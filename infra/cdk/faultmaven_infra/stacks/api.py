@@ -55,7 +55,9 @@ API_FUNCTIONS = (
     ApiFunction("api_evidence", "Evidence", "evidence and jobs API", ("evidence", "jobs")),
     ApiFunction("api_knowledge", "Knowledge", "knowledge bases API", ("knowledge",)),
     ApiFunction("api_history", "History", "investigation history API", ("history",)),
-    ApiFunction("api_alerts", "Alerts", "Alertmanager webhook and alerts API", ("alerts",)),
+    ApiFunction(
+        "api_alerts", "Alerts", "Alertmanager webhook, alerts and clusters API", ("alerts", "clusters")
+    ),
     ApiFunction(
         "api_agent",
         "Agent",

@@ -43,3 +43,22 @@ class SecretsManagerSource:
     def get_secret(self, secret_id: str) -> str:
         response = client("secretsmanager", self._settings).get_secret_value(SecretId=secret_id)
         return str(response["SecretString"])
+
+    def create_secret(self, name: str, value: str) -> str:
+        response = client("secretsmanager", self._settings).create_secret(
+            Name=name, SecretString=value
+        )
+        return str(response["ARN"])
+
+    def delete_secret(self, secret_id: str) -> None:
+        """Deleted at once, without the recovery window: the secret signs one integration's
+        deliveries, and that integration is gone."""
+        import botocore.exceptions
+
+        try:
+            client("secretsmanager", self._settings).delete_secret(
+                SecretId=secret_id, ForceDeleteWithoutRecovery=True
+            )
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise

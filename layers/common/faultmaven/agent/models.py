@@ -82,6 +82,8 @@ class SourceType(StrEnum):
     PREVIOUS_ANALYSIS = "previous_analysis"
     USER_PROVIDED = "user_provided"
     CASE_EVIDENCE = "case_evidence"
+    TELEMETRY = "telemetry"  # a live query's result (Prometheus, Loki, Tempo, Alertmanager)
+    CASE_HISTORY = "case_history"  # a resolved past case's runbook or post-mortem
 
 
 # -- request --------------------------------------------------------------------------

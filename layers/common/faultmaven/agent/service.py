@@ -52,7 +52,7 @@ from faultmaven.agent.models import (
     ViewUser,
 )
 from faultmaven.agent.prompts import ANSWER_TOOL, COMPRESSION_SYSTEM, SYSTEM_PROMPT
-from faultmaven.agent.tools import BUILT_IN, TurnTools, compact_schema
+from faultmaven.agent.tools import BUILT_IN, TELEMETRY, TurnTools, compact_schema, live_tools
 from faultmaven.cases.access import Access
 from faultmaven.cases.models import (
     CaseOut,
@@ -84,7 +84,7 @@ from faultmaven.investigation.models import (
     IterationReport,
     NewEvidenceRequest,
 )
-from faultmaven.investigation.phases import PHASE_TOOLS, Phase
+from faultmaven.investigation.phases import LIVE_TOOLS, PHASE_TOOLS, Phase
 from faultmaven.knowledge.models import SearchHit, SearchRequest
 from faultmaven.llm.redaction import redact_text
 from faultmaven.preprocessing.redact import redact
@@ -92,6 +92,7 @@ from faultmaven.preprocessing.redact import redact
 if TYPE_CHECKING:
     from faultmaven.auth.principal import Principal
     from faultmaven.cases.service import AgentCaseView, CaseService
+    from faultmaven.clusters.service import ClusterService
     from faultmaven.core.ports import Database
     from faultmaven.evidence.models import EvidenceOut
     from faultmaven.evidence.service import EvidenceService
@@ -139,6 +140,8 @@ class AgentConfig:
     max_answer_tokens: int = 2_048
     retrieval_k: int = 8
     compression_every: int = 3
+    # The most one live telemetry query may take inside a turn (its deadline is ~25 s).
+    telemetry_seconds: float = 20.0
 
 
 @dataclass
@@ -177,6 +180,7 @@ class Gathered:
     memory_text: str
     lead: bool = False
     phase: Phase | None = None  # a lead turn's phase: it decides the tools offered
+    offered: frozenset[str] = frozenset()  # the tools this turn offers the model
 
 
 LEAD_FIELDS = (
@@ -216,9 +220,11 @@ class AgentService:
         models: Callable[[], LanguageModels],
         recorder: Callable[[], HistoryRecorder],
         config: AgentConfig,
+        clusters: Callable[[], ClusterService] | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._db = database
+        self._clusters = clusters
         self._cases = cases
         self._sessions = sessions
         self._evidence = evidence
@@ -242,6 +248,21 @@ class AgentService:
                 *(tool.spec() for tool in BUILT_IN if tool.name in names),
                 lead_answer,
             ]
+        self._live_specs = {tool.name: tool.spec() for tool in TELEMETRY}
+
+    def _specs(self, phase: Phase | None, offered: frozenset[str] | None) -> list[ToolSpec]:
+        """The phase's built-in tools, the live telemetry tools this turn may use (a
+        registered cluster answers them), and the answer tool last."""
+        base = self._tools[phase]
+        live = [spec for name, spec in self._live_specs.items() if offered and name in offered]
+        return [*base[:-1], *live, base[-1]] if live else base
+
+    def _offered(self, phase: Phase | None) -> frozenset[str]:
+        clusters = self._clusters() if self._clusters is not None else None
+        live = live_tools(clusters)
+        if phase is None:
+            return frozenset(t.name for t in BUILT_IN) | live
+        return frozenset(n for n in PHASE_TOOLS[phase] if n not in LIVE_TOOLS or n in live)
 
     # -- health ----------------------------------------------------------------------------
     def health(self) -> AgentHealth:
@@ -349,7 +370,9 @@ class AgentService:
                 history_session_id=history_id,
                 stage_execution_id=stage.execution_id,
                 result_tokens=self._config.tool_result_tokens,
-                offered=PHASE_TOOLS.get(gathered.phase) if gathered.phase is not None else None,
+                offered=gathered.offered,
+                clusters=self._clusters() if self._clusters is not None else None,
+                telemetry_seconds=self._config.telemetry_seconds,
             )
             loop = self._loop(
                 models,
@@ -651,12 +674,13 @@ class AgentService:
         registry = SourceRegistry()
         briefing = self._investigation.briefing(principal, case_id)
         phase = self._investigation.lifecycle_of(case_id)[0] if briefing is not None else None
+        offered = self._offered(phase)
         memory_text = mem.render(memory, self._config.memory_budget_tokens)
         fixed = estimate_input_tokens(
             LLMRequest(
                 system=SYSTEM_PROMPT,
                 messages=[],
-                tools=self._tools[phase],
+                tools=self._specs(phase, offered),
                 max_tokens=1,
             )
         )
@@ -693,6 +717,7 @@ class AgentService:
             memory_text,
             lead=briefing is not None,
             phase=phase,
+            offered=offered,
         )
 
     # -- the loop --------------------------------------------------------------------------
@@ -730,7 +755,7 @@ class AgentService:
             request = LLMRequest(
                 system=SYSTEM_PROMPT,
                 messages=messages,
-                tools=self._tools[phase],
+                tools=self._specs(phase, tools.offered),
                 tool_choice=ToolChoice(type="tool", name=ANSWER_TOOL)
                 if final
                 else ToolChoice(type="any"),

@@ -17,12 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from faultmaven.agent import telemetry_tools as tele
 from faultmaven.agent.context import SourceRegistry, evidence_source_type, hit_source
 from faultmaven.agent.memory import cap
+from faultmaven.agent.models import SourceType
+from faultmaven.agent.telemetry_tools import TELEMETRY_TOOLS
 from faultmaven.core.errors import AppError
 from faultmaven.core.llm import ToolSpec
 from faultmaven.core.logging import logger
 from faultmaven.core.pagination import PageRequest
+from faultmaven.core.telemetry import TelemetryError
 from faultmaven.core.terms import terms
 from faultmaven.core.tokens import CHARS_PER_TOKEN, estimate_text_tokens
 from faultmaven.core.vectors import Scope
@@ -32,6 +36,7 @@ from faultmaven.knowledge.models import SearchRequest
 if TYPE_CHECKING:
     from faultmaven.auth.principal import Principal
     from faultmaven.cases.service import CaseService
+    from faultmaven.clusters.service import ClusterService
     from faultmaven.evidence.service import EvidenceService
     from faultmaven.history.recorder import HistoryRecorder
     from faultmaven.knowledge.service import KnowledgeService
@@ -133,7 +138,20 @@ BUILT_IN: tuple[Tool, ...] = (
         SearchConversationArgs,
     ),
 )
-BY_NAME = {tool.name: tool for tool in BUILT_IN}
+# Offered only while an enabled cluster has the backend the tool needs (tools.live_tools).
+TELEMETRY: tuple[Tool, ...] = tuple(
+    Tool(name, description, args)  # type: ignore[arg-type]
+    for name, (description, args, _backend) in TELEMETRY_TOOLS.items()
+)
+BY_NAME = {tool.name: tool for tool in (*BUILT_IN, *TELEMETRY)}
+
+
+def live_tools(clusters: ClusterService | None) -> frozenset[str]:
+    """The telemetry tools some enabled cluster can answer now."""
+    if clusters is None:
+        return frozenset()
+    have = clusters.capabilities()
+    return frozenset(n for n, (_d, _a, backend) in TELEMETRY_TOOLS.items() if backend in have)
 
 
 @dataclass
@@ -156,6 +174,9 @@ class TurnTools:
     result_tokens: int
     # The tools this turn offered (its phase's); None: all of them.
     offered: frozenset[str] | None = None
+    clusters: ClusterService | None = None
+    # The most one live telemetry query may take inside this turn.
+    telemetry_seconds: float = 20.0
     calls: int = 0
     _seen: set[str] = field(default_factory=set)
 
@@ -173,7 +194,7 @@ class TurnTools:
                 tool_name=name,
                 arguments=arguments,
                 result={"content": outcome.content, "is_error": outcome.is_error},
-                available_tools={"tools": [t.name for t in BUILT_IN]},
+                available_tools={"tools": sorted(self.offered or BY_NAME)},
                 started_at_us=started_us,
                 duration_ms=int((time.perf_counter() - started) * 1000),
                 success=not outcome.is_error,
@@ -208,6 +229,9 @@ class TurnTools:
             text = handler(args)
         except AppError as exc:
             return ToolOutcome(f"{exc.error_code}: {exc.message}", True)
+        except TelemetryError as exc:
+            again = " It may answer if tried later." if exc.retryable else ""
+            return ToolOutcome(f"The query failed: {tele.clean(exc.message)}.{again}", True)
         except Exception as exc:  # a tool must answer the model, not end the turn
             logger.warning("agent tool failed", extra={"tool": name, "error": type(exc).__name__})
             return ToolOutcome(f"The tool failed ({type(exc).__name__}); try another way.", True)
@@ -325,3 +349,62 @@ class TurnTools:
             f"(turn {m.metadata.get('turn', '?')}): {cap(m.content, 500)}"
             for m in found
         )
+
+    # -- live telemetry ----------------------------------------------------------------------
+    def _live(self) -> ClusterService:
+        if self.clusters is None:
+            raise TelemetryError("no cluster registry in this runtime", retryable=False)
+        return self.clusters
+
+    def _query_metrics(self, args: tele.QueryMetricsArgs) -> str:
+        cluster, result = self._live().query_metrics(
+            args.cluster, tele.metric_query(args, self.telemetry_seconds)
+        )
+        return self._telemetry_result(
+            "query_metrics", cluster, args, tele.metrics_text(cluster, args.query, result)
+        )
+
+    def _query_logs(self, args: tele.QueryLogsArgs) -> str:
+        cluster, entries = self._live().query_logs(args.cluster, tele.log_query(args))
+        return self._telemetry_result(
+            "query_logs", cluster, args, tele.logs_text(cluster, args.query, entries)
+        )
+
+    def _query_traces(self, args: tele.QueryTracesArgs) -> str:
+        if not (args.trace_id or args.query or args.tags):
+            raise TelemetryError("give a trace_id, a TraceQL query or tags", retryable=False)
+        cluster, traces = self._live().query_traces(args.cluster, tele.trace_query(args))
+        text = tele.traces_text(cluster, traces, by_id=args.trace_id is not None)
+        return self._telemetry_result("query_traces", cluster, args, text)
+
+    def _get_alerts(self, args: tele.GetAlertsArgs) -> str:
+        cluster, alerts = self._live().get_alerts(args.cluster, tele.alert_query(args))
+        return self._telemetry_result(
+            "get_alerts", cluster, args, tele.alerts_text(cluster, alerts)
+        )
+
+    def _telemetry_result(self, tool: str, cluster: str, args: Any, text: str) -> str:
+        """The result as a citable source, and as case evidence when asked: the bytes
+        saved are the redacted text the model read."""
+        described = args.model_dump(exclude={"save_as_evidence", "cluster"}, exclude_none=True)
+        source = self.registry.add(
+            f"telemetry:{cluster}:{tool}:{now_us()}",
+            SourceType.TELEMETRY,
+            f"{tool} on {cluster}",
+            text,
+            {"tool": tool, "cluster": cluster, "arguments": described, "confidence": 1.0},
+        )
+        saved = ""
+        if args.save_as_evidence:
+            filename, content_type, data_type = tele.evidence_file(tool, cluster, text)
+            accepted = self.evidence.submit_bytes(
+                self.principal,
+                self.case_id,
+                filename=filename,
+                content_type=content_type,
+                data=text.encode(),
+                data_type=data_type,
+                source="telemetry",
+            )
+            saved = f"\n[Saved to the case as evidence {accepted.evidence_id} ({filename}).]"
+        return f"[{source.handle}] {text}{saved}"

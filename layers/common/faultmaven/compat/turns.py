@@ -40,7 +40,11 @@ SOURCE_TYPE_OF: dict[str, str] = {
 }
 OPEN_REQUEST = frozenset({"requested", "acknowledged"})
 UPLOAD_SOURCE_OF = {"text": "paste", "upload": "file_upload"}
-SOURCE_KIND_OF = {SourceType.CASE_EVIDENCE: "log_file"}
+SOURCE_KIND_OF = {
+    SourceType.CASE_EVIDENCE: "log_file",
+    SourceType.TELEMETRY: "log_file",
+    SourceType.CASE_HISTORY: "previous_analysis",
+}
 
 
 class AttachmentResult(BaseModel):

@@ -16,6 +16,19 @@ from faultmaven.core.ratelimits import (
     Window,
     WindowAnswer,
 )
+from faultmaven.core.telemetry import (
+    ActiveAlert,
+    AlertQuery,
+    Backend,
+    BackendHealth,
+    Endpoint,
+    LogEntry,
+    LogQuery,
+    MetricQuery,
+    MetricResult,
+    Trace,
+    TraceQuery,
+)
 from faultmaven.core.vectors import ChunkRecord, IndexSpec, SearchFilter, VectorHit
 
 if TYPE_CHECKING:
@@ -92,6 +105,43 @@ class SecretSource(Protocol):
     """Where secrets come from (Secrets Manager on AWS, moto locally)."""
 
     def get_secret(self, secret_id: str) -> str: ...
+
+
+class SecretVault(SecretSource, Protocol):
+    """Secrets we create and must read back in clear (an HMAC signing key): Secrets
+    Manager in every runtime (moto locally)."""
+
+    def create_secret(self, name: str, value: str) -> str:
+        """Store `value` under `name`; returns the secret's id (its ARN)."""
+        ...
+
+    def delete_secret(self, secret_id: str) -> None: ...
+
+
+class Sealer(Protocol):
+    """Encrypts small secrets we store in PostgreSQL (a cluster's credentials): a KMS
+    data key per value on AWS, a local key file locally. `context` is bound to the
+    ciphertext (AEAD associated data, KMS encryption context): a value sealed for one
+    row does not open as another's."""
+
+    def seal(self, plaintext: bytes, *, context: str) -> bytes: ...
+
+    def open(self, sealed: bytes, *, context: str) -> bytes: ...
+
+
+class Telemetry(Protocol):
+    """A cluster's Prometheus, Loki, Tempo and Alertmanager HTTP APIs. Every method
+    raises `TelemetryError` (core.telemetry) for a refused or failed call."""
+
+    def query_metrics(self, endpoint: Endpoint, query: MetricQuery) -> MetricResult: ...
+
+    def query_logs(self, endpoint: Endpoint, query: LogQuery) -> list[LogEntry]: ...
+
+    def query_traces(self, endpoint: Endpoint, query: TraceQuery) -> list[Trace]: ...
+
+    def get_alerts(self, endpoint: Endpoint, query: AlertQuery) -> list[ActiveAlert]: ...
+
+    def health(self, backend: Backend, endpoint: Endpoint) -> BackendHealth: ...
 
 
 class ObjectStore(Protocol):

@@ -212,6 +212,14 @@ class Settings(BaseSettings):
     investigation_iterations_per_phase: int = Field(default=3, ge=1, le=10)
     investigation_max_steps: int = Field(default=24, ge=1, le=200)
 
+    # Live telemetry: the KMS key that wraps each cluster's credentials (on AWS; locally
+    # a key file in the state directory does), and the time one agent query may take.
+    cluster_kms_key_id: str | None = None
+    cluster_key_file: Path | None = None
+    telemetry_query_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    # Alert integrations that sign their deliveries keep the key in Secrets Manager.
+    alert_signature_tolerance_seconds: int = Field(default=300, ge=30, le=3_600)
+
     # Local runtime.
     state_dir: Path = Path(".faultmaven")
     host: str = "127.0.0.1"

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -729,6 +730,10 @@ class AlertIntegration(Base):
     integration_id: Mapped[str] = mapped_column(ID, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     secret_hash: Mapped[str] = mapped_column(String(64))
+    # "bearer": the secret is the Authorization token. "hmac": the sender signs each
+    # delivery with the secret, which lives in Secrets Manager (signing_secret_arn).
+    auth_kind: Mapped[str] = mapped_column(String(10), server_default="bearer")
+    signing_secret_arn: Mapped[str | None] = mapped_column(Text)
     owner_id: Mapped[str] = mapped_column(ForeignKey("users.user_id", ondelete="CASCADE"))
     team_id: Mapped[str | None] = mapped_column(ID)
     org_id: Mapped[str | None] = mapped_column(ID)
@@ -776,3 +781,29 @@ class Alert(Base):
     is_open: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     first_seen_at: Mapped[datetime] = mapped_column(TS)
     last_seen_at: Mapped[datetime] = mapped_column(TS)
+
+
+class Cluster(Base):
+    """A cluster whose telemetry the agent may query. Credentials are sealed (a KMS data
+    key per value on AWS, a local key file locally) with the cluster id as context."""
+
+    __tablename__ = "clusters"
+
+    cluster_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    environment: Mapped[str | None] = mapped_column(String(40))
+    # {"prometheus_url": …, "loki_url": …, "tempo_url": …, "alertmanager_url": …}
+    endpoints: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    auth_kind: Mapped[str] = mapped_column(String(10), server_default="none")
+    credentials_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    verify_tls: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    is_default: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    status: Mapped[str] = mapped_column(String(16), server_default="unknown")
+    # {backend: {"ok", "latency_ms", "version", "error"}} from the last health check
+    status_components: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    checked_at: Mapped[datetime | None] = mapped_column(TS)
+    created_by: Mapped[str] = mapped_column(ID)
+    created_at: Mapped[datetime] = mapped_column(TS)
+    updated_at: Mapped[datetime] = mapped_column(TS)

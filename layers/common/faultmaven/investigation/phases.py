@@ -73,13 +73,16 @@ OODA_STEPS: dict[Phase, tuple[OODAStep, ...]] = {
 _READING = frozenset(
     {"search_knowledge", "list_evidence", "read_evidence", "get_case", "search_conversation"}
 )
+# Live telemetry (offered only while a registered cluster can answer): from intake, where
+# an alert's case starts, to the solution, whose fix is verified against the metrics.
+LIVE_TOOLS = frozenset({"query_metrics", "query_logs", "query_traces", "get_alerts"})
 PHASE_TOOLS: dict[Phase, frozenset[str]] = {
-    Phase.INTAKE: _READING,
-    Phase.BLAST_RADIUS: _READING,
-    Phase.TIMELINE: _READING,
-    Phase.HYPOTHESIS: _READING | {"list_hypotheses"},
-    Phase.VALIDATION: _READING | {"list_hypotheses"},
-    Phase.SOLUTION: _READING | {"list_hypotheses"},
+    Phase.INTAKE: _READING | LIVE_TOOLS,
+    Phase.BLAST_RADIUS: _READING | LIVE_TOOLS,
+    Phase.TIMELINE: _READING | LIVE_TOOLS,
+    Phase.HYPOTHESIS: _READING | LIVE_TOOLS | {"list_hypotheses"},
+    Phase.VALIDATION: _READING | LIVE_TOOLS | {"list_hypotheses"},
+    Phase.SOLUTION: _READING | LIVE_TOOLS | {"list_hypotheses"},
     Phase.DOCUMENT: frozenset(
         {"get_case", "list_evidence", "list_hypotheses", "search_conversation"}
     ),

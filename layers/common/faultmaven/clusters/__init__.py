@@ -1,0 +1,1 @@
+"""The telemetry cluster registry and the agent's live query tools."""
