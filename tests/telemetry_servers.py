@@ -207,6 +207,7 @@ class Recorded:
                 if callable(body):
                     body = body(parse_qs(parts.query))
                 self._send(status, body)
+                return None
 
             def _send(self, status: int, body: Any) -> None:
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()

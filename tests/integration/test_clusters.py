@@ -61,7 +61,7 @@ def test_admins_register_clusters_whose_credentials_never_come_back(
         assert row is not None and row.credentials_sealed is not None
         assert TOKEN.encode() not in row.credentials_sealed
     # Sealed for this cluster: the same bytes do not open as another's.
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="does not open"):
         container.sealer.open(row.credentials_sealed, context="cls_other")
     assert_envelope(api.call("POST", "/clusters", admin, json=body), 409, "CLUSTER_EXISTS")
     cleared = api.call(
@@ -201,7 +201,7 @@ def test_tempo_trace_by_id_and_search_from_recorded_responses() -> None:
     gateway = next(s for s in trace.spans if s.service == "payment-gateway")
     assert gateway.span_id == "c1b2c3d4e5f60718" and gateway.parent_span_id == "b1b2c3d4e5f60718"
     assert gateway.status == "error" and "upstream timeout" in gateway.status_message
-    assert [t.trace_id for t in found][0] == trace_id and found[0].duration_ms == 5123
+    assert next(t.trace_id for t in found) == trace_id and found[0].duration_ms == 5123
     assert sent["q"] == ["{status=error}"] and sent["minDuration"] == ["1000ms"]
     assert missing.value.status == 404
 
