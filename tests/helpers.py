@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import socket
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -127,3 +130,21 @@ def _signed_in(user_id: str, username: str, email: str, tokens: dict[str, Any]) 
         refresh_token=tokens["refresh_token"],
         headers=_bearer(tokens["access_token"]),
     )
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (for a server the test starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until(check: Callable[[], Any], what: str, timeout: float = 90) -> Any:
+    """Poll `check` until it returns something truthy, and return that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")

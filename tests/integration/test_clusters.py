@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -18,15 +19,15 @@ from faultmaven.adapters.telemetry import HttpTelemetry
 from faultmaven.container import Container
 from faultmaven.core.telemetry import Endpoint, LogQuery, MetricQuery, TelemetryError, TraceQuery
 from faultmaven.db.tables import Cluster, HistoryToolInteraction
-from tests.helpers import Api, assert_envelope
+from tests.helpers import Api, User, assert_envelope, wait_until
 from tests.integration.agent_helpers import Factory, ask, session_of
 from tests.llm_stubs import MessagesStub, ToolCall
-from tests.telemetry_servers import PROMETHEUS, Recorded, exporter, prometheus, recording, until
+from tests.telemetry_servers import PROMETHEUS, Recorded, exporter, prometheus, recording
 
 TOKEN = "tok-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 
 
-def register(api: Api, admin: object, **body: object) -> dict:
+def register(api: Api, admin: User, **body: Any) -> dict[str, Any]:
     payload = {"name": "prod-eu", "endpoints": {}, **body}
     response = api.call("POST", "/clusters", admin, json=payload)
     assert response.status_code == 201, response.text
@@ -87,7 +88,7 @@ def test_admins_register_clusters_whose_credentials_never_come_back(
         {"grafana_url": "http://grafana"},
     ],
 )
-def test_bad_endpoints_are_422(api: Api, container: Container, endpoints: dict) -> None:
+def test_bad_endpoints_are_422(api: Api, container: Container, endpoints: dict[str, str]) -> None:
     admin = api.admin(container.auth.accounts)
     response = api.call("POST", "/clusters", admin, json={"name": "c1", "endpoints": endpoints})
     assert_envelope(response, 422)
@@ -106,13 +107,14 @@ def test_promql_instant_and_range_queries_against_a_real_prometheus(
             assert created["status"]["state"] == "healthy"
             assert created["status"]["components"]["prometheus"]["version"]
             clusters = container.clusters
-            until(
+            wait_until(
                 lambda: (
                     clusters.query_metrics(None, MetricQuery(query="checkout_requests_in_flight"))[
                         1
                     ].series
                 ),
                 what="the first scrape",
+                timeout=30,
             )
             name, instant = clusters.query_metrics(
                 "staging", MetricQuery(query='checkout_errors_total{route="/pay"}')
@@ -136,7 +138,7 @@ def test_promql_instant_and_range_queries_against_a_real_prometheus(
                 assert ranged.result_type == "matrix"
                 return len(ranged.series[0].values) > 1
 
-            until(ranged_points, what="a second scrape")
+            wait_until(ranged_points, what="a second scrape", timeout=30)
             with pytest.raises(TelemetryError) as bad:
                 clusters.query_metrics(None, MetricQuery(query="sum(("))
             assert not bad.value.retryable and "parse error" in bad.value.message
@@ -159,7 +161,7 @@ def test_logql_against_recorded_loki_responses() -> None:
 
         authed = Endpoint(
             url=loki.url,
-            credentials=Credentials(kind="basic", username="ops", password="s3cret"),  # type: ignore[arg-type]
+            credentials=Credentials(kind="basic", username="ops", password="s3cret"),
         )
         entries = HttpTelemetry().query_logs(authed, LogQuery(query='{app="checkout"}', limit=2))
         sent = loki.requests[-1].query

@@ -21,7 +21,7 @@ from faultmaven.core.settings import Settings
 from faultmaven.db.tables import HistoryStage
 from faultmaven.local.aws import export_environment
 from tests.conftest import make_settings
-from tests.helpers import Api, User, assert_envelope
+from tests.helpers import Api, User, assert_envelope, wait_until
 from tests.integration.agent_helpers import ask, case_with_log, session_of
 from tests.integration.evidence_helpers import upload
 from tests.llm_stubs import API_KEY, MessagesStub, ToolCall
@@ -111,16 +111,6 @@ def scripted(functions: Functions, messages_stub: MessagesStub) -> Settings:
 def investigation(api: Api, owner: User, case_id: str) -> dict[str, Any]:
     body: dict[str, Any] = api.call("GET", f"/cases/{case_id}/investigation", owner).json()
     return body
-
-
-def wait_until(check: Callable[[], Any], what: str, timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def ended_run(api: Api, owner: User, case_id: str) -> dict[str, Any]:
