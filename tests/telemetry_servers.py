@@ -164,7 +164,7 @@ class Seen:
 
 @dataclass
 class Recorded:
-    """Answers GETs from `routes` (path → (status, JSON body or a callable of the query))
+    """Answers GETs from `routes` (path → (status, JSON body))
     after checking the Authorization header against `authorization` (when set)."""
 
     routes: dict[str, tuple[int, Any]]
@@ -199,8 +199,6 @@ class Recorded:
                 ):
                     return self._send(401, {"error": "unauthorized"})
                 status, body = recorded.routes.get(parts.path, (404, {"error": "not found"}))
-                if callable(body):
-                    body = body(parse_qs(parts.query))
                 self._send(status, body)
                 return None
 

@@ -131,7 +131,7 @@ class ClusterService:
         require_admin(principal)
         with self._db.session() as session:
             row = self._row(session, cluster_id)
-            endpoints = ClusterEndpoints.model_validate(row.endpoints)
+            endpoints = _endpoints(row)
             credentials = self._credentials(row)
             verify = row.verify_tls
         backends = endpoints.capabilities()
@@ -164,19 +164,8 @@ class ClusterService:
         """What the enabled clusters can answer between them (which tools to offer)."""
         with self._db.session() as session:
             return frozenset(
-                b
-                for r in store.enabled(session)
-                for b in ClusterEndpoints.model_validate(r.endpoints).capabilities()
+                b for r in store.enabled(session) for b in _endpoints(r).capabilities()
             )
-
-    def names(self, backend: Backend | None = None) -> list[str]:
-        """The enabled clusters (with `backend`): what the agent may name."""
-        with self._db.session() as session:
-            return [
-                r.name
-                for r in store.enabled(session)
-                if backend is None or ClusterEndpoints.model_validate(r.endpoints).url(backend)
-            ]
 
     def query_metrics(self, cluster: str | None, query: MetricQuery) -> tuple[str, MetricResult]:
         name, endpoint = self._endpoint(cluster, Backend.PROMETHEUS, query.timeout_seconds + 5)
@@ -198,11 +187,7 @@ class ClusterService:
         self, cluster: str | None, backend: Backend, timeout: float = 30.0
     ) -> tuple[str, Endpoint]:
         with self._db.session() as session:
-            candidates = [
-                r
-                for r in store.enabled(session)
-                if ClusterEndpoints.model_validate(r.endpoints).url(backend)
-            ]
+            candidates = [r for r in store.enabled(session) if _endpoints(r).url(backend)]
             names = ", ".join(r.name for r in candidates) or "none"
             if cluster:
                 row = next((r for r in candidates if r.name == cluster), None)
@@ -221,7 +206,7 @@ class ClusterService:
                         f"Name the cluster to query; clusters with {backend.value}: {names}",
                         error_code="CLUSTER_REQUIRED" if candidates else "NO_CLUSTER",
                     )
-            url = ClusterEndpoints.model_validate(row.endpoints).url(backend) or ""
+            url = _endpoints(row).url(backend) or ""
             return row.name, Endpoint(
                 url=url,
                 credentials=self._credentials(row),
@@ -262,8 +247,12 @@ class ClusterService:
         return row
 
 
+def _endpoints(row: Cluster) -> ClusterEndpoints:
+    return ClusterEndpoints.model_validate(row.endpoints)
+
+
 def _out(row: Cluster) -> ClusterOut:
-    endpoints = ClusterEndpoints.model_validate(row.endpoints)
+    endpoints = _endpoints(row)
     return ClusterOut(
         cluster_id=row.cluster_id,
         name=row.name,

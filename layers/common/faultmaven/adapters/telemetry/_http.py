@@ -3,6 +3,7 @@ mapping of transport and HTTP failures to `TelemetryError`."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -61,8 +62,8 @@ def get(
             f"the endpoint refused our credentials (HTTP {status})", retryable=False, status=status
         )
     try:
-        data = httpx.Response(status, content=bytes(body)).json() if body else None
-    except ValueError:
+        data = json.loads(body) if body else None
+    except ValueError:  # UnicodeDecodeError included
         data = None
     if status >= 400:
         message = _message(data) or bytes(body[:300]).decode("utf-8", "replace").strip()
