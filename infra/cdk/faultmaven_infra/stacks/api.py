@@ -56,7 +56,10 @@ API_FUNCTIONS = (
     ApiFunction("api_knowledge", "Knowledge", "knowledge bases API", ("knowledge",)),
     ApiFunction("api_history", "History", "investigation history API", ("history",)),
     ApiFunction(
-        "api_alerts", "Alerts", "Alertmanager webhook, alerts and clusters API", ("alerts", "clusters")
+        "api_alerts",
+        "Alerts",
+        "Alertmanager webhook, alerts and clusters API",
+        ("alerts", "clusters"),
     ),
     ApiFunction(
         "api_agent",
